@@ -1,0 +1,25 @@
+{
+  "variables": {
+    "libtorch%": "<!(node -p \"process.env.LIBTORCH || ''\")"
+  },
+  "targets": [
+    {
+      "target_name": "catface",
+      "sources": ["native/addon.cc", "native/tensor.cc", "native/dispatch.cc", "native/runtime.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
+      "cflags!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "conditions": [
+        ["libtorch==''", {
+          "include_dirs": ["/usr/include/torch/csrc/api/include"],
+          "libraries": ["-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10"]
+        }, {
+          "include_dirs": ["<(libtorch)/include", "<(libtorch)/include/torch/csrc/api/include"],
+          "libraries": ["-L<(libtorch)/lib", "-Wl,-rpath,<(libtorch)/lib", "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10"]
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,361 @@
+// Calls any ATen operator by its schema through libtorch's boxed dispatcher. The TypeScript layer names
+// the operator once (`findOp("aten::conv2d", "")`), then calls it with positional JS arguments that are
+// converted according to the schema. Autograd, kernels and type promotion are libtorch's.
+#include "common.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <memory>
+#include <sstream>
+#include <vector>
+
+namespace catface {
+
+namespace {
+
+enum class Kind {
+  Tensor, Int, Float, Bool, Scalar, String, ScalarType, Layout, MemoryFormat, Device, Generator,
+  IntList, FloatList, BoolList, TensorList, OptionalTensorList, Unsupported
+};
+
+struct ArgSpec {
+  std::string name;
+  Kind kind = Kind::Unsupported;
+  bool optional = false;
+  c10::optional<int32_t> fixed_size;  // int[2] and friends: a single number is repeated
+  c10::optional<c10::IValue> default_value;
+  std::string type_text;
+};
+
+struct Op {
+  std::string qualified;  // "aten::add.Tensor"
+  c10::OperatorHandle handle;
+  std::vector<ArgSpec> args;
+  size_t returns = 0;
+};
+
+std::vector<std::unique_ptr<Op>> g_ops;
+
+Kind ElementKind(const c10::TypePtr& t) {
+  switch (t->kind()) {
+    case c10::TypeKind::TensorType: return Kind::Tensor;
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType: return Kind::Int;
+    case c10::TypeKind::FloatType: return Kind::Float;
+    case c10::TypeKind::BoolType: return Kind::Bool;
+    case c10::TypeKind::NumberType: return Kind::Scalar;
+    case c10::TypeKind::StringType: return Kind::String;
+    case c10::TypeKind::ScalarTypeType: return Kind::ScalarType;
+    case c10::TypeKind::LayoutType: return Kind::Layout;
+    case c10::TypeKind::MemoryFormatType: return Kind::MemoryFormat;
+    case c10::TypeKind::DeviceObjType: return Kind::Device;
+    case c10::TypeKind::GeneratorType: return Kind::Generator;
+    default: return Kind::Unsupported;
+  }
+}
+
+ArgSpec Describe(const c10::Argument& a) {
+  ArgSpec spec;
+  spec.name = a.name();
+  spec.type_text = a.real_type()->str();
+  spec.fixed_size = a.N();
+  spec.default_value = a.default_value();
+  c10::TypePtr t = a.real_type();
+  if (t->kind() == c10::TypeKind::OptionalType) {
+    spec.optional = true;
+    t = t->castRaw<c10::OptionalType>()->getElementType();
+  }
+  if (t->kind() == c10::TypeKind::ListType) {
+    c10::TypePtr e = t->castRaw<c10::ListType>()->getElementType();
+    if (e->kind() == c10::TypeKind::OptionalType &&
+        e->castRaw<c10::OptionalType>()->getElementType()->kind() == c10::TypeKind::TensorType) {
+      spec.kind = Kind::OptionalTensorList;
+    } else {
+      switch (ElementKind(e)) {
+        case Kind::Int: spec.kind = Kind::IntList; break;
+        case Kind::Float: spec.kind = Kind::FloatList; break;
+        case Kind::Bool: spec.kind = Kind::BoolList; break;
+        case Kind::Tensor: spec.kind = Kind::TensorList; break;
+        default: spec.kind = Kind::Unsupported;
+      }
+    }
+  } else {
+    spec.kind = ElementKind(t);
+  }
+  return spec;
+}
+
+[[noreturn]] void BadArg(Napi::Env env, const Op& op, const ArgSpec& a, const std::string& why) {
+  throw Napi::TypeError::New(env, op.qualified + ": argument '" + a.name + "' (" + a.type_text + ") " + why);
+}
+
+int64_t ToInt(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::Value& v) {
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
+  if (!v.IsNumber()) BadArg(env, op, a, "must be an integer");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d == static_cast<double>(static_cast<int64_t>(d)))) BadArg(env, op, a, "must be an integer, got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+
+double ToFloat(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::Value& v) {
+  if (!v.IsNumber()) BadArg(env, op, a, "must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+c10::IValue ToIValue(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::Value& v) {
+  if (v.IsUndefined()) {
+    if (a.default_value) return *a.default_value;
+    if (a.optional) return c10::IValue();
+    BadArg(env, op, a, "is required");
+  }
+  if (v.IsNull()) {
+    if (a.optional) return c10::IValue();
+    BadArg(env, op, a, "may not be null");
+  }
+  switch (a.kind) {
+    case Kind::Tensor: return TensorHandle::Get(env, v, op.qualified + " argument '" + a.name + "'");
+    case Kind::Int: return ToInt(env, op, a, v);
+    case Kind::Float: return ToFloat(env, op, a, v);
+    case Kind::Bool:
+      if (!v.IsBoolean()) BadArg(env, op, a, "must be a boolean");
+      return v.As<Napi::Boolean>().Value();
+    case Kind::Scalar: {
+      if (v.IsBoolean()) return c10::IValue(v.As<Napi::Boolean>().Value());
+      if (!v.IsNumber()) BadArg(env, op, a, "must be a number");
+      const double d = v.As<Napi::Number>().DoubleValue();
+      // Integral JS numbers are integer scalars (PyTorch's `2`), others are floats (`2.5`).
+      if (d == static_cast<double>(static_cast<int64_t>(d)) && std::abs(d) < 9007199254740992.0)
+        return c10::IValue(static_cast<int64_t>(d));
+      return c10::IValue(d);
+    }
+    case Kind::String:
+      if (!v.IsString()) BadArg(env, op, a, "must be a string");
+      return c10::IValue(v.As<Napi::String>().Utf8Value());
+    case Kind::ScalarType:
+      return c10::IValue(static_cast<int64_t>(ParseScalarType(env, v, op.qualified + " argument '" + a.name + "'")));
+    case Kind::Layout:
+    case Kind::MemoryFormat: return ToInt(env, op, a, v);
+    case Kind::Device: return c10::IValue(ParseDevice(env, v, op.qualified + " argument '" + a.name + "'"));
+    case Kind::Generator: BadArg(env, op, a, "accepts only null (the default generator)");
+    case Kind::IntList: {
+      if (v.IsNumber()) {
+        const int64_t x = ToInt(env, op, a, v);
+        return c10::IValue(std::vector<int64_t>(a.fixed_size.value_or(1), x));
+      }
+      if (!v.IsArray()) BadArg(env, op, a, "must be an array of integers");
+      Napi::Array arr = v.As<Napi::Array>();
+      std::vector<int64_t> out(arr.Length());
+      for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = ToInt(env, op, a, arr.Get(i));
+      return c10::IValue(out);
+    }
+    case Kind::FloatList: {
+      if (!v.IsArray()) BadArg(env, op, a, "must be an array of numbers");
+      Napi::Array arr = v.As<Napi::Array>();
+      std::vector<double> out(arr.Length());
+      for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = ToFloat(env, op, a, arr.Get(i));
+      return c10::IValue(out);
+    }
+    case Kind::BoolList: {
+      if (!v.IsArray()) BadArg(env, op, a, "must be an array of booleans");
+      Napi::Array arr = v.As<Napi::Array>();
+      c10::List<bool> out;
+      for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(arr.Get(i).ToBoolean());
+      return c10::IValue(out);
+    }
+    case Kind::TensorList: {
+      if (!v.IsArray()) BadArg(env, op, a, "must be an array of Tensors");
+      Napi::Array arr = v.As<Napi::Array>();
+      c10::List<at::Tensor> out;
+      out.reserve(arr.Length());
+      for (uint32_t i = 0; i < arr.Length(); ++i)
+        out.push_back(TensorHandle::Get(env, arr.Get(i), op.qualified + " argument '" + a.name + "'[" + std::to_string(i) + "]"));
+      return c10::IValue(out);
+    }
+    case Kind::OptionalTensorList: {
+      if (!v.IsArray()) BadArg(env, op, a, "must be an array of Tensors or nulls");
+      Napi::Array arr = v.As<Napi::Array>();
+      c10::List<c10::optional<at::Tensor>> out;
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        Napi::Value e = arr.Get(i);
+        if (e.IsNull() || e.IsUndefined()) out.push_back(c10::nullopt);
+        else out.push_back(TensorHandle::Get(env, e, op.qualified + " argument '" + a.name + "'[" + std::to_string(i) + "]"));
+      }
+      return c10::IValue(out);
+    }
+    case Kind::Unsupported: break;
+  }
+  BadArg(env, op, a, "has a type the addon does not convert");
+}
+
+Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
+  if (v.isTensor()) return TensorHandle::Wrap(env, v.toTensor());
+  if (v.isNone()) return env.Null();
+  if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
+  if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
+  if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
+  if (v.isString()) return Napi::String::New(env, v.toStringRef());
+  if (v.isTensorList()) {
+    auto list = v.toTensorList();
+    Napi::Array out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) out.Set(i, TensorHandle::Wrap(env, list.get(i)));
+    return out;
+  }
+  if (v.isTuple()) {
+    const auto& elems = v.toTupleRef().elements();
+    Napi::Array out = Napi::Array::New(env, elems.size());
+    for (size_t i = 0; i < elems.size(); ++i) out.Set(i, FromIValue(env, elems[i]));
+    return out;
+  }
+  if (v.isList()) {
+    auto list = v.toListRef();
+    Napi::Array out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) out.Set(i, FromIValue(env, list[i]));
+    return out;
+  }
+  if (v.isScalar()) return Napi::Number::New(env, v.toScalar().toDouble());
+  throw Napi::Error::New(env, std::string("catface: cannot return a value of type ") + v.tagKind());
+}
+
+// The shapes of the tensor inputs, for error messages: "(float32[2,3], 1, int64[2])".
+std::string DescribeInputs(const torch::jit::Stack& stack) {
+  std::ostringstream out;
+  out << "(";
+  for (size_t i = 0; i < stack.size(); ++i) {
+    if (i) out << ", ";
+    const c10::IValue& v = stack[i];
+    if (v.isTensor()) out << catface::Describe(v.toTensor());
+    else if (v.isTensorList()) {
+      out << "[";
+      auto l = v.toTensorList();
+      for (size_t j = 0; j < l.size(); ++j) out << (j ? ", " : "") << catface::Describe(l.get(j));
+      out << "]";
+    } else if (v.isNone()) out << "None";
+    else if (v.isIntList() || v.isInt() || v.isDouble() || v.isBool() || v.isString() || v.isDoubleList()) out << v;
+    else out << v.tagKind();
+  }
+  out << ")";
+  return out.str();
+}
+
+const Op& GetOp(Napi::Env env, const Napi::Value& id) {
+  if (!id.IsNumber()) throw Napi::TypeError::New(env, "call: op id must be a number from findOp");
+  const uint32_t i = id.As<Napi::Number>().Uint32Value();
+  if (i >= g_ops.size()) throw Napi::RangeError::New(env, "call: unknown op id");
+  return *g_ops[i];
+}
+
+torch::jit::Stack BuildStack(Napi::Env env, const Op& op, const Napi::Value& argsValue) {
+  if (!argsValue.IsArray()) throw Napi::TypeError::New(env, op.qualified + ": arguments must be an array");
+  Napi::Array args = argsValue.As<Napi::Array>();
+  if (args.Length() > op.args.size())
+    throw Napi::TypeError::New(env, op.qualified + ": takes " + std::to_string(op.args.size()) + " arguments, got " +
+                                        std::to_string(args.Length()));
+  torch::jit::Stack stack;
+  stack.reserve(op.args.size());
+  for (size_t i = 0; i < op.args.size(); ++i)
+    stack.push_back(ToIValue(env, op, op.args[i], i < args.Length() ? args.Get(i) : env.Undefined()));
+  return stack;
+}
+
+Napi::Value ReturnStack(Napi::Env env, const torch::jit::Stack& stack) {
+  if (stack.size() == 1) return FromIValue(env, stack[0]);
+  Napi::Array out = Napi::Array::New(env, stack.size());
+  for (size_t i = 0; i < stack.size(); ++i) out.Set(i, FromIValue(env, stack[i]));
+  return out;
+}
+
+// findOp(name, overload) -> id
+Napi::Value FindOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "findOp: name must be a string like 'aten::add'");
+  const std::string name = info[0].As<Napi::String>();
+  const std::string overload = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
+  if (!handle) throw Napi::Error::New(env, "findOp: libtorch has no operator " + name + (overload.empty() ? "" : "." + overload));
+  auto op = std::make_unique<Op>(Op{name + (overload.empty() ? "" : "." + overload), *handle, {}, 0});
+  const auto& schema = handle->schema();
+  for (const auto& a : schema.arguments()) op->args.push_back(Describe(a));
+  op->returns = schema.returns().size();
+  g_ops.push_back(std::move(op));
+  return Napi::Number::New(env, static_cast<double>(g_ops.size() - 1));
+}
+
+// call(id, args) -> result (a Tensor, a value, or an array for several returns)
+Napi::Value Call(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Op& op = GetOp(env, info[0]);
+  torch::jit::Stack stack = BuildStack(env, op, info[1]);
+  try {
+    op.handle.callBoxed(&stack);
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(env, op.qualified + DescribeInputs(BuildStack(env, op, info[1])) + ": " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, op.qualified + DescribeInputs(BuildStack(env, op, info[1])) + ": " + e.what());
+  }
+  return ReturnStack(env, stack);
+}
+
+// Runs one op on libuv's thread pool so that heavy work (inference in a server) leaves the event loop free.
+class CallWorker : public Napi::AsyncWorker {
+ public:
+  CallWorker(Napi::Env env, const Op& op, torch::jit::Stack stack)
+      : Napi::AsyncWorker(env), op_(op), stack_(std::move(stack)), described_(DescribeInputs(stack_)),
+        deferred_(Napi::Promise::Deferred::New(env)), grad_(at::GradMode::is_enabled()) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      at::AutoGradMode mode(grad_);
+      op_.handle.callBoxed(&stack_);
+    } catch (const c10::Error& e) {
+      SetError(op_.qualified + described_ + ": " + e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      SetError(op_.qualified + described_ + ": " + e.what());
+    }
+  }
+  void OnOK() override {
+    try {
+      deferred_.Resolve(ReturnStack(Env(), stack_));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  const Op& op_;
+  torch::jit::Stack stack_;
+  std::string described_;
+  Napi::Promise::Deferred deferred_;
+  bool grad_;
+};
+
+Napi::Value CallAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Op& op = GetOp(env, info[0]);
+  auto* worker = new CallWorker(env, op, BuildStack(env, op, info[1]));
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+// schema(id) -> the operator's schema text, for docs and error messages.
+Napi::Value Schema(const Napi::CallbackInfo& info) {
+  const Op& op = GetOp(info.Env(), info[0]);
+  std::ostringstream out;
+  out << op.handle.schema();
+  return Napi::String::New(info.Env(), out.str());
+}
+
+}  // namespace
+
+void InitDispatch(Napi::Env env, Napi::Object exports) {
+  exports.Set("findOp", Napi::Function::New(env, FindOp, "findOp"));
+  exports.Set("call", Napi::Function::New(env, Call, "call"));
+  exports.Set("callAsync", Napi::Function::New(env, CallAsync, "callAsync"));
+  exports.Set("schema", Napi::Function::New(env, Schema, "schema"));
+}
+
+}  // namespace catface

@@ -1,0 +1,62 @@
+// Discrete Fourier transforms over the last two dimensions (images), as torch.fft.
+import { callOp } from './native.js';
+import type { Tensor } from './tensor.js';
+
+type Norm = 'backward' | 'ortho' | 'forward';
+
+function op(name: string, args: unknown[]): Tensor {
+  return callOp(name, args) as Tensor;
+}
+
+/** 2-D FFT over `dim` (default the last two); real input gives a complex result. */
+export function fft2(
+  input: Tensor,
+  s?: readonly [number, number],
+  dim: readonly [number, number] = [-2, -1],
+  norm: Norm = 'backward',
+): Tensor {
+  return op('aten::fft_fft2', [input, s ? [...s] : null, [...dim], norm]);
+}
+export function ifft2(
+  input: Tensor,
+  s?: readonly [number, number],
+  dim: readonly [number, number] = [-2, -1],
+  norm: Norm = 'backward',
+): Tensor {
+  return op('aten::fft_ifft2', [input, s ? [...s] : null, [...dim], norm]);
+}
+/** FFT of real input keeping the non-negative frequencies of the last dimension. */
+export function rfft2(
+  input: Tensor,
+  s?: readonly [number, number],
+  dim: readonly [number, number] = [-2, -1],
+  norm: Norm = 'backward',
+): Tensor {
+  return op('aten::fft_rfft2', [input, s ? [...s] : null, [...dim], norm]);
+}
+/** Inverse of rfft2; pass `s` to recover odd sizes exactly. */
+export function irfft2(
+  input: Tensor,
+  s?: readonly [number, number],
+  dim: readonly [number, number] = [-2, -1],
+  norm: Norm = 'backward',
+): Tensor {
+  return op('aten::fft_irfft2', [input, s ? [...s] : null, [...dim], norm]);
+}
+export function fft(input: Tensor, n?: number, dim = -1, norm: Norm = 'backward'): Tensor {
+  return op('aten::fft_fft', [input, n ?? null, dim, norm]);
+}
+export function ifft(input: Tensor, n?: number, dim = -1, norm: Norm = 'backward'): Tensor {
+  return op('aten::fft_ifft', [input, n ?? null, dim, norm]);
+}
+/** Moves the zero frequency to the centre. */
+export function fftshift(input: Tensor, dim: readonly number[] = [-2, -1]): Tensor {
+  return op('aten::fft_fftshift', [input, [...dim]]);
+}
+export function ifftshift(input: Tensor, dim: readonly number[] = [-2, -1]): Tensor {
+  return op('aten::fft_ifftshift', [input, [...dim]]);
+}
+/** Sample frequencies of an n-point FFT with spacing d. */
+export function fftfreq(n: number, d = 1): Tensor {
+  return op('aten::fft_fftfreq', [n, d, 'float32', null, null, null]);
+}

@@ -1,0 +1,71 @@
+// The PyTorch oracle for parity tests: runs a Python snippet on tensors we hand it (through safetensors files)
+// and returns the tensors it computes. Debian's python3-torch is a test-time dependency only.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadSafetensors, saveSafetensors } from '../../src/nn/safetensors.js';
+import type { Tensor } from '../../src/torch/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+// The .py helper sits beside the TypeScript sources; tests run from dist/, so look in the source tree.
+const helperDir = join(here, '..', '..', '..', 'test', 'helpers');
+
+/** Why the oracle cannot run, or null when python3 with torch is importable. */
+export const pythonUnavailable: string | null = (() => {
+  const r = spawnSync('python3', ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  return r.status === 0 ? null : 'python3 with torch is not installed (run ./setup.sh): PyTorch parity tests skipped';
+})();
+
+/**
+ * Runs `code` in Python with `inputs` (a dict of torch tensors named like ours) in scope as `inp`, and
+ * `torch`, `F` (torch.nn.functional), `nn` imported. The code fills the dict `out`; it comes back as Tensors.
+ */
+export function runPython(code: string, inputs: Record<string, Tensor> = {}, options: { threads?: number } = {}): Map<string, Tensor> {
+  const dir = mkdtempSync(join(tmpdir(), 'catface-oracle-'));
+  try {
+    const inPath = join(dir, 'in.safetensors');
+    const outPath = join(dir, 'out.safetensors');
+    saveSafetensors(inPath, inputs);
+    const script = [
+      'import sys, math',
+      `sys.path.insert(0, ${JSON.stringify(helperDir)})`,
+      'import torch, torch.nn as nn, torch.nn.functional as F',
+      'import st_io',
+      `torch.set_num_threads(${options.threads ?? 1})`,
+      `inp = st_io.load(${JSON.stringify(inPath)})`,
+      'out = {}',
+      code,
+      `st_io.save(${JSON.stringify(outPath)}, out)`,
+    ].join('\n');
+    const scriptPath = join(dir, 'oracle.py');
+    writeFileSync(scriptPath, script);
+    try {
+      execFileSync('python3', [scriptPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      const e = err as { stderr?: string };
+      throw new Error(`oracle python failed:\n${e.stderr ?? String(err)}\n--- code ---\n${code}`);
+    }
+    return loadSafetensors(outPath).tensors;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Largest |a-b| / (atol + rtol·|b|) over all elements — ≤ 1 means within tolerance. */
+export function closeness(actual: Tensor, expected: Tensor, rtol: number, atol: number): { ok: boolean; worst: number; maxAbs: number } {
+  const a = actual.toFloat64Array();
+  const b = expected.toFloat64Array();
+  if (a.length !== b.length) throw new Error(`closeness: ${a.length} vs ${b.length} elements`);
+  let worst = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (Number.isNaN(a[i]) !== Number.isNaN(b[i])) return { ok: false, worst: Number.POSITIVE_INFINITY, maxAbs: Number.NaN };
+    if (Number.isNaN(d)) continue;
+    maxAbs = Math.max(maxAbs, d);
+    worst = Math.max(worst, d / (atol + rtol * Math.abs(b[i])));
+  }
+  return { ok: worst <= 1, worst, maxAbs };
+}
