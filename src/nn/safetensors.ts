@@ -1,6 +1,6 @@
 // safetensors files: 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
 // then the raw little-endian tensor bytes. Written to a temp file and renamed, so a crash never leaves half a file.
-import { closeSync, openSync, readSync, fstatSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { fromBytes } from '../torch/creation.js';
 import type { DType, Tensor } from '../torch/tensor.js';
 
@@ -74,7 +74,9 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength > bytes.length - 8 || headerLength > 100_000_000) {
-    throw new Error(`${source}: header length ${headerLength} exceeds the file (${bytes.length} bytes); not a safetensors file or truncated`);
+    throw new Error(
+      `${source}: header length ${headerLength} exceeds the file (${bytes.length} bytes); not a safetensors file or truncated`,
+    );
   }
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Metadata>;
   try {
@@ -97,7 +99,9 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
       const [begin, end] = data_offsets;
       const expected = shape.reduce((a, b) => a * b, 1) * BYTES[dt];
       if (!(end - begin === expected && begin >= 0 && dataStart + end <= bytes.length)) {
-        throw new Error(`${source}: tensor '${name}' data_offsets [${begin}, ${end}] do not match shape [${shape}] of ${dtype} or exceed the file`);
+        throw new Error(
+          `${source}: tensor '${name}' data_offsets [${begin}, ${end}] do not match shape [${shape}] of ${dtype} or exceed the file`,
+        );
       }
       tensors.set(name, fromBytes(bytes.subarray(dataStart + begin, dataStart + end), dt, shape));
     }
