@@ -12,11 +12,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 // The .py helper sits beside the TypeScript sources; tests run from dist/, so look in the source tree.
 const helperDir = join(here, '..', '..', '..', 'test', 'helpers');
 
+// A pyenv or venv python3 first on PATH often lacks Debian's torch, so fall back to the system interpreter.
+const python = ['python3', '/usr/bin/python3'].find(
+  (exe) => spawnSync(exe, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0,
+);
+
 /** Why the oracle cannot run, or null when python3 with torch is importable. */
-export const pythonUnavailable: string | null = (() => {
-  const r = spawnSync('python3', ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  return r.status === 0 ? null : 'python3 with torch is not installed (run ./setup.sh): PyTorch parity tests skipped';
-})();
+export const pythonUnavailable: string | null =
+  python === undefined ? 'python3 with torch is not installed (run ./setup.sh): PyTorch parity tests skipped' : null;
 
 /**
  * Runs `code` in Python with `inputs` (a dict of torch tensors named like ours) in scope as `inp`, and
@@ -42,7 +45,7 @@ export function runPython(code: string, inputs: Record<string, Tensor> = {}, opt
     const scriptPath = join(dir, 'oracle.py');
     writeFileSync(scriptPath, script);
     try {
-      execFileSync('python3', [scriptPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync(python ?? 'python3', [scriptPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (err) {
       const e = err as { stderr?: string };
       throw new Error(`oracle python failed:\n${e.stderr ?? String(err)}\n--- code ---\n${code}`);
