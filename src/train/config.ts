@@ -1,0 +1,172 @@
+// The training config file (`catface train --config run.json`): every choice of SPEC §2–§7 is a field here
+// with the SPEC's value as default. `parseTrainConfig` validates a parsed JSON value and names the bad field.
+import { readFileSync } from 'node:fs';
+import {
+  boolean,
+  ConfigError,
+  describeSchema,
+  type Infer,
+  int,
+  json,
+  nullable,
+  number,
+  numbers,
+  object,
+  parseConfig,
+  type Schema,
+  string,
+  strings,
+} from './schema.js';
+
+/** SPEC §2: the CelebA columns the soft-biometric branch predicts by default. */
+export const DEFAULT_ATTRIBUTES = ['Male', 'Big_Nose', 'Chubby', 'Narrow_Eyes', 'Bald'];
+
+const optimSchema = (doc: string) =>
+  object(doc, {
+    lr: number('initial learning rate (SPEC §7: 0.1)', { default: 0.1, above: 0 }),
+    momentum: number('SGD momentum', { default: 0.9, min: 0, max: 1 }),
+    weightDecay: number('weight decay on conv/linear weights; none on BatchNorm parameters and biases', { default: 5e-4, min: 0 }),
+    milestones: numbers('steps (counted within the stage) at which the learning rate is multiplied by gamma', {
+      default: [],
+      integer: true,
+      min: 1,
+      ascending: true,
+    }),
+    gamma: number('learning-rate factor at each milestone', { default: 0.1, above: 0 }),
+    warmupSteps: int('linear learning-rate warm-up from 0 over this many steps (0: none)', { default: 0, min: 0 }),
+    clipGradNorm: nullable(number('clip the global gradient L2 norm to this value (null: no clipping)', { above: 0 }), { default: null }),
+  });
+
+export const trainConfigSchema = {
+  seed: int('seed of every random generator (weights, loader order, degradations, dropout)', { default: 0, min: 0 }),
+  threads: int('libtorch intra-op threads (0: leave as is, i.e. $CATFACE_THREADS or all cores)', { default: 0, min: 0 }),
+  outDir: string('run directory: checkpoints/, metrics.jsonl, model/ (the exported model)'),
+  data: object('training data', {
+    train: string('training set: a folder of identity folders (optionally with attributes.csv), or a .rec/.idx pair'),
+    attributesFile: nullable(string('CSV of per-identity or per-image 0/1 attributes (null: the dataset’s own, if any)'), {
+      default: null,
+    }),
+    attributes: strings('attribute columns the SB branch predicts (SPEC §2)', { default: DEFAULT_ATTRIBUTES, minLength: 1 }),
+    imageSize: int('side of the aligned square input in pixels (SPEC §1: 112)', { default: 112, min: 16 }),
+    grayscale: boolean('images are greyscale (replicated to 3 channels)', { default: false }),
+    workers: int('decode threads of the loader', { default: 2, min: 1 }),
+    augment: boolean('AdaFace augmentations on HQ and LQ (SPEC §6)', { default: false }),
+  }),
+  validation: object('pair-verification validation during training', {
+    pairs: nullable(string('pair list file or insightface .bin (null: no validation)'), { default: null }),
+    every: int('validate every N steps (0: only at the end of each stage)', { default: 0, min: 0 }),
+    folds: int('folds of the 10-fold protocol', { default: 10, min: 2 }),
+  }),
+  model: object('the network (SPEC §2, §5)', {
+    depth: int('IR-ResNet depth: 18, 34, 50 or 100', { default: 18, min: 18 }),
+    widths: numbers('channels of the stem/stage 1..4 (SPEC: 64,128,256,512)', {
+      default: [64, 128, 256, 512],
+      length: 4,
+      integer: true,
+      min: 1,
+    }),
+    embeddingSize: int('embedding dimension', { default: 512, min: 2 }),
+    dropout: number('dropout of the embedding heads', { default: 0, min: 0, max: 0.99 }),
+    fusion: string('stage-2 fusion (ablations: SPEC §5 / paper Table II, VIII)', {
+      default: 'catf',
+      choices: ['catf', 'concat', 'add', 'gate', 'cross-attention', 'catf-no-mffnl', 'catf-no-caf'],
+    }),
+    heads: int('heads of the dual cross-attention', { default: 8, min: 1 }),
+    cafGroups: int('channel groups of CAF', { default: 8, min: 1 }),
+    expansion: int('MFFNL expansion ratio', { default: 4, min: 1 }),
+    pretrained: nullable(string('safetensors file of AdaFace/insightface IR weights to start the trunk and branches from'), {
+      default: null,
+    }),
+  }),
+  loss: object('losses (SPEC §4)', {
+    head: string('margin head of the FR and fused embeddings', { default: 'adaface', choices: ['adaface', 'arcface', 'cosface'] }),
+    margin: nullable(number('margin m (null: 0.4 AdaFace, 0.5 ArcFace, 0.35 CosFace)', { min: 0 }), { default: null }),
+    scale: number('logit scale s', { default: 64, above: 0 }),
+    h: number('AdaFace quality concentration h', { default: 0.333, above: 0 }),
+    lambdaFR: number('λ_FR', { default: 3, min: 0 }),
+    lambdaSB: number('λ_SB', { default: 1, min: 0 }),
+    lambdaDist: number('λ_dist', { default: 1, min: 0 }),
+    attributeWeights: nullable(numbers('λ_k per attribute (null: all 1)', { min: 0 }), { default: null }),
+    distillDistance: string('distillation distance', { default: 'cosine', choices: ['cosine', 'l2'] }),
+    distillTarget: string('what is distilled', { default: 'attention', choices: ['attention', 'features', 'cbam'] }),
+  }),
+  degrade: json('parameters of the LQ-twin degradations (SPEC §6), handed to the Degrader as is', { default: {} }),
+  stage1: object('stage 1: the multi-branch network', {
+    steps: int('optimiser steps (0: skip stage 1, e.g. when resuming from a stage-1 model)', { default: 1000, min: 0 }),
+    batchSize: int('HQ images per step (each with its LQ twin, so 2× through the network)', { default: 32, min: 2 }),
+    optim: optimSchema('SGD of stage 1 (SPEC §7)'),
+  }),
+  stage2: object('stage 2: CATF + fused head', {
+    steps: int('optimiser steps (0: no stage 2)', { default: 1000, min: 0 }),
+    batchSize: int('HQ images per step (with LQ twins)', { default: 32, min: 2 }),
+    freezeStage1: boolean('keep the stage-1 network frozen (SPEC §5 default); false fine-tunes everything', { default: true }),
+    optim: optimSchema('SGD of stage 2'),
+  }),
+  checkpoint: object('checkpoints', {
+    every: int('save every N steps (0: only at the end of each stage)', { default: 500, min: 0 }),
+    keep: int('how many of the newest checkpoints to keep', { default: 3, min: 1 }),
+  }),
+  log: object('progress output', {
+    progress: string('progress display: auto (a live line on a terminal, periodic lines otherwise)', {
+      default: 'auto',
+      choices: ['auto', 'tty', 'lines', 'off'],
+    }),
+    every: int('write a train record to metrics.jsonl every N steps', { default: 1, min: 1 }),
+    lineEverySeconds: number('seconds between progress lines when not on a terminal', { default: 10, min: 0 }),
+  }),
+} satisfies Schema;
+
+export type TrainConfig = Infer<typeof trainConfigSchema>;
+export type OptimConfig = TrainConfig['stage1']['optim'];
+
+/** Validates a config object, fills defaults and checks the rules that span fields. */
+export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig {
+  const config = parseConfig(trainConfigSchema, value, source);
+  if (![18, 34, 50, 100].includes(config.model.depth))
+    throw new ConfigError('model.depth', `must be 18, 34, 50 or 100, got ${config.model.depth}`, source);
+  if (config.data.imageSize % 16 !== 0)
+    throw new ConfigError('data.imageSize', `must be a multiple of 16 (four stride-2 stages), got ${config.data.imageSize}`, source);
+  const c4 = config.model.widths[3];
+  if (c4 % config.model.heads !== 0)
+    throw new ConfigError('model.heads', `must divide the last width ${c4}, got ${config.model.heads}`, source);
+  if ((2 * c4) % config.model.cafGroups !== 0)
+    throw new ConfigError('model.cafGroups', `must divide 2×${c4} channels, got ${config.model.cafGroups}`, source);
+  const weights = config.loss.attributeWeights;
+  if (weights && weights.length !== config.data.attributes.length) {
+    throw new ConfigError(
+      'loss.attributeWeights',
+      `needs one weight per attribute (${config.data.attributes.length}), got ${weights.length}`,
+      source,
+    );
+  }
+  for (const stage of ['stage1', 'stage2'] as const) {
+    const { milestones } = config[stage].optim;
+    const last = milestones[milestones.length - 1];
+    if (last !== undefined && last > config[stage].steps) {
+      throw new ConfigError(`${stage}.optim.milestones`, `milestone ${last} is beyond the stage's ${config[stage].steps} steps`, source);
+    }
+  }
+  return config;
+}
+
+/** Reads and validates a JSON config file; relative paths in it stay relative to the working directory. */
+export function loadTrainConfig(path: string): TrainConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`${path}: cannot read the config (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  return parseTrainConfig(value, path);
+}
+
+/** The field reference (`catface train --schema`). */
+export function trainConfigReference(): string {
+  return describeSchema(trainConfigSchema).join('\n');
+}
