@@ -1,0 +1,73 @@
+// Batch normalisation (torch.nn.BatchNorm1d/2d) with PyTorch's state: weight, bias, running_mean,
+// running_var and num_batches_tracked, so state dicts match PyTorch's key for key.
+import { ones, zeros } from '../torch/creation.js';
+import { batchNorm } from '../torch/functional.js';
+import type { Tensor } from '../torch/tensor.js';
+import { Layer } from './layer.js';
+
+export interface BatchNormConfig {
+  /** Default 1e-5. */
+  eps?: number;
+  /** Running-average factor; null averages cumulatively (1/num_batches_tracked). Default 0.1. */
+  momentum?: number | null;
+  /** Learnable weight and bias; default true. */
+  affine?: boolean;
+  /** Keep running statistics for evaluation; default true (false: batch statistics in eval too). */
+  trackRunningStats?: boolean;
+}
+
+abstract class BatchNorm extends Layer {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  readonly numBatchesTracked: Tensor | null;
+  readonly eps: number;
+  readonly momentum: number | null;
+  protected abstract readonly inputRanks: readonly number[];
+
+  constructor(
+    readonly numFeatures: number,
+    config: BatchNormConfig = {},
+  ) {
+    super();
+    const { eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true } = config;
+    this.eps = eps;
+    this.momentum = momentum;
+    this.weight = affine ? this.param('weight', ones([numFeatures])) : this.noParam('weight');
+    this.bias = affine ? this.param('bias', zeros([numFeatures])) : this.noParam('bias');
+    this.runningMean = trackRunningStats ? this.buffer('running_mean', zeros([numFeatures])) : null;
+    this.runningVar = trackRunningStats ? this.buffer('running_var', ones([numFeatures])) : null;
+    this.numBatchesTracked = trackRunningStats ? this.buffer('num_batches_tracked', zeros([], { dtype: 'int64' })) : null;
+  }
+
+  forward(input: Tensor): Tensor {
+    const rank = input.ndim;
+    if (!this.inputRanks.includes(rank)) {
+      throw new RangeError(`${this.constructor.name}: expected a ${this.inputRanks.join('-D or ')}-D input, got shape [${input.shape}]`);
+    }
+    let factor = this.momentum ?? 0;
+    if (this.training && this.numBatchesTracked) {
+      this.numBatchesTracked.add_(1);
+      if (this.momentum === null) factor = 1 / this.numBatchesTracked.item();
+    }
+    const useBatchStats = this.training || this.runningMean === null;
+    return batchNorm(input, this.runningMean, this.runningVar, {
+      weight: this.weight,
+      bias: this.bias,
+      training: useBatchStats,
+      momentum: factor,
+      eps: this.eps,
+    });
+  }
+}
+
+/** Over [B, C] or [B, C, L] inputs. */
+export class BatchNorm1d extends BatchNorm {
+  protected readonly inputRanks = [2, 3];
+}
+
+/** Over [B, C, H, W] inputs. */
+export class BatchNorm2d extends BatchNorm {
+  protected readonly inputRanks = [4];
+}

@@ -1,0 +1,68 @@
+// Containers (torch.nn.Sequential, ModuleList): children named '0', '1', … so state-dict keys read
+// `layer.0.weight` exactly as in PyTorch.
+import type { Tensor } from '../torch/tensor.js';
+import { Layer } from './layer.js';
+import { Module } from './module.js';
+
+/** An indexed list of modules; it registers them but defines no forward. */
+export class ModuleList<M extends Module = Module> extends Module {
+  private readonly items: M[] = [];
+
+  constructor(modules: readonly M[] = []) {
+    super();
+    for (const m of modules) this.push(m);
+  }
+
+  push(m: M): this {
+    this.module(String(this.items.length), m);
+    this.items.push(m);
+    return this;
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  at(index: number): M {
+    const m = this.items.at(index);
+    if (m === undefined) throw new RangeError(`${this.constructor.name}: index ${index} out of range (length ${this.items.length})`);
+    return m;
+  }
+
+  [Symbol.iterator](): Iterator<M> {
+    return this.items[Symbol.iterator]();
+  }
+}
+
+/** Layers applied one after another. */
+export class Sequential extends Layer {
+  private readonly layers: Layer[];
+
+  constructor(...layers: Layer[]) {
+    super();
+    this.layers = layers;
+    layers.forEach((layer, i) => {
+      this.module(String(i), layer);
+    });
+  }
+
+  get length(): number {
+    return this.layers.length;
+  }
+
+  at(index: number): Layer {
+    const layer = this.layers.at(index);
+    if (layer === undefined) throw new RangeError(`Sequential: index ${index} out of range (length ${this.layers.length})`);
+    return layer;
+  }
+
+  [Symbol.iterator](): Iterator<Layer> {
+    return this.layers[Symbol.iterator]();
+  }
+
+  forward(input: Tensor): Tensor {
+    let x = input;
+    for (const layer of this.layers) x = layer.forward(x);
+    return x;
+  }
+}
