@@ -1,0 +1,39 @@
+// Small file helpers shared by the readers and writers: atomic writes and line-numbered text reading.
+import { existsSync, mkdirSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DataError } from './errors.js';
+
+/** Writes `data` to `path` through a temp file and a rename, so a crash never leaves half a file. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+export interface TextLine {
+  /** 1-based line number in the file. */
+  line: number;
+  text: string;
+}
+
+/** The non-empty lines of a text file with their 1-based numbers; a clear error when it is missing. */
+export function readTextLines(path: string): TextLine[] {
+  if (!existsSync(path)) throw new DataError(path, 'file not found');
+  const lines: TextLine[] = [];
+  readFileSync(path, 'utf8')
+    .split(/\r?\n/)
+    .forEach((text, i) => {
+      const trimmed = text.trim();
+      if (trimmed !== '') lines.push({ line: i + 1, text: trimmed });
+    });
+  return lines;
+}
+
+/** Reads `length` bytes at `offset` of an open file (a clear error if the file is shorter). */
+export function readRange(fd: number, path: string, offset: number, length: number): Buffer {
+  const out = Buffer.alloc(length);
+  const got = readSync(fd, out, 0, length, offset);
+  if (got !== length) throw new DataError(path, `truncated: wanted ${length} bytes at offset ${offset}, got ${got}`);
+  return out;
+}
