@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as torch from '../src/torch/index.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
-import { DEFAULT_ATTRIBUTES, loadTrainConfig, parseTrainConfig } from '../src/train/config.js';
+import { DEFAULT_ATTRIBUTES } from '../src/data/attributes.js';
+import { loadTrainConfig, parseTrainConfig } from '../src/train/config.js';
 import { MetricsLog, readMetrics } from '../src/train/metrics-log.js';
 import { ProgressBar } from '../src/train/progress.js';
 import { ConfigError } from '../src/train/schema.js';
@@ -23,7 +24,7 @@ test('a minimal config gets the SPEC defaults', () => {
   assert.equal(c.stage1.optim.weightDecay, 5e-4);
   assert.equal(c.stage2.freezeStage1, true);
   assert.equal(c.data.imageSize, 112);
-  assert.deepEqual(c.data.attributes, DEFAULT_ATTRIBUTES);
+  assert.deepEqual(c.data.attributes, [...DEFAULT_ATTRIBUTES]);
   assert.deepEqual(c.model.widths, [64, 128, 256, 512]);
   assert.equal(c.validation.pairs, null);
 });

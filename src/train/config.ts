@@ -1,6 +1,8 @@
 // The training config file (`catface train --config run.json`): every choice of SPEC §2–§7 is a field here
 // with the SPEC's value as default. `parseTrainConfig` validates a parsed JSON value and names the bad field.
 import { readFileSync } from 'node:fs';
+import { DEFAULT_ATTRIBUTES } from '../data/attributes.js';
+import { fusionKinds } from '../models/fusion-base.js';
 import {
   boolean,
   ConfigError,
@@ -17,9 +19,6 @@ import {
   string,
   strings,
 } from './schema.js';
-
-/** SPEC §2: the CelebA columns the soft-biometric branch predicts by default. */
-export const DEFAULT_ATTRIBUTES = ['Male', 'Big_Nose', 'Chubby', 'Narrow_Eyes', 'Bald'];
 
 const optimSchema = (doc: string) =>
   object(doc, {
@@ -46,7 +45,7 @@ export const trainConfigSchema = {
     attributesFile: nullable(string('CSV of per-identity or per-image 0/1 attributes (null: the dataset’s own, if any)'), {
       default: null,
     }),
-    attributes: strings('attribute columns the SB branch predicts (SPEC §2)', { default: DEFAULT_ATTRIBUTES, minLength: 1 }),
+    attributes: strings('attribute columns the SB branch predicts (SPEC §2)', { default: [...DEFAULT_ATTRIBUTES], minLength: 1 }),
     imageSize: int('side of the aligned square input in pixels (SPEC §1: 112)', { default: 112, min: 16 }),
     grayscale: boolean('images are greyscale (replicated to 3 channels)', { default: false }),
     workers: int('decode threads of the loader', { default: 2, min: 1 }),
@@ -69,11 +68,11 @@ export const trainConfigSchema = {
     dropout: number('dropout of the embedding heads', { default: 0, min: 0, max: 0.99 }),
     fusion: string('stage-2 fusion (ablations: SPEC §5 / paper Table II, VIII)', {
       default: 'catf',
-      choices: ['catf', 'concat', 'add', 'gate', 'cross-attention', 'catf-no-mffnl', 'catf-no-caf'],
+      choices: fusionKinds,
     }),
     heads: int('heads of the dual cross-attention', { default: 8, min: 1 }),
-    cafGroups: int('channel groups of CAF', { default: 8, min: 1 }),
-    expansion: int('MFFNL expansion ratio', { default: 4, min: 1 }),
+    groups: int('channel groups of CAF', { default: 8, min: 1 }),
+    expandRatio: int('MFFNL expansion ratio', { default: 4, min: 1 }),
     pretrained: nullable(string('safetensors file of AdaFace/insightface IR weights to start the trunk and branches from'), {
       default: null,
     }),
@@ -129,8 +128,8 @@ export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig
   const c4 = config.model.widths[3];
   if (c4 % config.model.heads !== 0)
     throw new ConfigError('model.heads', `must divide the last width ${c4}, got ${config.model.heads}`, source);
-  if ((2 * c4) % config.model.cafGroups !== 0)
-    throw new ConfigError('model.cafGroups', `must divide 2×${c4} channels, got ${config.model.cafGroups}`, source);
+  if ((2 * c4) % config.model.groups !== 0)
+    throw new ConfigError('model.cafGroups', `must divide 2×${c4} channels, got ${config.model.groups}`, source);
   const weights = config.loss.attributeWeights;
   if (weights && weights.length !== config.data.attributes.length) {
     throw new ConfigError(
