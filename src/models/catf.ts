@@ -1,0 +1,85 @@
+// CATF, the cross-attention transformer fusion (SPEC §5), as the PyTorch reference
+// (shared/anchors/pytorch_catface_bench.py) with the same parameter names, so its state dict loads here:
+//  1. dual multi-head cross-attention with swapped queries on pre-normalised spatial tokens,
+//     Z_fr = F_fr + out_fr(softmax(Q_sb·K_frᵀ/√d_k)·V_fr), Z_sb = F_sb + out_sb(softmax(Q_fr·K_sbᵀ/√d_k)·V_sb);
+//  2. O_b = Z_b + MFFNL_b(Z_b);
+//  3. CAF: the 2C channels of [O_fr, O_sb] are tokens (features: their N spatial values), projected to Q, K, V by
+//     one 1×1 convolution and attended within G channel groups, softmax(Q_g·K_gᵀ/√N)·V_g;
+//  4. the fused head. The ablations drop MFFNL (O_b = Z_b) or CAF (the fused map is [O_fr, O_sb]).
+import { Conv2d } from '../nn/conv.js';
+import { LayerNorm } from '../nn/layernorm.js';
+import { Linear } from '../nn/linear.js';
+import type { Tensor } from '../torch/index.js';
+import * as torch from '../torch/index.js';
+import { Fusion, type FusionConfig, fusionInt } from './fusion-base.js';
+import { MFFNL } from './mffnl.js';
+import { fromTokens, multiHeadAttention, toTokens } from './token-attention.js';
+
+export class CATF extends Fusion {
+  readonly heads: number;
+  readonly groups: number;
+  readonly norm_fr: LayerNorm;
+  readonly norm_sb: LayerNorm;
+  readonly qkv_fr: Linear;
+  readonly qkv_sb: Linear;
+  readonly out_fr: Linear;
+  readonly out_sb: Linear;
+  readonly ffn_fr: MFFNL | null;
+  readonly ffn_sb: MFFNL | null;
+  readonly caf_qkv: Conv2d | null;
+
+  /** `config.kind`: 'catf' (default), 'catf-no-mffnl' or 'catf-no-caf'. */
+  constructor(config: FusionConfig) {
+    const kind = config.kind ?? 'catf';
+    if (kind !== 'catf' && kind !== 'catf-no-mffnl' && kind !== 'catf-no-caf') {
+      throw new RangeError(`CATF: config.kind must be catf, catf-no-mffnl or catf-no-caf, got '${kind}'`);
+    }
+    super(kind, config);
+    const c = this.channels;
+    this.heads = fusionInt(kind, config, 'heads', 8);
+    if (c % this.heads !== 0) throw new RangeError(`CATF: config.heads (${this.heads}) must divide the ${c} channels`);
+    this.groups = fusionInt(kind, config, 'groups', 8);
+    if ((2 * c) % this.groups !== 0) throw new RangeError(`CATF: config.groups (${this.groups}) must divide the ${2 * c} fused channels`);
+    const expandRatio = fusionInt(kind, config, 'expandRatio', 4);
+    this.norm_fr = this.module('norm_fr', new LayerNorm(c));
+    this.norm_sb = this.module('norm_sb', new LayerNorm(c));
+    this.qkv_fr = this.module('qkv_fr', new Linear(c, 3 * c, { bias: false }));
+    this.qkv_sb = this.module('qkv_sb', new Linear(c, 3 * c, { bias: false }));
+    this.out_fr = this.module('out_fr', new Linear(c, c));
+    this.out_sb = this.module('out_sb', new Linear(c, c));
+    const withMffnl = kind !== 'catf-no-mffnl';
+    this.ffn_fr = withMffnl ? this.module('ffn_fr', new MFFNL(c, expandRatio)) : null;
+    this.ffn_sb = withMffnl ? this.module('ffn_sb', new MFFNL(c, expandRatio)) : null;
+    this.caf_qkv = kind !== 'catf-no-caf' ? this.module('caf_qkv', new Conv2d(2 * c, 6 * c, 1, { bias: false })) : null;
+    this.attachHead(2 * c);
+  }
+
+  fuse(fr: Tensor, sb: Tensor): Tensor {
+    const [zfr, zsb] = this.crossAttend(fr, sb);
+    const ofr = this.ffn_fr ? zfr.add(this.ffn_fr.forward(zfr)) : zfr;
+    const osb = this.ffn_sb ? zsb.add(this.ffn_sb.forward(zsb)) : zsb;
+    const both = torch.cat([ofr, osb], 1);
+    return this.caf_qkv ? this.channelAttention(both) : both;
+  }
+
+  /** Step 1: [Z_fr, Z_sb] as maps [B, C, H, W]. */
+  crossAttend(fr: Tensor, sb: Tensor): [Tensor, Tensor] {
+    const tfr = toTokens(fr);
+    const tsb = toTokens(sb);
+    const [qf, kf, vf] = this.qkv_fr.forward(this.norm_fr.forward(tfr)).chunk(3, -1);
+    const [qs, ks, vs] = this.qkv_sb.forward(this.norm_sb.forward(tsb)).chunk(3, -1);
+    const zfr = tfr.add(this.out_fr.forward(multiHeadAttention(qs, kf, vf, this.heads)));
+    const zsb = tsb.add(this.out_sb.forward(multiHeadAttention(qf, ks, vs, this.heads)));
+    return [fromTokens(zfr, this.height, this.width), fromTokens(zsb, this.height, this.width)];
+  }
+
+  /** Step 3 (CAF) on [O_fr, O_sb] [B, 2C, H, W]. */
+  channelAttention(both: Tensor): Tensor {
+    const [b, c2, h, w] = both.shape;
+    const n = h * w;
+    const grouped = (t: Tensor): Tensor => t.reshape(b, this.groups, c2 / this.groups, n);
+    const [q, k, v] = (this.caf_qkv as Conv2d).forward(both).chunk(3, 1);
+    const weights = torch.F.softmax(grouped(q).matmul(grouped(k).transpose(-1, -2)).div(Math.sqrt(n)), -1);
+    return weights.matmul(grouped(v)).reshape(b, c2, h, w);
+  }
+}

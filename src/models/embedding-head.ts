@@ -1,0 +1,63 @@
+// The face-recognition embedding head (SPEC §2), as insightface's IResNet output: BN2d → Dropout → Flatten →
+// Linear(C·H·W → E) → BN1d whose affine weight is fixed at 1 (only its bias learns). Returns the unit embedding
+// and the norm of the pre-normalisation feature (AdaFace's quality proxy).
+import { BatchNorm1d, BatchNorm2d } from '../nn/batchnorm.js';
+import { Linear } from '../nn/linear.js';
+import { Module } from '../nn/module.js';
+import type { Tensor } from '../torch/index.js';
+import * as torch from '../torch/index.js';
+
+export interface EmbeddingHeadConfig {
+  /** Embedding size E. Default 512. */
+  embeddingSize?: number;
+  /** Dropout probability before the linear layer. Default 0 (insightface; the op is skipped). */
+  dropout?: number;
+}
+
+export interface Embedding {
+  /** Unit embedding e = f/‖f‖, [B, E]. */
+  embedding: Tensor;
+  /** ‖f‖, [B, 1]. */
+  norm: Tensor;
+}
+
+export class EmbeddingHead extends Module {
+  readonly embeddingSize: number;
+  readonly dropout: number;
+  readonly bn: BatchNorm2d;
+  readonly fc: Linear;
+  readonly feat: BatchNorm1d;
+
+  /** `channels` × `height` × `width` is the input map's shape. */
+  constructor(
+    readonly channels: number,
+    readonly height: number,
+    readonly width: number,
+    config: EmbeddingHeadConfig = {},
+  ) {
+    super();
+    this.embeddingSize = config.embeddingSize ?? 512;
+    this.dropout = config.dropout ?? 0;
+    if (!(Number.isInteger(this.embeddingSize) && this.embeddingSize > 0)) {
+      throw new RangeError(`EmbeddingHead: config.embeddingSize must be a positive integer, got ${this.embeddingSize}`);
+    }
+    if (!(this.dropout >= 0 && this.dropout < 1))
+      throw new RangeError(`EmbeddingHead: config.dropout must be in [0, 1), got ${this.dropout}`);
+    this.bn = this.module('bn', new BatchNorm2d(channels));
+    this.fc = this.module('fc', new Linear(channels * height * width, this.embeddingSize));
+    this.feat = this.module('feat', new BatchNorm1d(this.embeddingSize));
+    (this.feat.weight as Tensor).requiresGrad = false;
+  }
+
+  forward(map: Tensor): Embedding {
+    const [, c, h, w] = map.shape;
+    if (map.ndim !== 4 || c !== this.channels || h !== this.height || w !== this.width) {
+      throw new RangeError(`EmbeddingHead: expected [B, ${this.channels}, ${this.height}, ${this.width}], got [${map.shape}]`);
+    }
+    let x = this.bn.forward(map);
+    if (this.dropout > 0) x = torch.F.dropout(x, this.dropout, this.training);
+    const f = this.feat.forward(this.fc.forward(x.flatten(1)));
+    const norm = f.norm(2, 1, true);
+    return { embedding: f.div(norm), norm };
+  }
+}
