@@ -1,0 +1,43 @@
+// Decoding one encoded image into the model's input pixels: sharp decode (with a pixel limit so a
+// 20000×20000 header is refused before any allocation), greyscale → 3 channels, resize, HWC uint8.
+import sharp from 'sharp';
+import { DataError } from './errors.js';
+
+export interface DecodeOptions {
+  /** Output height and width. */
+  height: number;
+  width: number;
+  /** 'fill' stretches to the size (aligned crops); 'cover' keeps the aspect ratio and centre-crops. */
+  fit?: 'fill' | 'cover';
+  /** Refuse images with more input pixels than this (default 50 M, about 7000×7000). */
+  maxPixels?: number;
+}
+
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+
+/** Decodes `bytes` to height×width×3 uint8 RGB; errors name `source`. */
+export async function decodeImage(bytes: Uint8Array, source: string, options: DecodeOptions): Promise<Uint8Array> {
+  if (bytes.length === 0) throw new DataError(source, 'empty file (0 bytes)');
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'truncated' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: 'lanczos3' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels === 3) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const rgb = new Uint8Array(options.width * options.height * 3);
+    for (let i = 0, n = options.width * options.height; i < n; i++) {
+      const v = data[i * info.channels];
+      rgb[3 * i] = v;
+      rgb[3 * i + 1] = v;
+      rgb[3 * i + 2] = v;
+    }
+    return rgb;
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/pixel limit/i.test(message))
+      throw new DataError(source, `image too large: more than ${options.maxPixels ?? DEFAULT_MAX_PIXELS} pixels (${message})`);
+    throw new DataError(source, `cannot decode image: ${message}`);
+  }
+}
