@@ -133,41 +133,54 @@ export function pad(
 export interface InterpolateOptions {
   size?: Pair;
   scaleFactor?: number | readonly [number, number];
-  mode?: 'nearest' | 'bilinear' | 'bicubic' | 'area';
+  mode?: 'nearest' | 'nearest-exact' | 'bilinear' | 'bicubic' | 'area';
+  /** Only for bilinear and bicubic, as in PyTorch. */
   alignCorners?: boolean;
+  /** Only for bilinear and bicubic (downsampling with a widened kernel). */
   antialias?: boolean;
 }
 
-/** Resizes [B, C, H, W] images to `size` or by `scaleFactor`. */
+/**
+ * Resizes [B, C, H, W] images to `size` or by `scaleFactor`. As in PyTorch (recompute_scale_factor unset), a
+ * scale factor gives the size floor(H·scale) and also sets the coordinate mapping to 1/scale.
+ */
 export function interpolate(input: Tensor, options: InterpolateOptions): Tensor {
-  const { mode = 'nearest', alignCorners = false, antialias = false } = options;
+  const { mode = 'nearest', antialias = false } = options;
   if (input.ndim !== 4) throw new RangeError(`interpolate: expected a 4-D [B, C, H, W] tensor, got ${input.ndim}-D`);
   if ((options.size === undefined) === (options.scaleFactor === undefined)) {
     throw new TypeError('interpolate: give exactly one of size and scaleFactor');
   }
+  const interpolating = mode === 'bilinear' || mode === 'bicubic';
+  if (options.alignCorners !== undefined && !interpolating) {
+    throw new TypeError(`interpolate: alignCorners can only be set with mode bilinear or bicubic, not ${mode}`);
+  }
+  if (antialias && !interpolating) throw new TypeError(`interpolate: antialias needs mode bilinear or bicubic, not ${mode}`);
+  const alignCorners = options.alignCorners ?? false;
   const [h, w] = input.shape.slice(2);
-  const scales =
-    options.scaleFactor === undefined
-      ? null
-      : typeof options.scaleFactor === 'number'
-        ? [options.scaleFactor, options.scaleFactor]
-        : [...options.scaleFactor];
+  const { scaleFactor } = options;
+  const scales = scaleFactor === undefined ? [null, null] : typeof scaleFactor === 'number' ? [scaleFactor, scaleFactor] : [...scaleFactor];
   const size =
-    options.size !== undefined ? pair(options.size) : [Math.floor(h * (scales as number[])[0]), Math.floor(w * (scales as number[])[1])];
+    options.size !== undefined ? pair(options.size) : [Math.floor(h * (scales[0] as number)), Math.floor(w * (scales[1] as number))];
   if (size.some((s) => !(s >= 1))) throw new RangeError(`interpolate: output size must be ≥ 1, got [${size}]`);
   switch (mode) {
     case 'nearest':
-      return op('aten::upsample_nearest2d.vec', [input, size, scales]);
+      return op('aten::upsample_nearest2d', [input, size, scales[0], scales[1]]);
+    case 'nearest-exact':
+      return op('aten::_upsample_nearest_exact2d', [input, size, scales[0], scales[1]]);
     case 'area':
       return adaptiveAvgPool2d(input, size as [number, number]);
     case 'bilinear':
-      return antialias
-        ? op('aten::_upsample_bilinear2d_aa.vec', [input, size, alignCorners, scales])
-        : op('aten::upsample_bilinear2d.vec', [input, size, alignCorners, scales]);
+      return op(antialias ? 'aten::_upsample_bilinear2d_aa' : 'aten::upsample_bilinear2d', [
+        input,
+        size,
+        alignCorners,
+        scales[0],
+        scales[1],
+      ]);
     case 'bicubic':
-      return antialias
-        ? op('aten::_upsample_bicubic2d_aa.vec', [input, size, alignCorners, scales])
-        : op('aten::upsample_bicubic2d.vec', [input, size, alignCorners, scales]);
+      return op(antialias ? 'aten::_upsample_bicubic2d_aa' : 'aten::upsample_bicubic2d', [input, size, alignCorners, scales[0], scales[1]]);
+    default:
+      throw new TypeError(`interpolate: unknown mode '${mode as string}'`);
   }
 }
 
@@ -284,8 +297,8 @@ export function cosineSimilarity(x1: Tensor, x2: Tensor, dim = 1, eps = 1e-8): T
 export function normalize(input: Tensor, p = 2, dim = 1, eps = 1e-12): Tensor {
   const n = op('aten::linalg_vector_norm', [input, p, [dim], true, null]);
   const d = op('aten::clamp_min', [n, eps]);
+  const out = op('aten::div.Tensor', [input, d]); // broadcasting divides like PyTorch's expand_as
   n.dispose();
-  const out = op('aten::div.Tensor', [input, op('aten::expand_as', [d, input])]);
   d.dispose();
   return out;
 }

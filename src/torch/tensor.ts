@@ -64,6 +64,21 @@ function op(name: string, args: unknown[]): Tensor {
   return callOp(name, args) as Tensor;
 }
 
+const DTYPES: ReadonlySet<string> = new Set<DType>([
+  'float32',
+  'float64',
+  'float16',
+  'bfloat16',
+  'int64',
+  'int32',
+  'int16',
+  'int8',
+  'uint8',
+  'bool',
+  'complex64',
+  'complex128',
+]);
+
 function isTensor(x: unknown): x is Tensor {
   return x instanceof Tensor;
 }
@@ -210,15 +225,14 @@ export class Tensor extends Base {
   }
 
   // ---- conversion --------------------------------------------------------------------------------------------
-  /** Converts dtype and/or device (a new tensor; this one unless nothing changes, which PyTorch also does). */
+  /**
+   * Converts dtype and/or device, like PyTorch's `to`: when nothing changes the result shares this tensor's
+   * storage (a new handle, so disposing either leaves the other usable); otherwise it is a copy.
+   */
   to(dtypeOrDevice: DType | string, device?: string): Tensor {
-    const isDtype = (s: string): s is DType =>
-      ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool', 'complex64', 'complex128'].includes(
-        s,
-      );
-    const dtype = isDtype(dtypeOrDevice) ? dtypeOrDevice : undefined;
-    const dev = isDtype(dtypeOrDevice) ? device : dtypeOrDevice;
-    return op('aten::to.dtype_layout', [this, dtype ?? this.dtype, undefined, dev ?? this.device, undefined, false, true]);
+    const dtype = DTYPES.has(dtypeOrDevice) ? dtypeOrDevice : null;
+    const dev = dtype === null ? dtypeOrDevice : (device ?? null);
+    return op('aten::to.dtype_layout', [this, dtype, null, dev, null, false, false]);
   }
   float(): Tensor {
     return this.to('float32');
