@@ -4,9 +4,9 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { DEFAULT_ATTRIBUTES } from '../src/data/attributes.js';
 import * as torch from '../src/torch/index.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
-import { DEFAULT_ATTRIBUTES } from '../src/data/attributes.js';
 import { loadTrainConfig, parseTrainConfig } from '../src/train/config.js';
 import { MetricsLog, readMetrics } from '../src/train/metrics-log.js';
 import { ProgressBar } from '../src/train/progress.js';
@@ -48,7 +48,9 @@ test('a bad config names the field and what is wrong', () => {
   bad({ outDir: undefined }, 'outDir', /is required/);
   bad({ model: { widths: [64, 128, 256] } }, 'model.widths', /expected 4 numbers, got 3/);
   bad({ model: { widths: [64, 128, 256, 'x'] } }, 'model.widths[3]', /expected a finite number/);
-  bad({ data: { train: 'd', imageSize: 100 } }, 'data.imageSize', /multiple of 16/);
+  bad({ data: { train: 'd', imageSize: 8 } }, 'data.imageSize', /must be ≥ 16, got 8/);
+  bad({ model: { heads: 7 } }, 'model.heads', /must divide the last width 512/);
+  bad({ model: { depth: 'ir19' } }, 'model.depth', /must be one of 'ir18', 'ir34', 'ir50', 'ir100'/);
   bad({ stage1: { steps: 10, optim: { milestones: [5, 20] } } }, 'stage1.optim.milestones', /beyond the stage's 10 steps/);
   bad({ stage1: { optim: { milestones: [8, 4] } } }, 'stage1.optim.milestones', /strictly increasing/);
   bad({ loss: { attributeWeights: [1, 2] } }, 'loss.attributeWeights', /one weight per attribute \(5\)/);

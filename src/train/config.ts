@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ATTRIBUTES } from '../data/attributes.js';
 import { fusionKinds } from '../models/fusion-base.js';
+import { IRESNET_LAYERS, type IResNetName } from '../models/iresnet.js';
 import {
   boolean,
   ConfigError,
@@ -57,7 +58,7 @@ export const trainConfigSchema = {
     folds: int('folds of the 10-fold protocol', { default: 10, min: 2 }),
   }),
   model: object('the network (SPEC §2, §5)', {
-    depth: int('IR-ResNet depth: 18, 34, 50 or 100', { default: 18, min: 18 }),
+    depth: string('IR-ResNet depth of the trunk and branches', { default: 'ir18', choices: Object.keys(IRESNET_LAYERS) as IResNetName[] }),
     widths: numbers('channels of the stem/stage 1..4 (SPEC: 64,128,256,512)', {
       default: [64, 128, 256, 512],
       length: 4,
@@ -66,6 +67,11 @@ export const trainConfigSchema = {
     }),
     embeddingSize: int('embedding dimension', { default: 512, min: 2 }),
     dropout: number('dropout of the embedding heads', { default: 0, min: 0, max: 0.99 }),
+    attentionReduction: int('self-attention query/key size d = C / attentionReduction (SPEC §3: 8)', { default: 8, min: 1 }),
+    shortcut: string('shortcut of stride-2 blocks keeping their width: conv (insightface) or subsample (AdaFace)', {
+      default: 'conv',
+      choices: ['conv', 'subsample'],
+    }),
     fusion: string('stage-2 fusion (ablations: SPEC §5 / paper Table II, VIII)', {
       default: 'catf',
       choices: fusionKinds,
@@ -121,10 +127,6 @@ export type OptimConfig = TrainConfig['stage1']['optim'];
 /** Validates a config object, fills defaults and checks the rules that span fields. */
 export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig {
   const config = parseConfig(trainConfigSchema, value, source);
-  if (![18, 34, 50, 100].includes(config.model.depth))
-    throw new ConfigError('model.depth', `must be 18, 34, 50 or 100, got ${config.model.depth}`, source);
-  if (config.data.imageSize % 16 !== 0)
-    throw new ConfigError('data.imageSize', `must be a multiple of 16 (four stride-2 stages), got ${config.data.imageSize}`, source);
   const c4 = config.model.widths[3];
   if (c4 % config.model.heads !== 0)
     throw new ConfigError('model.heads', `must divide the last width ${c4}, got ${config.model.heads}`, source);

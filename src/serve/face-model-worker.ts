@@ -1,0 +1,116 @@
+// FaceModel in a worker thread, for servers: every call is a message to a thread that owns the model, so the
+// forward passes never block the event loop. Requests are answered in order; embeddings come back as
+// transferred Float32Arrays (no copy). Errors in the worker reject the call with the worker's message.
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { EmbeddingKind, FaceAnalysis, FaceImage, Verification } from './face-model.js';
+import { FaceModel, verification } from './face-model.js';
+import type { ModelSpec } from './model-dir.js';
+
+type Request = { id: number; method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind } | { id: number; method: 'spec' };
+type Reply = { id: number; result: unknown } | { id: number; error: string };
+
+/** The same API as FaceModel, answered by a worker thread. Call `close()` when done. */
+export class FaceModelWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private nextId = 0;
+  private specCache: ModelSpec | null = null;
+
+  private constructor(dir: string) {
+    this.worker = new Worker(new URL(import.meta.url), { workerData: { dir } });
+    this.worker.on('message', (reply: Reply) => {
+      const entry = this.pending.get(reply.id);
+      if (!entry) return;
+      this.pending.delete(reply.id);
+      if ('error' in reply) entry.reject(new Error(reply.error));
+      else entry.resolve(reply.result);
+    });
+    this.worker.on('error', (err) => this.failAll(err));
+    this.worker.on('exit', (code) => this.failAll(new Error(`FaceModelWorker: the worker exited (code ${code})`)));
+  }
+
+  /** Starts a worker and loads the model directory in it (rejects with the loader's error). */
+  static async open(dir: string): Promise<FaceModelWorker> {
+    const worker = new FaceModelWorker(dir);
+    try {
+      worker.specCache = (await worker.call({ method: 'spec' })) as ModelSpec;
+    } catch (err) {
+      await worker.close();
+      throw err;
+    }
+    return worker;
+  }
+
+  get spec(): ModelSpec {
+    return this.specCache as ModelSpec;
+  }
+
+  private call(request: { method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind } | { method: 'spec' }): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...request, id });
+    });
+  }
+
+  private failAll(err: Error): void {
+    for (const entry of this.pending.values()) entry.reject(err);
+    this.pending.clear();
+  }
+
+  analyze(images: FaceImage[], kind?: EmbeddingKind): Promise<FaceAnalysis[]> {
+    return this.call({ method: 'analyze', images, kind }) as Promise<FaceAnalysis[]>;
+  }
+
+  async embed(images: FaceImage[], kind?: EmbeddingKind): Promise<Float32Array[]> {
+    return (await this.analyze(images, kind)).map((r) => r.embedding);
+  }
+
+  async attributes(images: FaceImage[]): Promise<Record<string, number>[]> {
+    return (await this.analyze(images, 'fr')).map((r) => r.attributes);
+  }
+
+  async quality(images: FaceImage[]): Promise<number[]> {
+    return (await this.analyze(images, 'fr')).map((r) => r.quality);
+  }
+
+  async verify(a: FaceImage, b: FaceImage, options: { threshold?: number; kind?: EmbeddingKind } = {}): Promise<Verification> {
+    const [ea, eb] = await this.embed([a, b], options.kind);
+    return verification(ea, eb, options.threshold ?? this.spec.verifyThreshold);
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+// Worker side: load the model once, then answer requests one at a time.
+if (!isMainThread && parentPort && (workerData as { dir?: string } | null)?.dir !== undefined) {
+  const port = parentPort;
+  let model: FaceModel | null = null;
+  let loadError: string | null = null;
+  try {
+    model = FaceModel.load((workerData as { dir: string }).dir);
+  } catch (err) {
+    loadError = (err as Error).message;
+  }
+  let queue = Promise.resolve();
+  port.on('message', (request: Request) => {
+    queue = queue.then(async () => {
+      try {
+        if (!model) throw new Error(loadError ?? 'model not loaded');
+        if (request.method === 'spec') {
+          port.postMessage({ id: request.id, result: model.spec } satisfies Reply);
+          return;
+        }
+        const result = await model.analyze(request.images, request.kind);
+        port.postMessage(
+          { id: request.id, result } satisfies Reply,
+          result.map((r) => r.embedding.buffer as ArrayBuffer),
+        );
+      } catch (err) {
+        port.postMessage({ id: request.id, error: (err as Error).message } satisfies Reply);
+      }
+    });
+  });
+}

@@ -1,0 +1,61 @@
+// What the training loop needs from the network, the data loader and the degrader, as structural types: the
+// loop works with any implementation of these (tests plug in small ones), and the real ones come from
+// src/models, src/data and src/degrade (see build.ts).
+import type { Module } from '../nn/module.js';
+import type { Tensor } from '../torch/index.js';
+
+/** One branch's outputs after its self-attention block: map [B,C,H,W], attention A [B,N,N], values V [B,N,C]. */
+export interface BranchTaps {
+  map: Tensor;
+  A: Tensor;
+  V: Tensor;
+}
+
+/** The stage-1 multi-branch network's outputs for a batch (SPEC §2). */
+export interface MultiBranchOutput {
+  /** Unit FR embedding [B, E] and its pre-normalisation norm [B, 1]. */
+  embedding: Tensor;
+  norm: Tensor;
+  /** One logit per attribute [B, K]. */
+  attributes: Tensor;
+  fr: BranchTaps;
+  sb: BranchTaps;
+}
+
+export interface MultiBranchNetwork extends Module {
+  forward(images: Tensor): MultiBranchOutput;
+}
+
+/** A stage-2 fusion with its fused head: branch maps → unit embedding and norm. */
+export interface FusionNetwork extends Module {
+  forward(fr: Tensor, sb: Tensor): { embedding: Tensor; norm: Tensor };
+}
+
+/** A margin head (AdaFace/ArcFace/CosFace): cross-entropy of margin logits; its running stats are buffers. */
+export interface MarginLoss extends Module {
+  forward(embedding: Tensor, norm: Tensor, labels: Tensor): Tensor;
+}
+
+/** One training batch of aligned, normalised HQ images. */
+export interface TrainBatch {
+  /** [B, 3, H, W] float32 in (x/255 − 0.5)/0.5. */
+  images: Tensor;
+  /** [B] int64 identity labels. */
+  labels: Tensor;
+  /** [B, K] float32 0/1 attributes. */
+  attributes: Tensor;
+}
+
+/** An endless, seeded batch stream whose position can be saved and restored exactly (resume). */
+export interface BatchSource {
+  next(batchSize: number): Promise<TrainBatch>;
+  state(): unknown;
+  restore(state: unknown): void;
+}
+
+/** Makes the LQ twin of a HQ batch (SPEC §6); its random position is saved and restored for resume. */
+export interface TwinDegrader {
+  degrade(images: Tensor): Tensor | Promise<Tensor>;
+  state(): unknown;
+  restore(state: unknown): void;
+}

@@ -1,0 +1,298 @@
+// The two-stage training loop (SPEC §5, §7). Steps are counted across both stages (stage 1: 1…S1, stage 2:
+// S1+1…S1+S2), so one counter names every checkpoint and log record. Each step runs inside `torch.tidy`
+// (memory stays flat). A checkpoint holds everything the next step depends on — weights and buffers (BatchNorm
+// and AdaFace statistics), optimiser buffers, the libtorch RNG, the loader's and the degrader's positions — so
+// a run killed at any point and resumed reproduces the uninterrupted run's losses exactly. A NaN/Inf loss
+// stops the run before the optimiser touches the weights; the last checkpoint on disk stays the last good one.
+import type { Module } from '../nn/module.js';
+import { weightsUnder } from '../serve/model-dir.js';
+import type { Tensor } from '../torch/index.js';
+import * as torch from '../torch/index.js';
+import { listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import type { BatchSource, FusionNetwork, MarginLoss, MultiBranchNetwork, TwinDegrader } from './contracts.js';
+import { MetricsLog } from './metrics-log.js';
+import { ProgressBar, type ProgressMode } from './progress.js';
+import { type Stage1Weights, stage1Losses, stage2Loss } from './stage-losses.js';
+
+export type Stage = 1 | 2;
+
+/** An optimiser for one stage, wrapped so the loop needs nothing else from it. */
+export interface StageOptimizer {
+  /** Applies the gradients with this learning rate (after any clipping the config asks for). */
+  step(lr: number): void;
+  zeroGrad(): void;
+  /** Buffers (momentum…) and scalar state, for checkpoints. */
+  state(): { tensors: Map<string, Tensor>; json: unknown };
+  restore(saved: { tensors: Map<string, Tensor>; json: unknown }): void;
+}
+
+export interface TrainerParts {
+  network: MultiBranchNetwork;
+  frHead: MarginLoss;
+  fusion: FusionNetwork;
+  fusedHead: MarginLoss;
+  source: BatchSource;
+  degrader: TwinDegrader;
+  /** Builds the optimiser of a stage over the given modules' trainable parameters. */
+  makeOptimizer(stage: Stage, modules: Module[]): StageOptimizer;
+  /** The learning rate at `stepInStage` (0-based) of a stage. */
+  learningRate(stage: Stage, stepInStage: number): number;
+  /** Pair-verification validation of the current weights (the loop sets eval mode around it). */
+  validate?: (stage: Stage) => Promise<Record<string, number>>;
+}
+
+export interface TrainerOptions {
+  runDir: string;
+  stage1: { steps: number; batchSize: number };
+  stage2: { steps: number; batchSize: number; freezeStage1: boolean };
+  weights: Stage1Weights;
+  checkpointEvery: number;
+  keepCheckpoints: number;
+  validateEvery: number;
+  logEvery: number;
+  progress: ProgressMode;
+  lineEverySeconds: number;
+  /** Continue from the newest checkpoint in runDir (a fresh run when there is none). */
+  resume: boolean;
+  /** Stop (after checkpointing) once this global step is done — for tests and time-boxed runs. */
+  stopAfter?: number;
+  stream?: NodeJS.WriteStream;
+}
+
+export type StepRecord = {
+  kind: 'train';
+  stage: Stage;
+  step: number;
+  lr: number;
+  loss: number;
+  fr?: number;
+  sb?: number;
+  dist?: number;
+  imagesPerSecond: number;
+};
+
+export class TrainingDivergedError extends Error {
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly lastCheckpoint: number | null,
+  ) {
+    super(message);
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+export interface TrainResult {
+  /** The last global step done. */
+  step: number;
+  /** The step training resumed from (0 for a fresh run). */
+  resumedFrom: number;
+  /** The stage-1 and stage-2 losses of this process's steps, in order. */
+  losses: number[];
+}
+
+const MODEL_PREFIXES = ['network', 'frHead', 'fusion', 'fusedHead'] as const;
+
+function modulesOf(parts: TrainerParts): Record<(typeof MODEL_PREFIXES)[number], Module> {
+  return { network: parts.network, frHead: parts.frHead, fusion: parts.fusion, fusedHead: parts.fusedHead };
+}
+
+/** Every module's state dict under one prefixed namespace ('network.trunk…', 'fusedHead.kernel'…). */
+function gatherWeights(parts: TrainerParts): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [prefix, module] of Object.entries(modulesOf(parts))) for (const [k, v] of module.stateDict()) out.set(`${prefix}.${k}`, v);
+  return out;
+}
+
+function scatterWeights(parts: TrainerParts, weights: Map<string, Tensor>, source: string): void {
+  for (const [prefix, module] of Object.entries(modulesOf(parts))) {
+    module.loadStateDict(weightsUnder(weights, prefix), { source: `${source} (${prefix})` });
+  }
+}
+
+/** Modules that a stage trains. */
+function stageModules(parts: TrainerParts, stage: Stage, freezeStage1: boolean): Module[] {
+  if (stage === 1) return [parts.network, parts.frHead];
+  return freezeStage1 ? [parts.fusion, parts.fusedHead] : [parts.network, parts.fusion, parts.fusedHead];
+}
+
+/** Sets train/eval modes and requiresGrad for a stage (stage 2 frozen: the stage-1 network in eval, no grads). */
+function enterStage(parts: TrainerParts, stage: Stage, freezeStage1: boolean): void {
+  const frozen = stage === 2 && freezeStage1;
+  parts.network.train(!frozen);
+  parts.frHead.train(stage === 1);
+  parts.fusion.train(stage === 2);
+  parts.fusedHead.train(stage === 2);
+  if (frozen) parts.network.requiresGrad_(false);
+}
+
+function describeLosses(losses: Record<string, number>): string {
+  return Object.entries(losses)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+}
+
+/** Runs (or resumes) both stages as configured. */
+export async function train(parts: TrainerParts, options: TrainerOptions): Promise<TrainResult> {
+  const s1 = options.stage1.steps;
+  const total = s1 + options.stage2.steps;
+  const log = new MetricsLog(`${options.runDir}/metrics.jsonl`);
+  let step = 0;
+  let optimizer: StageOptimizer | null = null;
+  let stage: Stage | null = null;
+  const freeze = options.stage2.freezeStage1;
+
+  const begin = (next: Stage) => {
+    stage = next;
+    enterStage(parts, next, freeze);
+    optimizer = parts.makeOptimizer(next, stageModules(parts, next, freeze));
+  };
+
+  if (options.resume && listCheckpoints(options.runDir).length > 0) {
+    torch.tidy(() => {
+      const saved = readCheckpoint(options.runDir) as NonNullable<ReturnType<typeof readCheckpoint>>;
+      const where = `checkpoint step ${saved.step} of ${options.runDir}`;
+      scatterWeights(parts, saved.tensors.model, where);
+      step = saved.step;
+      const state = saved.state as { stage: Stage; rng: string; source: unknown; degrader: unknown; optimizer: unknown };
+      if (step < total) {
+        begin(step < s1 ? 1 : 2);
+        // a checkpoint taken at the last stage-1 step has stage-1 optimiser state; stage 2 starts fresh
+        if (state.stage === stage)
+          (optimizer as StageOptimizer | null)?.restore({ tensors: saved.tensors.optimizer, json: state.optimizer });
+      }
+      torch.setRngState(new Uint8Array(Buffer.from(state.rng, 'base64')));
+      parts.source.restore(state.source);
+      parts.degrader.restore(state.degrader);
+    });
+    log.truncateAfter(step);
+  }
+  const resumedFrom = step;
+  const losses: number[] = [];
+  let lastCheckpoint: number | null = listCheckpoints(options.runDir).at(-1) ?? null;
+
+  const save = () => {
+    const opt = optimizer as StageOptimizer | null;
+    const optState = opt ? opt.state() : { tensors: new Map<string, Tensor>(), json: null };
+    writeCheckpoint(
+      options.runDir,
+      {
+        step,
+        tensors: { model: gatherWeights(parts), optimizer: optState.tensors },
+        state: {
+          stage,
+          rng: Buffer.from(torch.getRngState()).toString('base64'),
+          source: parts.source.state(),
+          degrader: parts.degrader.state(),
+          optimizer: optState.json,
+        },
+      },
+      options.keepCheckpoints,
+    );
+    lastCheckpoint = step;
+  };
+
+  const validate = async (bar: ProgressBar) => {
+    if (!parts.validate || stage === null) return;
+    const current = stage as Stage;
+    const modes = Object.values(modulesOf(parts)).map((m) => m.training);
+    for (const m of Object.values(modulesOf(parts))) m.eval();
+    const metrics = await parts.validate(current);
+    Object.values(modulesOf(parts)).forEach((m, i) => {
+      m.train(modes[i]);
+    });
+    log.append({ kind: 'validation', stage: current, step, ...metrics });
+    bar.note(`validation at step ${step}: ${describeLosses(metrics)}`);
+  };
+
+  for (const thisStage of [1, 2] as const) {
+    const first = thisStage === 1 ? 0 : s1;
+    const last = thisStage === 1 ? s1 : total;
+    if (step >= last) continue;
+    if (stage !== thisStage) begin(thisStage);
+    const { batchSize } = thisStage === 1 ? options.stage1 : options.stage2;
+    const bar = new ProgressBar({
+      total: last - first,
+      label: `stage ${thisStage}`,
+      mode: options.progress,
+      stream: options.stream,
+      lineEverySeconds: options.lineEverySeconds,
+      startStep: step - first,
+    });
+    while (step < last) {
+      const started = performance.now();
+      const batch = await parts.source.next(batchSize);
+      const lq = await parts.degrader.degrade(batch.images);
+      const stepInStage = step - first;
+      const lr = parts.learningRate(thisStage, stepInStage);
+      const opt = optimizer as unknown as StageOptimizer;
+      let values: Record<string, number>;
+      try {
+        values = torch.tidy(() => {
+          let terms: Record<string, Tensor>;
+          if (thisStage === 1) {
+            const l = stage1Losses(
+              parts.network,
+              parts.frHead,
+              { hq: batch.images, lq, labels: batch.labels, attributes: batch.attributes },
+              options.weights,
+            );
+            terms = { loss: l.total, fr: l.fr, sb: l.sb, dist: l.dist };
+          } else {
+            terms = {
+              loss: stage2Loss(parts.network, parts.fusion, parts.fusedHead, { hq: batch.images, lq, labels: batch.labels }, freeze),
+            };
+          }
+          const numbers = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, t.item()]));
+          if (!Object.values(numbers).every(Number.isFinite)) return numbers; // checked below, before any update
+          opt.zeroGrad();
+          terms.loss.backward();
+          opt.step(lr);
+          return numbers;
+        });
+      } finally {
+        torch.dispose([batch, lq]);
+      }
+      if (!Object.values(values).every(Number.isFinite)) {
+        bar.finish();
+        const kept =
+          lastCheckpoint === null
+            ? 'no checkpoint was written yet'
+            : `the last good checkpoint is step ${lastCheckpoint} in ${options.runDir}/checkpoints`;
+        throw new TrainingDivergedError(
+          `training diverged at stage ${thisStage} step ${step + 1}: non-finite loss (${describeLosses(values)}); stopped before updating the weights — ` +
+            `${kept}. Lower stage${thisStage}.optim.lr, add warmupSteps or set clipGradNorm, then resume with --resume.`,
+          step + 1,
+          lastCheckpoint,
+        );
+      }
+      step += 1;
+      losses.push(values.loss);
+      const seconds = (performance.now() - started) / 1000;
+      const images = 2 * batchSize;
+      bar.update(step - first, values, images);
+      if (step % options.logEvery === 0 || step === last) {
+        const record: StepRecord = {
+          kind: 'train',
+          stage: thisStage,
+          step,
+          lr,
+          loss: values.loss,
+          ...values,
+          imagesPerSecond: images / seconds,
+        };
+        log.append(record);
+      }
+      const stageEnd = step === last;
+      const stopping = options.stopAfter !== undefined && step >= options.stopAfter;
+      if ((options.checkpointEvery > 0 && step % options.checkpointEvery === 0) || stageEnd || stopping) save();
+      if ((options.validateEvery > 0 && step % options.validateEvery === 0) || stageEnd) await validate(bar);
+      if (stopping) {
+        bar.finish();
+        return { step, resumedFrom, losses };
+      }
+    }
+    bar.finish();
+  }
+  return { step, resumedFrom, losses };
+}
