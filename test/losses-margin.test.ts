@@ -33,7 +33,7 @@ test('AdaFace equals the anchor over 4 batches: logits, loss, gradients, running
   const head = new MarginHead({ classes: 12 });
   assert.deepEqual([...head.stateDict().keys()], ['kernel', 'mu', 'sigma']);
   const inputs: Record<string, Tensor> = { kernel: head.kernel.clone() };
-  const ours: { logits: Tensor; loss: Tensor; gEmb: Tensor; gKernel: Tensor; mu: Tensor; sigma: Tensor }[] = [];
+  const ours: { logits: Tensor; loss: Tensor; gEmb: Tensor; gKernel: Tensor; stats: { mean: number; std: number } | null }[] = [];
   for (let step = 0; step < 4; step++) {
     const { embedding, norm, labels } = batch(head, 10);
     Object.assign(inputs, { [`emb${step}`]: embedding, [`norm${step}`]: norm, [`y${step}`]: labels });
@@ -47,8 +47,7 @@ test('AdaFace equals the anchor over 4 batches: logits, loss, gradients, running
       loss,
       gEmb: e.grad as Tensor,
       gKernel: (head.kernel.grad as Tensor).clone(),
-      mu: head.mu!.clone(),
-      sigma: head.sigma!.clone(),
+      stats: head.normStatistics(),
     });
   }
   const py = runPython(
@@ -73,16 +72,16 @@ for step in range(4):
     expectClose(failures, `step ${step} loss`, o.loss, py.get(`loss${step}`));
     expectClose(failures, `step ${step} grad embedding`, o.gEmb, py.get(`gEmb${step}`));
     expectClose(failures, `step ${step} grad kernel`, o.gKernel, py.get(`gKernel${step}`));
-    expectClose(failures, `step ${step} μ`, o.mu, py.get(`mu${step}`), 1e-6);
-    expectClose(failures, `step ${step} σ`, o.sigma, py.get(`sigma${step}`), 1e-6);
+    expectClose(failures, `step ${step} μ`, torch.tensor(o.stats?.mean ?? Number.NaN), py.get(`mu${step}`), 1e-6);
+    expectClose(failures, `step ${step} σ`, torch.tensor(o.stats?.std ?? Number.NaN), py.get(`sigma${step}`), 1e-6);
   });
   assert.deepEqual(failures, [], failures.join('\n'));
   // The statistics moved from their initial values (20, 100) and a fresh head loads them from the state dict.
-  assert.ok(Math.abs(head.mu!.item() - 20) > 0.01 && Math.abs(head.sigma!.item() - 100) > 0.1);
+  const moved = head.normStatistics();
+  assert.ok(moved && Math.abs(moved.mean - 20) > 0.01 && Math.abs(moved.std - 100) > 0.1, JSON.stringify(moved));
   const restored = new MarginHead({ classes: 12 });
   restored.loadStateDict(head.stateDict());
-  assert.equal(restored.mu!.item(), head.mu!.item());
-  assert.equal(restored.sigma!.item(), head.sigma!.item());
+  assert.deepEqual(restored.normStatistics(), moved);
 });
 
 test('AdaFace in eval mode leaves μ and σ alone', () => {
@@ -90,8 +89,7 @@ test('AdaFace in eval mode leaves μ and σ alone', () => {
   const head = new MarginHead({ classes: 5, embeddingSize: 16 }).eval();
   const { embedding, norm, labels } = batch(head, 4);
   head.forward(embedding, norm, labels);
-  assert.equal(head.mu!.item(), 20);
-  assert.equal(head.sigma!.item(), 100);
+  assert.deepEqual(head.normStatistics(), { mean: 20, std: 100 });
 });
 
 test('ArcFace and CosFace equal their PyTorch formulas (logits, loss, gradients); they keep no statistics', (t) => {
@@ -101,6 +99,7 @@ test('ArcFace and CosFace equal their PyTorch formulas (logits, loss, gradients)
   const ours = new Map<MarginKind, { logits: Tensor; loss: Tensor; gEmb: Tensor; gKernel: Tensor }>();
   for (const kind of ['arcface', 'cosface'] as const) {
     const head = new MarginHead({ kind, classes: 9, embeddingSize: 32 });
+    assert.equal(head.normStatistics(), null);
     assert.deepEqual([...head.stateDict().keys()], ['kernel']);
     const { embedding, norm, labels } = batch(head, 6);
     Object.assign(inputs, { [`${kind}.kernel`]: head.kernel.clone(), [`${kind}.emb`]: embedding, [`${kind}.y`]: labels });

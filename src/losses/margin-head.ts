@@ -107,6 +107,11 @@ export class MarginHead extends Module {
     return cosine.scatter(1, index, target).mul(this.scale);
   }
 
+  /** AdaFace's running mean and std of the feature norm (null for ArcFace and CosFace), for logs and tests. */
+  normStatistics(): { mean: number; std: number } | null {
+    return this.mu && this.sigma ? { mean: this.mu.item(), std: this.sigma.item() } : null;
+  }
+
   /** Cross-entropy of the margin logits (the training loss). */
   forward(embedding: Tensor, norm: Tensor, labels: Tensor): Tensor {
     return torch.F.crossEntropy(this.logits(embedding, norm, labels), labels);
