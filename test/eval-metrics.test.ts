@@ -25,7 +25,14 @@ function scoreSet(n: number, seed: number): { scores: number[]; labels: number[]
   return { scores, labels };
 }
 
-const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+function close(a: number, b: number, tol = 1e-12): void {
+  assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+}
+
+function closeAll(actual: ArrayLike<number>, expected: number[], tol = 1e-12): void {
+  assert.equal(actual.length, expected.length);
+  for (let i = 0; i < expected.length; i++) close(actual[i], expected[i], tol);
+}
 
 test('ROC, AUC, EER and TAR@FAR equal scikit-learn on 5000 tied scores', { skip: sklearnUnavailable ?? false }, () => {
   const { scores, labels } = scoreSet(5000, 7);
@@ -46,15 +53,18 @@ out['tar'] = [float(tpr[fpr <= far].max()) for far in inp['fars']]
     { scores, labels, fars },
   );
   assert.equal(roc.fpr.length, ref.fpr.length);
-  roc.fpr.forEach((v, i) => close(v, ref.fpr[i]));
-  roc.tpr.forEach((v, i) => close(v, ref.tpr[i]));
-  roc.thresholds.slice(1).forEach((v, i) => close(v, ref.thr[i]));
+  closeAll(roc.fpr, ref.fpr);
+  closeAll(roc.tpr, ref.tpr);
+  closeAll(roc.thresholds.slice(1), ref.thr);
   close(auc(roc), ref.auc, 1e-12);
   close(eer(roc), ref.eer, 1e-9);
   const ours = tarAtFar(roc, fars);
   // 5000 pairs hold ~2500 impostors: 1e-4 cannot be measured and must say so.
   assert.equal(ours[0].tar, null);
-  ours.slice(1).forEach((r, i) => close(r.tar as number, ref.tar[i + 1]));
+  closeAll(
+    ours.slice(1).map((r) => r.tar as number),
+    ref.tar.slice(1),
+  );
 });
 
 test('weighted ROC equals the ROC of the pairs repeated', () => {
