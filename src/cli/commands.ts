@@ -1,6 +1,10 @@
 // Every `catface` sub-command, in the order `catface --help` lists them.
+
+import { align } from './align.js';
 import type { Command } from './command.js';
+import { degradeCommand } from './degrade.js';
 import { info } from './info.js';
 import { synth } from './synth.js';
+import { trainCommand } from './train.js';
 
-export const commands: Command[] = [info, synth];
+export const commands: Command[] = [info, degradeCommand, synth, trainCommand, align];

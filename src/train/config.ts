@@ -2,8 +2,11 @@
 // with the SPEC's value as default. `parseTrainConfig` validates a parsed JSON value and names the bad field.
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ATTRIBUTES } from '../data/attributes.js';
-import { fusionKinds } from '../models/fusion-base.js';
+import type { DistillationDistance, DistillationTarget } from '../losses/distillation.js';
+import type { MarginKind } from '../losses/margin-head.js';
+import { type FusionKind, fusionKinds } from '../models/fusion-base.js';
 import { IRESNET_LAYERS, type IResNetName } from '../models/iresnet.js';
+import type { ProgressMode } from './progress.js';
 import {
   boolean,
   ConfigError,
@@ -25,7 +28,10 @@ const optimSchema = (doc: string) =>
   object(doc, {
     lr: number('initial learning rate (SPEC §7: 0.1)', { default: 0.1, above: 0 }),
     momentum: number('SGD momentum', { default: 0.9, min: 0, max: 1 }),
-    weightDecay: number('weight decay on conv/linear weights; none on BatchNorm parameters and biases', { default: 5e-4, min: 0 }),
+    weightDecay: number('weight decay on conv/linear weights; none on 1-D parameters (BatchNorm, biases, PReLU)', {
+      default: 5e-4,
+      min: 0,
+    }),
     milestones: numbers('steps (counted within the stage) at which the learning rate is multiplied by gamma', {
       default: [],
       integer: true,
@@ -43,14 +49,14 @@ export const trainConfigSchema = {
   outDir: string('run directory: checkpoints/, metrics.jsonl, model/ (the exported model)'),
   data: object('training data', {
     train: string('training set: a folder of identity folders (optionally with attributes.csv), or a .rec/.idx pair'),
-    attributesFile: nullable(string('CSV of per-identity or per-image 0/1 attributes (null: the dataset’s own, if any)'), {
-      default: null,
-    }),
     attributes: strings('attribute columns the SB branch predicts (SPEC §2)', { default: [...DEFAULT_ATTRIBUTES], minLength: 1 }),
     imageSize: int('side of the aligned square input in pixels (SPEC §1: 112)', { default: 112, min: 16 }),
-    grayscale: boolean('images are greyscale (replicated to 3 channels)', { default: false }),
-    workers: int('decode threads of the loader', { default: 2, min: 1 }),
-    augment: boolean('AdaFace augmentations on HQ and LQ (SPEC §6)', { default: false }),
+    workers: int('decode worker threads of the loader (0: decode on the main thread)', { default: 2, min: 0 }),
+    sampling: string<'shuffled' | 'balanced'>('batch sampling: shuffled epochs, or balanced (imagesPerIdentity images of each identity)', {
+      default: 'shuffled',
+      choices: ['shuffled', 'balanced'],
+    }),
+    imagesPerIdentity: int('images per identity in balanced sampling', { default: 4, min: 1 }),
   }),
   validation: object('pair-verification validation during training', {
     pairs: nullable(string('pair list file or insightface .bin (null: no validation)'), { default: null }),
@@ -58,7 +64,10 @@ export const trainConfigSchema = {
     folds: int('folds of the 10-fold protocol', { default: 10, min: 2 }),
   }),
   model: object('the network (SPEC §2, §5)', {
-    depth: string('IR-ResNet depth of the trunk and branches', { default: 'ir18', choices: Object.keys(IRESNET_LAYERS) as IResNetName[] }),
+    depth: string<IResNetName>('IR-ResNet depth of the trunk and branches', {
+      default: 'ir18',
+      choices: Object.keys(IRESNET_LAYERS) as IResNetName[],
+    }),
     widths: numbers('channels of the stem/stage 1..4 (SPEC: 64,128,256,512)', {
       default: [64, 128, 256, 512],
       length: 4,
@@ -68,11 +77,11 @@ export const trainConfigSchema = {
     embeddingSize: int('embedding dimension', { default: 512, min: 2 }),
     dropout: number('dropout of the embedding heads', { default: 0, min: 0, max: 0.99 }),
     attentionReduction: int('self-attention query/key size d = C / attentionReduction (SPEC §3: 8)', { default: 8, min: 1 }),
-    shortcut: string('shortcut of stride-2 blocks keeping their width: conv (insightface) or subsample (AdaFace)', {
+    shortcut: string<'conv' | 'subsample'>('shortcut of stride-2 blocks keeping their width: conv (insightface) or subsample (AdaFace)', {
       default: 'conv',
       choices: ['conv', 'subsample'],
     }),
-    fusion: string('stage-2 fusion (ablations: SPEC §5 / paper Table II, VIII)', {
+    fusion: string<FusionKind>('stage-2 fusion (ablations: SPEC §5 / paper Table II, VIII)', {
       default: 'catf',
       choices: fusionKinds,
     }),
@@ -84,7 +93,10 @@ export const trainConfigSchema = {
     }),
   }),
   loss: object('losses (SPEC §4)', {
-    head: string('margin head of the FR and fused embeddings', { default: 'adaface', choices: ['adaface', 'arcface', 'cosface'] }),
+    head: string<MarginKind>('margin head of the FR and fused embeddings', {
+      default: 'adaface',
+      choices: ['adaface', 'arcface', 'cosface'],
+    }),
     margin: nullable(number('margin m (null: 0.4 AdaFace, 0.5 ArcFace, 0.35 CosFace)', { min: 0 }), { default: null }),
     scale: number('logit scale s', { default: 64, above: 0 }),
     h: number('AdaFace quality concentration h', { default: 0.333, above: 0 }),
@@ -92,10 +104,13 @@ export const trainConfigSchema = {
     lambdaSB: number('λ_SB', { default: 1, min: 0 }),
     lambdaDist: number('λ_dist', { default: 1, min: 0 }),
     attributeWeights: nullable(numbers('λ_k per attribute (null: all 1)', { min: 0 }), { default: null }),
-    distillDistance: string('distillation distance', { default: 'cosine', choices: ['cosine', 'l2'] }),
-    distillTarget: string('what is distilled', { default: 'attention', choices: ['attention', 'features', 'cbam'] }),
+    distillDistance: string<DistillationDistance>('distillation distance', { default: 'cosine', choices: ['cosine', 'l2'] }),
+    distillTarget: string<DistillationTarget>('what is distilled', { default: 'attention', choices: ['attention', 'features', 'cbam'] }),
   }),
-  degrade: json('parameters of the LQ-twin degradations (SPEC §6), handed to the Degrader as is', { default: {} }),
+  degrade: json(
+    'Degrader config (SPEC §6: turbulenceFraction, turbulence, unconstrained, adaface augmentations); its seed defaults to seed',
+    { default: {} },
+  ),
   stage1: object('stage 1: the multi-branch network', {
     steps: int('optimiser steps (0: skip stage 1, e.g. when resuming from a stage-1 model)', { default: 1000, min: 0 }),
     batchSize: int('HQ images per step (each with its LQ twin, so 2× through the network)', { default: 32, min: 2 }),
@@ -112,7 +127,7 @@ export const trainConfigSchema = {
     keep: int('how many of the newest checkpoints to keep', { default: 3, min: 1 }),
   }),
   log: object('progress output', {
-    progress: string('progress display: auto (a live line on a terminal, periodic lines otherwise)', {
+    progress: string<ProgressMode>('progress display: auto (a live line on a terminal, periodic lines otherwise)', {
       default: 'auto',
       choices: ['auto', 'tty', 'lines', 'off'],
     }),

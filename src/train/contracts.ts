@@ -53,9 +53,12 @@ export interface BatchSource {
   restore(state: unknown): void;
 }
 
-/** Makes the LQ twin of a HQ batch (SPEC §6); its random position is saved and restored for resume. */
+/**
+ * Makes the LQ twin of a normalised HQ batch (SPEC §6), possibly augmenting the HQ images too (AdaFace
+ * augmentations); both come back normalised. Its random position is saved and restored for resume.
+ */
 export interface TwinDegrader {
-  degrade(images: Tensor): Tensor | Promise<Tensor>;
+  degrade(images: Tensor): Promise<{ hq: Tensor; lq: Tensor }>;
   state(): unknown;
   restore(state: unknown): void;
 }

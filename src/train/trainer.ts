@@ -222,7 +222,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
     while (step < last) {
       const started = performance.now();
       const batch = await parts.source.next(batchSize);
-      const lq = await parts.degrader.degrade(batch.images);
+      const { hq, lq } = await parts.degrader.degrade(batch.images);
       const stepInStage = step - first;
       const lr = parts.learningRate(thisStage, stepInStage);
       const opt = optimizer as unknown as StageOptimizer;
@@ -234,13 +234,13 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
             const l = stage1Losses(
               parts.network,
               parts.frHead,
-              { hq: batch.images, lq, labels: batch.labels, attributes: batch.attributes },
+              { hq, lq, labels: batch.labels, attributes: batch.attributes },
               options.weights,
             );
             terms = { loss: l.total, fr: l.fr, sb: l.sb, dist: l.dist };
           } else {
             terms = {
-              loss: stage2Loss(parts.network, parts.fusion, parts.fusedHead, { hq: batch.images, lq, labels: batch.labels }, freeze),
+              loss: stage2Loss(parts.network, parts.fusion, parts.fusedHead, { hq, lq, labels: batch.labels }, freeze),
             };
           }
           const numbers = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, t.item()]));
@@ -251,7 +251,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
           return numbers;
         });
       } finally {
-        torch.dispose([batch, lq]);
+        torch.dispose([batch, hq, lq]);
       }
       if (!Object.values(values).every(Number.isFinite)) {
         bar.finish();

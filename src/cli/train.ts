@@ -1,0 +1,54 @@
+// `catface train --config run.json`: two-stage CATFace training (SPEC §5, §7) with checkpoints, resume,
+// validation and a JSONL metrics log; exports the trained model directory to <outDir>/model.
+import { parseArgs } from 'node:util';
+import { loadTrainConfig, trainConfigReference } from '../train/config.js';
+import { runTraining } from '../train/run.js';
+import type { Command } from './command.js';
+import { UsageError } from './command.js';
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train CATFace (stage 1 multi-branch, stage 2 CATF) from a config file',
+  usage: [
+    'catface train --config <file.json> [--resume] [--stop-after <step>]',
+    '',
+    '  --config <file>     training config (JSON); see configs/demo.json, and --schema for every field',
+    '  --resume            continue from the newest checkpoint in the run directory (exactly: same losses)',
+    '  --stop-after <n>    stop after global step n (checkpointed), e.g. to split a run into sessions',
+    '  --schema            print every config field with its type, default and meaning',
+    '',
+    'Writes <outDir>/checkpoints/step-N/, <outDir>/metrics.jsonl and, at the end, <outDir>/model/',
+    '(model.json + weights.safetensors, loadable by FaceModel.load). A NaN/Inf loss stops the run with',
+    'an error and keeps the last good checkpoint.',
+  ].join('\n'),
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        resume: { type: 'boolean', default: false },
+        'stop-after': { type: 'string' },
+        schema: { type: 'boolean', default: false },
+      },
+    });
+    if (values.schema) {
+      console.log(trainConfigReference());
+      return 0;
+    }
+    if (!values.config) throw new UsageError('--config <file.json> is required');
+    let stopAfter: number | undefined;
+    if (values['stop-after'] !== undefined) {
+      stopAfter = Number(values['stop-after']);
+      if (!Number.isInteger(stopAfter) || stopAfter < 1)
+        throw new UsageError(`--stop-after must be a positive integer, got '${values['stop-after']}'`);
+    }
+    const config = loadTrainConfig(values.config);
+    const result = await runTraining(config, { resume: values.resume, stopAfter });
+    console.log(
+      result.modelDir
+        ? `trained ${result.step} steps; model written to ${result.modelDir}`
+        : `stopped after step ${result.step}; resume with: catface train --config ${values.config} --resume`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,130 @@
+// A whole training run from a config: data, degrader, modules, optimisers, schedule, validation; then the
+// two-stage loop (trainer.ts) and the export of the model directory to <outDir>/model.
+import { join } from 'node:path';
+import { readImageFolder } from '../data/imageFolder.js';
+import { Loader } from '../data/loader.js';
+import { readRecordIO } from '../data/recordio.js';
+import { Degrader, type DegraderConfig } from '../degrade/degrader.js';
+import { saveModelDir } from '../serve/model-dir.js';
+import type { Tensor } from '../torch/index.js';
+import * as torch from '../torch/index.js';
+import { buildModules, modelSpec, modelWeights, type TrainModules } from './build.js';
+import type { TrainConfig } from './config.js';
+import type { TwinDegrader } from './contracts.js';
+import { makeStageOptimizer, stageLearningRate } from './optimizer.js';
+import { type Stage, type TrainResult, train } from './trainer.js';
+import { makePairValidator } from './validation.js';
+
+export interface RunOptions {
+  resume?: boolean;
+  stopAfter?: number;
+  stream?: NodeJS.WriteStream;
+}
+
+export interface RunResult extends TrainResult {
+  /** The exported model directory (null when the run stopped before its last step). */
+  modelDir: string | null;
+  modules: TrainModules;
+}
+
+/** The Degrader on normalised batches: it works in [0, 1], the network in (x − 0.5)/0.5. */
+export function twinDegrader(degrader: Degrader): TwinDegrader {
+  return {
+    async degrade(images: Tensor) {
+      const unit = torch.tidy(() => images.add(1).div(2));
+      const out = await degrader.degrade(unit).finally(() => unit.dispose());
+      try {
+        return torch.tidy(() => ({ hq: out.hq.mul(2).sub(1), lq: out.lq.mul(2).sub(1) }));
+      } finally {
+        torch.dispose([out.hq, out.lq]);
+      }
+    },
+    state: () => degrader.state(),
+    restore: (state) => degrader.restore(state as number[]),
+  };
+}
+
+/** Reads the training set named by data.train: a RecordIO .rec (with its .idx) or an image folder. */
+export function readTrainingSet(config: TrainConfig) {
+  const path = config.data.train;
+  return path.endsWith('.rec') ? readRecordIO(path) : readImageFolder(path, { attributes: config.data.attributes });
+}
+
+export async function runTraining(config: TrainConfig, options: RunOptions = {}): Promise<RunResult> {
+  if (config.threads > 0) torch.setNumThreads(config.threads);
+  torch.manualSeed(config.seed);
+  const dataset = readTrainingSet(config);
+  const missing = config.data.attributes.filter((name) => !dataset.attributeNames.includes(name));
+  if (missing.length > 0) {
+    throw new Error(
+      `${config.data.train}: the training set has no attribute ${missing.join(', ')} (it has: ${dataset.attributeNames.join(', ') || 'none'}); ` +
+        'the SB branch needs them (attributes.csv beside the identity folders; set data.attributes)',
+    );
+  }
+  const loader = new Loader(dataset, {
+    imageSize: config.data.imageSize,
+    workers: config.data.workers,
+    seed: config.seed,
+    mode: config.data.sampling,
+    imagesPerIdentity: config.data.imagesPerIdentity,
+  });
+  const degrader = new Degrader({ seed: config.seed, ...(config.degrade as Partial<DegraderConfig>) });
+  const modules = buildModules(config, dataset.classes.length);
+  const validator = config.validation.pairs
+    ? await makePairValidator(config.validation.pairs, config.data.imageSize, config.validation.folds)
+    : null;
+  try {
+    const result = await train(
+      {
+        ...modules,
+        source: loader,
+        degrader: twinDegrader(degrader),
+        makeOptimizer: (stage, trained) => makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained),
+        learningRate: (stage, step) => stageLearningRate(stage === 1 ? config.stage1.optim : config.stage2.optim, step),
+        validate: validator ? (stage: Stage) => validator.run(modules, stage) : undefined,
+      },
+      {
+        runDir: config.outDir,
+        stage1: config.stage1,
+        stage2: config.stage2,
+        weights: {
+          lambdaFR: config.loss.lambdaFR,
+          lambdaSB: config.loss.lambdaSB,
+          lambdaDist: config.loss.lambdaDist,
+          attributeWeights: config.loss.attributeWeights ? torch.keep(torch.tensor(config.loss.attributeWeights)) : null,
+          distill: { distance: config.loss.distillDistance, target: config.loss.distillTarget },
+        },
+        checkpointEvery: config.checkpoint.every,
+        keepCheckpoints: config.checkpoint.keep,
+        validateEvery: config.validation.every,
+        logEvery: config.log.every,
+        progress: config.log.progress,
+        lineEverySeconds: config.log.lineEverySeconds,
+        resume: options.resume ?? false,
+        stopAfter: options.stopAfter,
+        stream: options.stream,
+      },
+    );
+    const finished = result.step >= config.stage1.steps + config.stage2.steps;
+    let modelDir: string | null = null;
+    if (finished) {
+      modelDir = join(config.outDir, 'model');
+      const withFusion = config.stage2.steps > 0;
+      saveModelDir(
+        modelDir,
+        modelSpec(
+          config,
+          modules,
+          { steps: result.step, classes: dataset.classes.length, trainedAt: new Date().toISOString() },
+          validator?.threshold ?? null,
+        ),
+        modelWeights(modules, withFusion),
+      );
+    }
+    return { ...result, modelDir, modules };
+  } finally {
+    await loader.close();
+    degrader.dispose();
+    validator?.dispose();
+  }
+}

@@ -1,0 +1,191 @@
+// The training loop end to end on a tiny network and a tiny generated image folder: the loss goes down; a run
+// killed with SIGKILL and resumed continues with exactly the losses of an uninterrupted run; stage 2 leaves the
+// frozen stage-1 weights bit-identical; a NaN loss stops with a clear error and keeps the last good checkpoint;
+// a bad config file is rejected by the CLI with the field's name.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { loadSafetensors } from '../src/nn/safetensors.js';
+import { FaceModel } from '../src/serve/face-model.js';
+import * as torch from '../src/torch/index.js';
+import { listCheckpoints, readCheckpoint } from '../src/train/checkpoint.js';
+import { parseTrainConfig, type TrainConfig } from '../src/train/config.js';
+import { readMetrics } from '../src/train/metrics-log.js';
+import { runTraining } from '../src/train/run.js';
+import { TrainingDivergedError } from '../src/train/trainer.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cli = join(here, '..', 'src', 'cli', 'main.js');
+let root: string;
+let data: string;
+
+/** 8 identities × 6 images of 32×32: a per-identity random pattern plus per-image noise (learnable, fast). */
+async function writeTinyFolder(dir: string): Promise<void> {
+  let seed = 12345;
+  const rand = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const rows = ['identity,Male,Big_Nose,Chubby,Narrow_Eyes,Bald'];
+  for (let id = 0; id < 8; id++) {
+    const name = `id${id}`;
+    mkdirSync(join(dir, name), { recursive: true });
+    const base = Uint8Array.from({ length: 32 * 32 * 3 }, () => Math.floor(rand() * 256));
+    rows.push([name, ...Array.from({ length: 5 }, (_, k) => ((id >> k) & 1 ? 1 : 0))].join(','));
+    for (let k = 0; k < 6; k++) {
+      const pixels = base.map((v) => Math.max(0, Math.min(255, v + Math.floor((rand() - 0.5) * 60))));
+      await sharp(Buffer.from(pixels), { raw: { width: 32, height: 32, channels: 3 } })
+        .png()
+        .toFile(join(dir, name, `${k}.png`));
+    }
+  }
+  writeFileSync(join(dir, 'attributes.csv'), `${rows.join('\n')}\n`);
+}
+
+function tinyConfig(outDir: string, patch: { stage1?: number; stage2?: number; every?: number } = {}): Record<string, unknown> {
+  return {
+    seed: 7,
+    threads: 1,
+    outDir,
+    data: { train: data, imageSize: 32, workers: 0 },
+    model: { widths: [8, 8, 16, 16], embeddingSize: 16, heads: 2, groups: 2, expandRatio: 2 },
+    stage1: { steps: patch.stage1 ?? 20, batchSize: 8, optim: { lr: 0.05 } },
+    stage2: { steps: patch.stage2 ?? 10, batchSize: 8, optim: { lr: 0.05 } },
+    checkpoint: { every: patch.every ?? 10, keep: 10 },
+    log: { progress: 'off' },
+  };
+}
+
+function config(outDir: string, patch?: Parameters<typeof tinyConfig>[1]): TrainConfig {
+  return parseTrainConfig(tinyConfig(outDir, patch));
+}
+
+function trainLosses(runDir: string): Map<number, number> {
+  return new Map(
+    readMetrics(join(runDir, 'metrics.jsonl'))
+      .filter((r) => r.kind === 'train')
+      .map((r) => [r.step, r.loss as number]),
+  );
+}
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), 'catface-train-'));
+  data = join(root, 'data');
+  await writeTinyFolder(data);
+});
+
+after(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+test('a tiny stage-1 run brings the loss down', async () => {
+  const run = join(root, 'down');
+  const result = await runTraining(config(run, { stage1: 40, stage2: 0, every: 0 }));
+  result.modules.network.dispose();
+  const losses = result.losses;
+  assert.equal(losses.length, 40);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const first = mean(losses.slice(0, 5));
+  const last = mean(losses.slice(-5));
+  assert.ok(last < 0.8 * first, `loss should fall by >20%: first five ${first.toFixed(3)}, last five ${last.toFixed(3)}`);
+  // the exported stage-1-only model answers with FR embeddings
+  const model = FaceModel.load(join(run, 'model'));
+  assert.equal(model.spec.defaultEmbedding, 'fr');
+  const [e] = await model.embed([join(data, 'id0', '0.png')]);
+  assert.equal(e.length, 16);
+  assert.ok(Math.abs(Math.hypot(...e) - 1) < 1e-4);
+  model.dispose();
+});
+
+test('resume after kill -9 reproduces the uninterrupted losses exactly; stage 2 keeps stage 1 frozen', async () => {
+  const reference = join(root, 'reference');
+  const whole = await runTraining(config(reference));
+  assert.equal(whole.step, 30);
+  const expected = trainLosses(reference);
+
+  // stage 2 (steps 21–30) left the stage-1 network bit-identical to its state at the end of stage 1
+  torch.tidy(() => {
+    const atStage1End = (readCheckpoint(reference, 20) as NonNullable<ReturnType<typeof readCheckpoint>>).tensors.model;
+    const final = loadSafetensors(join(reference, 'model', 'weights.safetensors')).tensors;
+    let compared = 0;
+    for (const [key, value] of final) {
+      if (!key.startsWith('network.')) continue;
+      assert.ok(value.equal(atStage1End.get(key) as torch.Tensor), `${key} changed during stage 2`);
+      compared++;
+    }
+    assert.ok(compared > 50, `compared ${compared} network tensors`);
+    // …while the fusion did train
+    const fusionKey = [...final.keys()].find((k) => k.startsWith('fusion.') && k.endsWith('weight')) as string;
+    assert.ok(!final.get(fusionKey)?.equal(atStage1End.get(fusionKey) as torch.Tensor), 'the fusion should change in stage 2');
+  });
+
+  // a child process trains the same config; it is killed with SIGKILL after its step-10 checkpoint
+  const killed = join(root, 'killed');
+  mkdirSync(killed, { recursive: true });
+  const configPath = join(killed, 'config.json');
+  writeFileSync(configPath, JSON.stringify(tinyConfig(killed)));
+  const child: ChildProcess = spawn(process.execPath, [cli, 'train', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    const metrics = join(killed, 'metrics.jsonl');
+    if (listCheckpoints(killed).includes(10) && existsSync(metrics) && [...trainLosses(killed).keys()].some((s) => s >= 13)) break;
+    if (child.exitCode !== null) assert.fail(`the child exited early (${child.exitCode}): ${stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill('SIGKILL');
+  assert.equal(await exited, 'SIGKILL', 'the child should have been killed mid-run');
+  assert.ok(listCheckpoints(killed).at(-1) === 10 || listCheckpoints(killed).at(-1) === 20);
+
+  const resumedFrom = listCheckpoints(killed).at(-1) as number;
+  const resumed = await runTraining(config(killed), { resume: true });
+  assert.equal(resumed.resumedFrom, resumedFrom);
+  assert.equal(resumed.step, 30);
+  const got = trainLosses(killed);
+  assert.deepEqual([...got.keys()], [...expected.keys()], 'the log reads as one run with no repeated or missing steps');
+  const next = [...expected.keys()].filter((s) => s > resumedFrom);
+  assert.ok(next.length >= 10);
+  for (const step of next) assert.equal(got.get(step), expected.get(step), `loss at step ${step}`);
+  if (resumedFrom === 10) assert.equal(next.length, 20);
+});
+
+test('a NaN loss stops the run with a clear message and keeps the last good checkpoint', async () => {
+  const run = join(root, 'nan');
+  const cfg = config(run, { stage1: 6, stage2: 0, every: 1 });
+  // lr so large that the weights overflow within a few steps
+  cfg.stage1.optim.lr = 1e30;
+  await assert.rejects(runTraining(cfg), (err: unknown) => {
+    assert.ok(err instanceof TrainingDivergedError, String(err));
+    assert.match(err.message, /training diverged at stage 1 step \d+: non-finite loss \(loss=(NaN|Infinity)/);
+    assert.match(err.message, /the last good checkpoint is step \d+/);
+    assert.equal(listCheckpoints(run).at(-1), err.lastCheckpoint);
+    assert.equal(err.lastCheckpoint, err.step - 1);
+    return true;
+  });
+  torch.tidy(() => {
+    const last = readCheckpoint(run) as NonNullable<ReturnType<typeof readCheckpoint>>;
+    for (const [key, t] of last.tensors.model)
+      if (t.isFloatingPoint) assert.ok(t.isfinite().all().item(), `${key} is finite in the kept checkpoint`);
+  });
+});
+
+test('catface train rejects a bad config naming the field', () => {
+  const path = join(root, 'bad.json');
+  const bad = tinyConfig(join(root, 'bad-run'));
+  (bad.stage1 as Record<string, unknown>).batchSize = 'eight';
+  writeFileSync(path, JSON.stringify(bad));
+  const r = spawnSync(process.execPath, [cli, 'train', '--config', path], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /bad\.json: stage1\.batchSize: expected a finite number, got string "eight"/);
+  assert.equal(existsSync(join(root, 'bad-run')), false, 'nothing is written for a bad config');
+  assert.ok(readFileSync(path, 'utf8').length > 0);
+});
