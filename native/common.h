@@ -50,7 +50,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   Napi::Value SameStorage(const Napi::CallbackInfo& info);
   Napi::Value Version(const Napi::CallbackInfo& info);
 
-  int64_t accounted_ = 0;  // bytes reported to V8 as external memory for this handle
+  const void* storage_ = nullptr;  // the storage this handle counts in V8's external memory
 };
 
 // dtype names used by the TypeScript API.
@@ -60,6 +60,14 @@ at::Device ParseDevice(Napi::Env env, const Napi::Value& v, const std::string& w
 
 // "float32[32,3,64,64]" — used in error messages.
 std::string Describe(const at::Tensor& t);
+
+// A JS number as an int64 when it is an integer in int64's range (NaN, fractions and overflow give false).
+inline bool ToInt64(double d, int64_t* out) {
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != static_cast<double>(static_cast<int64_t>(d)))
+    return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
 
 // Runs `fn`, turning libtorch and std exceptions into JS errors prefixed by `context`.
 template <typename Fn>

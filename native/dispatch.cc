@@ -17,7 +17,7 @@ namespace {
 
 enum class Kind {
   Tensor, Int, Float, Bool, Scalar, String, ScalarType, Layout, MemoryFormat, Device, Generator,
-  IntList, FloatList, BoolList, TensorList, OptionalTensorList, Unsupported
+  IntList, FloatList, BoolList, ScalarList, TensorList, OptionalTensorList, Unsupported
 };
 
 struct ArgSpec {
@@ -77,6 +77,7 @@ ArgSpec Describe(const c10::Argument& a) {
         case Kind::Int: spec.kind = Kind::IntList; break;
         case Kind::Float: spec.kind = Kind::FloatList; break;
         case Kind::Bool: spec.kind = Kind::BoolList; break;
+        case Kind::Scalar: spec.kind = Kind::ScalarList; break;
         case Kind::Tensor: spec.kind = Kind::TensorList; break;
         default: spec.kind = Kind::Unsupported;
       }
@@ -95,8 +96,9 @@ int64_t ToInt(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::Value& 
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
   if (!v.IsNumber()) BadArg(env, op, a, "must be an integer");
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d == static_cast<double>(static_cast<int64_t>(d)))) BadArg(env, op, a, "must be an integer, got " + std::to_string(d));
-  return static_cast<int64_t>(d);
+  int64_t i = 0;
+  if (!ToInt64(d, &i)) BadArg(env, op, a, "must be an integer in int64 range, got " + std::to_string(d));
+  return i;
 }
 
 double ToFloat(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::Value& v) {
@@ -126,8 +128,8 @@ c10::IValue ToIValue(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::
       if (!v.IsNumber()) BadArg(env, op, a, "must be a number");
       const double d = v.As<Napi::Number>().DoubleValue();
       // Integral JS numbers are integer scalars (PyTorch's `2`), others are floats (`2.5`).
-      if (d == static_cast<double>(static_cast<int64_t>(d)) && std::abs(d) < 9007199254740992.0)
-        return c10::IValue(static_cast<int64_t>(d));
+      int64_t i = 0;
+      if (std::abs(d) < 9007199254740992.0 && ToInt64(d, &i)) return c10::IValue(i);
       return c10::IValue(d);
     }
     case Kind::String:
@@ -162,6 +164,14 @@ c10::IValue ToIValue(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::
       Napi::Array arr = v.As<Napi::Array>();
       c10::List<bool> out;
       for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(arr.Get(i).ToBoolean());
+      return c10::IValue(out);
+    }
+    case Kind::ScalarList: {  // Scalar[] (the _foreach_ ops' per-tensor factors): numbers as doubles
+      if (!v.IsArray()) BadArg(env, op, a, "must be an array of numbers");
+      Napi::Array arr = v.As<Napi::Array>();
+      c10::impl::GenericList out(c10::NumberType::get());
+      out.reserve(arr.Length());
+      for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(c10::IValue(ToFloat(env, op, a, arr.Get(i))));
       return c10::IValue(out);
     }
     case Kind::TensorList: {
@@ -282,8 +292,8 @@ Napi::Value FindOp(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(g_ops.size() - 1));
 }
 
-// call(id, args) -> result (a Tensor, a value, or an array for several returns)
-Napi::Value Call(const Napi::CallbackInfo& info) {
+// Runs the op named by info[0] on the arguments info[1]; libtorch errors name the op and the inputs.
+torch::jit::Stack RunOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Op& op = GetOp(env, info[0]);
   torch::jit::Stack stack = BuildStack(env, op, info[1]);
@@ -294,7 +304,17 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, op.qualified + DescribeInputs(BuildStack(env, op, info[1])) + ": " + e.what());
   }
-  return ReturnStack(env, stack);
+  return stack;
+}
+
+// call(id, args) -> result (a Tensor, a value, or an array for several returns)
+Napi::Value Call(const Napi::CallbackInfo& info) { return ReturnStack(info.Env(), RunOp(info)); }
+
+// callInPlace(id, args): for ops whose result aliases an argument (add_, mul_…): returns nothing, so no JS
+// handle is made for a tensor the caller already holds.
+Napi::Value CallInPlace(const Napi::CallbackInfo& info) {
+  RunOp(info);
+  return info.Env().Undefined();
 }
 
 // Runs one op on libuv's thread pool so that heavy work (inference in a server) leaves the event loop free.
@@ -354,6 +374,7 @@ Napi::Value Schema(const Napi::CallbackInfo& info) {
 void InitDispatch(Napi::Env env, Napi::Object exports) {
   exports.Set("findOp", Napi::Function::New(env, FindOp, "findOp"));
   exports.Set("call", Napi::Function::New(env, Call, "call"));
+  exports.Set("callInPlace", Napi::Function::New(env, CallInPlace, "callInPlace"));
   exports.Set("callAsync", Napi::Function::New(env, CallAsync, "callAsync"));
   exports.Set("schema", Napi::Function::New(env, Schema, "schema"));
 }

@@ -21,10 +21,10 @@ std::vector<int64_t> ParseShape(Napi::Env env, const Napi::Value& v, const std::
   std::vector<int64_t> shape(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); ++i) {
     Napi::Value e = arr.Get(i);
-    const double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
-    if (!(d >= 0 && d == static_cast<double>(static_cast<int64_t>(d))))
+    int64_t d = -1;
+    if (!e.IsNumber() || !ToInt64(e.As<Napi::Number>().DoubleValue(), &d) || d < 0)
       throw Napi::RangeError::New(env, what + ": shape[" + std::to_string(i) + "] must be a non-negative integer");
-    shape[i] = static_cast<int64_t>(d);
+    shape[i] = d;
   }
   return shape;
 }
@@ -38,9 +38,10 @@ Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   const std::vector<int64_t> shape = ParseShape(env, info[2], "fromBytes");
   const uint8_t* src = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
   at::Tensor t = Guarded(env, "fromBytes", [&] {
-    int64_t numel = 1;
-    for (int64_t s : shape) numel *= s;
-    const size_t want = numel * c10::elementSize(dtype);
+    uint64_t want = c10::elementSize(dtype);
+    for (int64_t s : shape)
+      TORCH_CHECK(!__builtin_mul_overflow(want, static_cast<uint64_t>(s), &want), "shape ", at::IntArrayRef(shape),
+                  " has more bytes than memory can address");
     TORCH_CHECK(view.ByteLength() == want, "shape ", at::IntArrayRef(shape), " of ", ScalarTypeName(dtype), " needs ",
                 want, " bytes, got ", view.ByteLength());
     at::Tensor out = at::empty(shape, at::TensorOptions().dtype(dtype));
@@ -64,10 +65,10 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "manualSeed: seed must be a number");
-  const double d = info[0].As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d == static_cast<double>(static_cast<uint64_t>(d))))
+  int64_t signed_seed = -1;
+  if (!ToInt64(info[0].As<Napi::Number>().DoubleValue(), &signed_seed) || signed_seed < 0)
     throw Napi::RangeError::New(env, "manualSeed: seed must be a non-negative integer");
-  const uint64_t seed = static_cast<uint64_t>(d);
+  const uint64_t seed = static_cast<uint64_t>(signed_seed);
   auto gen = at::detail::getDefaultCPUGenerator();
   {
     std::lock_guard<std::mutex> lock(gen.mutex());
@@ -107,9 +108,12 @@ Napi::Value SetRngState(const Napi::CallbackInfo& info) {
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int n = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
-  if (n < 1) throw Napi::RangeError::New(env, "setNumThreads: need a positive integer");
-  at::set_num_threads(n);
+  // OpenMP aborts the process when it cannot allocate a huge team, so cap the request at 4 threads a core.
+  const int most = 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int64_t n = 0;
+  if (!info[0].IsNumber() || !ToInt64(info[0].As<Napi::Number>().DoubleValue(), &n) || n < 1 || n > most)
+    throw Napi::RangeError::New(env, "setNumThreads: need an integer from 1 to " + std::to_string(most) + " (4 per core)");
+  at::set_num_threads(static_cast<int>(n));
   return env.Undefined();
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <sstream>
+#include <unordered_map>
 
 namespace catface {
 
@@ -14,9 +15,32 @@ namespace {
 Napi::FunctionReference* g_tensor_class = nullptr;
 at::Tensor* g_pending = nullptr;  // the tensor the next constructed handle takes over
 
-int64_t StorageBytes(const at::Tensor& t) {
-  if (!t.defined() || !t.has_storage()) return 0;
-  return static_cast<int64_t>(t.storage().nbytes());
+// Marks JS objects that are tensor handles: a cheaper and safer test than `instanceof` (objects wrapped by
+// other addons are never mistaken for ours).
+constexpr napi_type_tag kTensorTag = {0x6361746661636531ULL, 0x74656e736f720001ULL};
+
+// V8 is told about each storage once, however many handles (views, in-place results, grads) share it, so
+// external memory equals what JS keeps alive and in-place ops cost no accounting.
+struct StorageAccount {
+  int64_t handles;
+  int64_t bytes;
+};
+std::unordered_map<const void*, StorageAccount> g_storages;
+
+const void* AccountStorage(Napi::Env env, const at::Tensor& t) {
+  if (!t.defined() || !t.has_storage()) return nullptr;
+  const void* key = t.storage().unsafeGetStorageImpl();
+  auto [it, inserted] = g_storages.try_emplace(key, StorageAccount{0, static_cast<int64_t>(t.storage().nbytes())});
+  if (it->second.handles++ == 0 && it->second.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, it->second.bytes);
+  return key;
+}
+
+void ReleaseStorage(Napi::Env env, const void* key) {
+  if (!key) return;
+  auto it = g_storages.find(key);
+  if (it == g_storages.end() || --it->second.handles > 0) return;
+  if (it->second.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -it->second.bytes);
+  g_storages.erase(it);
 }
 }  // namespace
 
@@ -119,10 +143,7 @@ Napi::Value TensorHandle::Wrap(Napi::Env env, at::Tensor t) {
   return obj;
 }
 
-bool TensorHandle::Is(Napi::Value v) {
-  if (!v.IsObject() || !g_tensor_class) return false;
-  return v.As<Napi::Object>().InstanceOf(g_tensor_class->Value());
-}
+bool TensorHandle::Is(Napi::Value v) { return v.IsObject() && v.As<Napi::Object>().CheckTypeTag(&kTensorTag); }
 
 const at::Tensor& TensorHandle::Get(Napi::Env env, Napi::Value v, const std::string& what) {
   if (!Is(v)) throw Napi::TypeError::New(env, what + ": expected a Tensor");
@@ -136,19 +157,17 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Te
     throw Napi::TypeError::New(info.Env(), "Tensor: use the factory functions (tensor, zeros, fromArray…), not `new`");
   tensor = std::move(*g_pending);
   g_pending = nullptr;
-  accounted_ = StorageBytes(tensor);
-  if (accounted_) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), accounted_);
+  info.This().As<Napi::Object>().TypeTag(&kTensorTag);
+  storage_ = AccountStorage(info.Env(), tensor);
 }
 
-TensorHandle::~TensorHandle() {
-  // Runs from V8's finalizer when the JS object was collected without dispose().
-  if (accounted_) Napi::MemoryManagement::AdjustExternalMemory(Env(), -accounted_);
-}
+// Runs from V8's finalizer when the JS object was collected without dispose().
+TensorHandle::~TensorHandle() { ReleaseStorage(Env(), storage_); }
 
 void TensorHandle::Release(Napi::Env env) {
   tensor.reset();
-  if (accounted_) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted_);
-  accounted_ = 0;
+  ReleaseStorage(env, storage_);
+  storage_ = nullptr;
 }
 
 #define LIVE_TENSOR(name)                                                    \
@@ -224,6 +243,8 @@ Napi::Value TensorHandle::SetGrad(const Napi::CallbackInfo& info) {
     const at::Tensor& g = Get(info.Env(), info[0], "grad");
     Guarded(info.Env(), "set grad of " + Describe(tensor) + " to " + Describe(g), [&] {
       TORCH_CHECK(g.sizes() == tensor.sizes(), "gradient shape must equal the tensor's shape");
+      TORCH_CHECK(g.scalar_type() == tensor.scalar_type(), "gradient dtype must equal the tensor's dtype");
+      TORCH_CHECK(g.device() == tensor.device(), "gradient device must equal the tensor's device");
       tensor.mutable_grad() = g;
     });
   }
@@ -298,7 +319,7 @@ Napi::Value TensorHandle::ToBytes(const Napi::CallbackInfo& info) {
 Napi::Value TensorHandle::CopyFromBytes(const Napi::CallbackInfo& info) {
   LIVE_TENSOR("copyFromBytes");
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() && !info[0].IsBuffer() && !info[0].IsDataView())
+  if (!info[0].IsTypedArray())
     throw Napi::TypeError::New(env, "copyFromBytes: expected a TypedArray or Buffer");
   Napi::TypedArray view = info[0].As<Napi::TypedArray>();
   const size_t n = view.ByteLength();

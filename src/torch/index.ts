@@ -4,7 +4,7 @@ export * from './creation.js';
 export * as fft from './fft.js';
 export * as F from './functional.js';
 export { cat, eigh, einsum, stack, svd, where } from './functional.js';
-export { callOp, callOpAsync, opSchema } from './native.js';
+export { callOp, callOpAsync, callOpInPlace, opSchema } from './native.js';
 export * from './runtime.js';
 export { dispose, keep, tidy, trackedCount, unkeep } from './scope.js';
 export { type DType, type NestedArray, type Shape, Tensor, type TensorLike, typedArrayFor } from './tensor.js';

@@ -53,6 +53,7 @@ interface Addon {
   setTensorClass(cls: new () => TensorHandle): void;
   findOp(name: string, overload: string): number;
   call(id: number, args: OpArg[]): unknown;
+  callInPlace(id: number, args: OpArg[]): void;
   callAsync(id: number, args: OpArg[]): Promise<unknown>;
   schema(id: number): string;
   fromBytes(bytes: ArrayBufferView, dtype: DType, shape: number[], device?: string): TensorHandle;
@@ -102,7 +103,12 @@ export function callOp(qualified: string, args: OpArg[]): unknown {
   return addon.call(opId(qualified), args);
 }
 
-/** The same, on libuv's thread pool: the event loop stays free while libtorch works. */
+/** Calls an ATen operator whose result aliases an argument (`add_`, `_foreach_mul_`…) and discards it. */
+export function callOpInPlace(qualified: string, args: OpArg[]): void {
+  addon.callInPlace(opId(qualified), args);
+}
+
+/** The same as `callOp`, on libuv's thread pool: the event loop stays free while libtorch works. */
 export function callOpAsync(qualified: string, args: OpArg[]): Promise<unknown> {
   return addon.callAsync(opId(qualified), args);
 }

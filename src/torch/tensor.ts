@@ -1,6 +1,6 @@
 // The typed Tensor: a JS object owning one libtorch tensor. Methods mirror PyTorch's names (camelCase) and
 // semantics, including broadcasting, type promotion and autograd; each is one ATen call.
-import { addon, callOp, type DType, type TensorHandle } from './native.js';
+import { addon, callOp, callOpInPlace, type DType, type TensorHandle } from './native.js';
 import { track } from './scope.js';
 
 export type { DType } from './native.js';
@@ -657,7 +657,8 @@ export class Tensor extends Base {
 
   // ---- in place (no new tensor; returns this) ------------------------------------------------------------
   private inPlace(name: string, args: unknown[]): this {
-    (callOp(name, [this, ...args]) as Tensor).dispose();
+    args.unshift(this);
+    callOpInPlace(name, args);
     return this;
   }
   add_(other: TensorLike, alpha = 1): this {
