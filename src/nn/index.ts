@@ -2,6 +2,7 @@
 export * from './activation.js';
 export * from './attention.js';
 export * from './batchnorm.js';
+export * from './clip.js';
 export * from './containers.js';
 export * from './conv.js';
 export * from './dropout.js';
@@ -12,4 +13,6 @@ export * from './layer.js';
 export * from './layernorm.js';
 export * from './linear.js';
 export * from './module.js';
+export * as optim from './optim/index.js';
 export * from './safetensors.js';
+export * from './schedulers.js';
