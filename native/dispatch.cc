@@ -242,7 +242,18 @@ std::string DescribeInputs(const torch::jit::Stack& stack) {
       for (size_t j = 0; j < l.size(); ++j) out << (j ? ", " : "") << catface::Describe(l.get(j));
       out << "]";
     } else if (v.isNone()) out << "None";
-    else if (v.isIntList() || v.isInt() || v.isDouble() || v.isBool() || v.isString() || v.isDoubleList()) out << v;
+    else if (v.isDevice()) out << v.toDevice().str();
+    else if (v.isList()) {  // optional-tensor lists (advanced indices) and Scalar lists
+      out << "[";
+      const auto l = v.toListRef();
+      for (size_t j = 0; j < l.size(); ++j) {
+        out << (j ? ", " : "");
+        if (l[j].isTensor()) out << catface::Describe(l[j].toTensor());
+        else if (l[j].isNone()) out << "None";
+        else out << l[j];
+      }
+      out << "]";
+    } else if (v.isIntList() || v.isInt() || v.isDouble() || v.isBool() || v.isString() || v.isDoubleList()) out << v;
     else out << v.tagKind();
   }
   out << ")";

@@ -110,7 +110,11 @@ export function callOpInPlace(qualified: string, args: OpArg[]): void {
 
 /** The same as `callOp`, on libuv's thread pool: the event loop stays free while libtorch works. */
 export function callOpAsync(qualified: string, args: OpArg[]): Promise<unknown> {
-  return addon.callAsync(opId(qualified), args);
+  try {
+    return addon.callAsync(opId(qualified), args);
+  } catch (err) {
+    return Promise.reject(err); // bad arguments reject like failures inside the op
+  }
 }
 
 /** The ATen schema of an operator, e.g. for documentation. */
