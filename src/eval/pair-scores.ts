@@ -25,8 +25,8 @@ function checkIndices(name: string, idx: Int32Array, rows: number): void {
 }
 
 // A dense block costs rows × columns dot products, gathering costs two row copies and a dot per pair. Measured
-// here (512-d, 2 threads): one gathered pair costs about as much as 500 matmul entries; 256 keeps a margin.
-const denseAdvantage = 256;
+// here (512-d, 2 threads): one gathered pair costs about as much as 500 matmul entries.
+const denseAdvantage = 512;
 const gatherChunk = 65536;
 
 function denseBlock(features: torch.Tensor, blockRows: number[], blockColumns: number[], take: Int32Array): Float32Array {
@@ -56,12 +56,23 @@ function gatheredDots(features: torch.Tensor, left: Int32Array, right: Int32Arra
  * Scores of row pairs `left[i]`, `right[i]` of `features` [N, D] (float32). With 'cosine' the rows must
  * already be unit length (the score is their dot product).
  */
-export function pairScores(features: torch.Tensor, left: Int32Array, right: Int32Array, options: PairScoreOptions = {}): Float32Array {
+export function pairScores(
+  features: torch.Tensor,
+  pairLeft: Int32Array,
+  pairRight: Int32Array,
+  options: PairScoreOptions = {},
+): Float32Array {
   if (features.ndim !== 2) throw new RangeError(`pairScores: features must be [N, D], got [${features.shape}]`);
-  if (left.length !== right.length) throw new RangeError(`pairScores: ${left.length} left indices but ${right.length} right indices`);
+  if (pairLeft.length !== pairRight.length) {
+    throw new RangeError(`pairScores: ${pairLeft.length} left indices but ${pairRight.length} right indices`);
+  }
   const rows = features.shape[0];
-  checkIndices('left', left, rows);
-  checkIndices('right', right, rows);
+  checkIndices('left', pairLeft, rows);
+  checkIndices('right', pairRight, rows);
+  // Both scores are symmetric: ordering each pair (lower row first) means a block of left rows only needs
+  // the columns at or after its first row — half of the matrix for pairs drawn at random.
+  const left = Int32Array.from(pairLeft, (l, i) => Math.min(l, pairRight[i]));
+  const right = Int32Array.from(pairRight, (r, i) => Math.max(r, pairLeft[i]));
   const metric = options.metric ?? 'cosine';
   const pairs = left.length;
   const out = new Float32Array(pairs);
