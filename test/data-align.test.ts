@@ -14,8 +14,8 @@ import { readImageFolder } from '../src/data/imageFolder.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const yale = join(here, '..', '..', '..', 'shared', 'data', 'yale');
-// A sample keeps the test near 30 s on 2 busy cores: 6 of Yale's 11 conditions (incl. side lighting), all 15 subjects.
-const YALE_SAMPLE = /(centerlight|glasses|happy|leftlight|normal|rightlight)\.png$/;
+// A sample keeps the test under a minute on 2 busy cores: 5 of Yale's 11 conditions (incl. side lighting), all 15 subjects.
+const YALE_SAMPLE = /(centerlight|glasses|happy|leftlight|rightlight)\.png$/;
 
 test('similarityTransform recovers a known similarity exactly and least-squares fits noisy points', () => {
   const [s, angle, tx, ty] = [1.7, 0.35, 12.5, -7.25];
@@ -78,7 +78,7 @@ test('Yale through alignFolder: ≥ 95% faces found, eyes on the template, re-ru
   try {
     const first = await alignFolder(yale, out, { workers: 2, filter: (s) => YALE_SAMPLE.test(s) });
     const total = first.aligned + first.manifest.noFace.length + first.manifest.failed.length;
-    assert.ok(total >= 85, `sampled ${total} images`);
+    assert.ok(total >= 70, `sampled ${total} images`);
     assert.ok(first.aligned >= 0.95 * total, `found ${first.aligned}/${total}`);
     assert.equal(first.manifest.failed.length, 0);
     const template = templateFor(112);
@@ -98,7 +98,7 @@ test('Yale through alignFolder: ≥ 95% faces found, eyes on the template, re-ru
     // Re-detection on the aligned crops (padded so the detector sees context) finds the eyes on the template.
     const detector = await FaceDetector.create();
     const errors: number[] = [];
-    for (const entry of first.manifest.entries.slice(0, 30)) {
+    for (const entry of first.manifest.entries.slice(0, 20)) {
       const { data } = await sharp(join(out, entry.output))
         .extend({ top: 56, bottom: 56, left: 56, right: 56, background: '#808080' })
         .removeAlpha()

@@ -90,6 +90,7 @@ function writeManifest(out: string, manifest: AlignManifest): void {
 
 /** Runs requests on `workers` threads (or on this thread), calling `onReply` as each finishes. */
 async function runPool(requests: AlignRequest[], workers: number, minScore: number, onReply: (reply: AlignReply) => void): Promise<void> {
+  if (requests.length === 0) return;
   if (workers <= 0) {
     const detector = FaceDetector.create({ minScore });
     for (const request of requests) onReply(await alignOne(request, () => detector));

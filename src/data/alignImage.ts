@@ -48,7 +48,7 @@ export async function detectAndAlign(
   let full: { data: Uint8Array; width: number; height: number };
   let small: { data: Uint8Array; width: number; height: number };
   try {
-    const image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' }).rotate(); // honour EXIF orientation
+    const image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).rotate(); // honour EXIF orientation
     full = await rawRgb(image.clone());
     const longer = Math.max(full.width, full.height);
     small =

@@ -19,7 +19,7 @@ export const DEFAULT_MAX_PIXELS = 50_000_000;
 export async function decodeImage(bytes: Uint8Array, source: string, options: DecodeOptions): Promise<Uint8Array> {
   if (bytes.length === 0) throw new DataError(source, 'empty file (0 bytes)');
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'truncated' })
+    const { data, info } = await sharp(bytes, { limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'error' })
       .removeAlpha()
       .toColourspace('srgb')
       .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: 'lanczos3' })

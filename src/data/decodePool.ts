@@ -19,6 +19,9 @@ export class DecodePool {
   private readonly load: number[] = [];
   private readonly pending = new Map<number, Pending & { worker: number }>();
   private nextId = 0;
+  // Workers stay unref'd so an idle pool never holds the process open; while requests are in flight this
+  // timer keeps the event loop alive (a worker's ref() proved unreliable for that).
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
 
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
@@ -40,7 +43,8 @@ export class DecodePool {
     }
     const worker = this.load.indexOf(Math.min(...this.load));
     const id = this.nextId++;
-    if (this.load[worker]++ === 0) this.workers[worker].ref();
+    this.load[worker]++;
+    this.keepAlive ??= setInterval(() => undefined, 1 << 30);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker });
       this.workers[worker].postMessage({ id, image, options } satisfies DecodeRequest);
@@ -51,9 +55,16 @@ export class DecodePool {
     const entry = this.pending.get(reply.id);
     if (!entry) return;
     this.pending.delete(reply.id);
-    if (--this.load[entry.worker] === 0) this.workers[entry.worker].unref(); // an idle pool never holds the process open
+    this.load[entry.worker]--;
+    this.releaseIfIdle();
     if ('pixels' in reply) entry.resolve(reply.pixels);
     else entry.reject(new DataError(reply.error.file, reply.error.reason, reply.error.line));
+  }
+
+  private releaseIfIdle(): void {
+    if (this.pending.size > 0 || !this.keepAlive) return;
+    clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
   }
 
   private failAll(error: Error): void {
@@ -61,10 +72,19 @@ export class DecodePool {
       entry.reject(new DataError('decode worker', `worker failed: ${error.message}`));
       this.pending.delete(id);
     }
+    this.releaseIfIdle();
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    const hold = setInterval(() => undefined, 1 << 30); // unref'd workers' exits do not keep the loop alive
+    try {
+      await Promise.all(this.workers.map((w) => w.terminate()));
+    } finally {
+      clearInterval(hold);
+    }
     this.workers.length = 0;
+    this.pending.clear();
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
   }
 }
