@@ -231,6 +231,10 @@ test('PSFs are non-negative, sum to 1, and lose Strehl (peak) as D/r0 grows', ()
     const peaks = psfs.amax([2, 3]).mean(1).toFloat64Array();
     for (let i = 1; i < peaks.length; i++) assert.ok(peaks[i] < peaks[i - 1], `mean PSF peak not falling: ${[...peaks]}`);
     psfs.dispose();
+    // Beyond the configured range the kernels grow to hold the wider PSF.
+    const strong = withTorchSeed(12, () => turbulence.psfs([4], 64, 64));
+    assert.ok(strong.shape[2] > k, `kernel ${strong.shape[2]} for D/r0 = 4, ${k} for ≤ 2`);
+    strong.dispose();
   } finally {
     turbulence.dispose();
   }

@@ -45,8 +45,7 @@ function rows(): Row[] {
       name: 'turbulence',
       captions: tagged(strengths, (s) => `D/r0 ${s}`),
       make: async (images, seed) => {
-        // The range only sizes the PSF kernels: make them hold the strongest column.
-        const turbulence = new Turbulence({ strength: [0, Math.max(...strengths)] });
+        const turbulence = new Turbulence();
         try {
           return withTorchSeed(seed, () => turbulence.apply(images, strengths));
         } finally {

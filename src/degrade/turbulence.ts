@@ -192,7 +192,9 @@ export class Turbulence {
   /** Per-patch PSFs [B, G², k, k] (non-negative, unit sum) for D/r0 = strengths[b]. */
   psfs(strengths: readonly number[], height: number, width: number): Tensor {
     this.checkStrengths(strengths);
-    const { blur } = this.geometry(height, width);
+    // Kernels are sized for the configured maximum D/r0, or for stronger values passed here (in steps of 0.5).
+    const ceiling = Math.max(this.config.strength[1], Math.ceil(2 * Math.max(0, ...strengths)) / 2);
+    const { blur } = this.geometry(height, width, ceiling);
     const patches = this.config.patches ** 2;
     return tidy(() => {
       const b = strengths.length;
@@ -221,7 +223,7 @@ export class Turbulence {
     const [b, c, h, w] = images.shape;
     const { blur } = this.geometry(h, w);
     const g = this.config.patches;
-    const k = blur.kernel;
+    const k = psfs.shape[2];
     const r = (k - 1) / 2;
     const { tileH, tileW, overlapH, overlapW } = blur;
     const regionH = tileH + 2 * overlapH;
@@ -281,20 +283,20 @@ export class Turbulence {
     });
   }
 
-  private geometry(height: number, width: number): Geometry {
+  private geometry(height: number, width: number, strengthCeiling = this.config.strength[1]): Geometry {
     checkPositiveInt(height, 'Turbulence: image height');
     checkPositiveInt(width, 'Turbulence: image width');
-    const key = `${height}x${width}`;
+    const key = `${height}x${width}@${strengthCeiling}`;
     let g = this.geometries.get(key);
     if (!g) {
-      g = this.buildGeometry(height, width);
+      g = this.buildGeometry(height, width, strengthCeiling);
       this.geometries.set(key, g);
     }
     return g;
   }
 
-  private buildGeometry(height: number, width: number): Geometry {
-    const { aperture, sceneWidth, strength } = this.config;
+  private buildGeometry(height: number, width: number, strengthCeiling: number): Geometry {
+    const { aperture, sceneWidth } = this.config;
     const diffractionPx = this.diffractionPx(width);
     // Separation of neighbouring pixels at the target, in aperture diameters.
     const separationPerPx = sceneWidth / width / aperture;
@@ -338,7 +340,7 @@ export class Turbulence {
       tiltNodes,
       tiltFilter,
       baseGrid,
-      blur: this.buildBlurGeometry(height, width, diffractionPx, strength[1]),
+      blur: this.buildBlurGeometry(height, width, diffractionPx, strengthCeiling),
     };
   }
 
