@@ -2,14 +2,15 @@
 // computations (numpy quadrature), and the simulator's statistics (PSFs, tilt variance law, sharpness, identity).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { besselJ } from '../src/degrade/bessel.js';
 import { withTorchSeed } from '../src/degrade/rng.js';
-import { tiltIntegral } from '../src/degrade/tilt-correlation.js';
+import { tiltCorrelation, tiltCorrelationTable, tiltIntegral } from '../src/degrade/tilt-correlation.js';
 import { Turbulence } from '../src/degrade/turbulence.js';
 import { nollCovariance, nollToNM, zernike } from '../src/degrade/zernike.js';
 import * as torch from '../src/torch/index.js';
@@ -309,5 +310,23 @@ test('turbulence: bad strengths and configs are refused with clear errors', () =
     images.dispose();
   } finally {
     turbulence.dispose();
+  }
+});
+
+test('the tilt-correlation table starts at 1, decreases, and round-trips through its disk cache', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'catface-tilt-'));
+  try {
+    const file = join(dir, 'tilt.json');
+    const table = tiltCorrelationTable(2.5, 11, file);
+    assert.equal(table.values[0], 1);
+    for (let i = 1; i < table.values.length; i++) assert.ok(table.values[i] < table.values[i - 1]);
+    assert.ok(Math.abs(tiltCorrelation(table, 0.25) - table.values[1]) < 1e-12);
+    const stored = JSON.parse(readFileSync(file, 'utf8'))['2.5:11'];
+    assert.deepEqual(stored.values, [...table.values]);
+    assert.throws(() => tiltCorrelation(table, 3), /outside the table/);
+    writeFileSync(file, '{not json');
+    assert.throws(() => tiltCorrelationTable(2.5, 12, file), /not valid JSON.*delete it/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
