@@ -117,9 +117,19 @@ export class IBasicBlock extends Layer {
   }
 
   forward(x: Tensor): Tensor {
-    const out = this.bn3.forward(this.conv2.forward(this.prelu.forward(this.bn2.forward(this.conv1.forward(this.bn1.forward(x))))));
+    // Intermediates are freed as soon as they are consumed (autograd keeps what backward needs), so a pass
+    // reuses a few buffers instead of holding every activation until the enclosing tidy ends.
+    let y = this.bn1.forward(x);
+    for (const layer of [this.conv1, this.bn2, this.prelu, this.conv2, this.bn3]) {
+      const next = layer.forward(y);
+      y.dispose();
+      y = next;
+    }
     const shortcut = this.downsample ? this.downsample.forward(x) : this.subsample ? this.subsample.forward(x) : x;
-    return out.add(shortcut);
+    const out = y.add(shortcut);
+    y.dispose();
+    if (shortcut !== x) shortcut.dispose();
+    return out;
   }
 }
 
@@ -191,19 +201,23 @@ export class IResNet extends Module {
     if (images.ndim !== 4 || c !== 3 || h !== s || w !== s) {
       throw new RangeError(`IResNet: expected images [B, 3, ${s}, ${s}], got [${images.shape}]`);
     }
-    return this.prelu.forward(this.bn1.forward(this.conv1.forward(images)));
+    return chain(images, [this.conv1, this.bn1, this.prelu]);
   }
 
   /** The embedding of the last stage's map: BN2d → flatten → dropout → fc → BN1d. */
   head(map: Tensor): Tensor {
-    return this.features.forward(this.fc.forward(this.dropout.forward(this.bn2.forward(map).flatten(1))));
+    const normed = this.bn2.forward(map);
+    const flat = normed.flatten(1);
+    normed.dispose();
+    return chain(flat, [this.dropout, this.fc, this.features], true);
   }
 
   /** The embedding f, [B, embeddingSize] (normalise it for cosine similarity; its norm is AdaFace's quality). */
   forward(images: Tensor): Tensor {
-    let x = this.stem(images);
-    for (const stage of this.stages) x = stage.forward(x);
-    return this.head(x);
+    const x = chain(this.stem(images), this.stages, true);
+    const embedding = this.head(x);
+    x.dispose();
+    return embedding;
   }
 
   /** The embedding together with every stage's output map. */
@@ -216,6 +230,17 @@ export class IResNet extends Module {
     }
     return { stages, embedding: this.head(x) };
   }
+}
+
+/** Applies `layers` in turn, freeing each intermediate once consumed (and the input too when `ownsInput`). */
+function chain(input: Tensor, layers: readonly Layer[], ownsInput = false): Tensor {
+  let x = input;
+  for (const layer of layers) {
+    const next = layer.forward(x);
+    if ((x !== input || ownsInput) && next !== x) x.dispose();
+    x = next;
+  }
+  return x;
 }
 
 function validate(config: IResNetConfig): void {

@@ -60,9 +60,18 @@ export class Sequential extends Layer {
     return this.layers[Symbol.iterator]();
   }
 
+  /**
+   * Each intermediate result is freed as soon as the next layer has consumed it (as Python frees it when its
+   * last reference goes), so memory is reused within a pass; autograd keeps what backward needs by itself.
+   * A layer must therefore not hold on to its input tensor object after `forward` returns.
+   */
   forward(input: Tensor): Tensor {
     let x = input;
-    for (const layer of this.layers) x = layer.forward(x);
+    for (const layer of this.layers) {
+      const next = layer.forward(x);
+      if (x !== input && next !== x) x.dispose();
+      x = next;
+    }
     return x;
   }
 }
