@@ -3,10 +3,11 @@
 import { align } from './align.js';
 import type { Command } from './command.js';
 import { degradeCommand } from './degrade.js';
+import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { info } from './info.js';
 import { reportCommand } from './report.js';
 import { synth } from './synth.js';
 import { trainCommand } from './train.js';
 
-export const commands: Command[] = [info, degradeCommand, synth, trainCommand, align, evalCommand, reportCommand];
+export const commands: Command[] = [info, degradeCommand, synth, trainCommand, demoCommand, align, evalCommand, reportCommand];

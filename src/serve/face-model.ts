@@ -8,6 +8,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { decodeImage } from '../data/decode.js';
+import type { Embedder, EmbedOutput } from '../eval/embedding.js';
 import { createFusion } from '../models/fusion.js';
 import type { Fusion } from '../models/fusion-base.js';
 import { MultiBranchNet } from '../models/multi-branch.js';
@@ -50,6 +51,47 @@ export function pixelsToInput(pixels: Uint8Array[], size: number): Tensor {
   );
 }
 
+/** Network (+ fusion) forward on normalised images, without autograd: embedding, FR norm, attribute probabilities. */
+export function inferenceForward(
+  network: MultiBranchNet,
+  fusion: Fusion | null,
+  images: Tensor,
+  kind: EmbeddingKind,
+): { embedding: Tensor; quality: Tensor; attributes: Tensor } {
+  if (kind === 'fused' && !fusion) throw new Error("FaceModel: this model has no fusion (stage 2 was not trained); use kind 'fr'");
+  return torch.tidy(() =>
+    torch.noGrad(() => {
+      const out = network.forward(images);
+      const embedding = kind === 'fused' ? (fusion as Fusion).forward(out.fr.map, out.sb.map).embedding : out.embedding;
+      return { embedding, quality: out.norm.reshape([-1]), attributes: out.attributes.sigmoid() };
+    }),
+  );
+}
+
+/** The evaluation protocols' view of a network (src/eval's Embedder): HWC uint8 crops → embeddings and norms. */
+export function networkEmbedder(name: string, network: MultiBranchNet, fusion: Fusion | null, kind: EmbeddingKind): Embedder {
+  const imageSize = network.config.inputSize;
+  return {
+    name,
+    imageSize,
+    embed(crops: Uint8Array[]): EmbedOutput {
+      const input = pixelsToInput(crops, imageSize);
+      try {
+        const out = inferenceForward(network, fusion, input, kind);
+        const result = {
+          embeddings: out.embedding.dataSync() as Float32Array,
+          dim: out.embedding.shape[1],
+          norms: out.quality.dataSync() as Float32Array,
+        };
+        torch.dispose(out);
+        return result;
+      } finally {
+        input.dispose();
+      }
+    },
+  };
+}
+
 export class FaceModel {
   private constructor(
     readonly spec: ModelSpec,
@@ -90,14 +132,12 @@ export class FaceModel {
     if (batch.ndim !== 4 || batch.shape[1] !== 3 || batch.shape[2] !== s || batch.shape[3] !== s) {
       throw new RangeError(`FaceModel: expected aligned images [B, 3, ${s}, ${s}] normalised to [-1, 1], got [${images.shape}]`);
     }
-    if (kind === 'fused' && !this.fusion) throw new Error("FaceModel: this model has no fusion (stage 2 was not trained); use kind 'fr'");
-    return torch.tidy(() =>
-      torch.noGrad(() => {
-        const out = this.network.forward(batch);
-        const embedding = kind === 'fused' ? (this.fusion as Fusion).forward(out.fr.map, out.sb.map).embedding : out.embedding;
-        return { embedding, quality: out.norm.reshape([-1]), attributes: out.attributes.sigmoid() };
-      }),
-    );
+    return inferenceForward(this.network, this.fusion, batch, kind);
+  }
+
+  /** This model as an evaluation Embedder (src/eval protocols: pair verification, IJB, identification). */
+  embedder(kind: EmbeddingKind = this.spec.defaultEmbedding, name = `catface-${kind}`): Embedder {
+    return networkEmbedder(name, this.network, this.fusion, kind);
   }
 
   /** Decodes aligned crops to the model's input tensor. */

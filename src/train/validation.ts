@@ -1,41 +1,25 @@
 // Validation during training on a pair set (SPEC §8): every image embedded together with its horizontal flip
-// (the two features summed, then L2-normalised), cosine score per pair, the 10-fold accuracy with thresholds
+// (src/eval's flip fusion), cosine score per pair, the 10-fold accuracy with thresholds
 // chosen on the other folds, and the ROC's AUC. Stage 1 scores the FR-branch embedding, stage 2 the fused
 // one. The pair images are decoded once, when the validator is made.
 import { dirname } from 'node:path';
 import { decodeImage } from '../data/decode.js';
 import { readPairList } from '../data/pairs.js';
 import { readVerificationBin } from '../data/verificationBin.js';
+import { embedAll } from '../eval/embedding.js';
 import { pairScores } from '../eval/pair-scores.js';
 import { auc, SortedScores } from '../eval/roc.js';
 import { tenFold } from '../eval/tenfold.js';
-import { pixelsToInput } from '../serve/face-model.js';
-import type { Tensor } from '../torch/index.js';
-import * as torch from '../torch/index.js';
-import type { FusionNetwork, MultiBranchNetwork } from './contracts.js';
+import type { Fusion } from '../models/fusion-base.js';
+import type { MultiBranchNet } from '../models/multi-branch.js';
+import { networkEmbedder } from '../serve/face-model.js';
 
 export interface PairValidator {
   /** Scores the modules (already in eval mode) and returns {accuracy, std, auc}. */
-  run(modules: { network: MultiBranchNetwork; fusion: FusionNetwork }, stage: 1 | 2): Promise<Record<string, number>>;
+  run(modules: { network: MultiBranchNet; fusion: Fusion }, stage: 1 | 2): Promise<Record<string, number>>;
   /** The cosine threshold of the last run (mean of the folds' thresholds), for the exported model. */
   readonly threshold: number | null;
   dispose(): void;
-}
-
-const CHUNK = 64;
-
-/** Unit embeddings [N, E] of images [N, 3, S, S]: f(x) + f(flip(x)), normalised; chunked to bound memory. */
-export function flipFusedEmbeddings(images: Tensor, embed: (batch: Tensor) => Tensor): Tensor {
-  return torch.tidy(() =>
-    torch.noGrad(() => {
-      const parts: Tensor[] = [];
-      for (let start = 0; start < images.shape[0]; start += CHUNK) {
-        const batch = images.narrow(0, start, Math.min(CHUNK, images.shape[0] - start));
-        parts.push(embed(batch).add(embed(batch.flip(3))));
-      }
-      return torch.F.normalize(torch.cat(parts), 2, 1);
-    }),
-  );
 }
 
 export async function makePairValidator(path: string, imageSize: number, folds: number): Promise<PairValidator> {
@@ -70,7 +54,6 @@ export async function makePairValidator(path: string, imageSize: number, folds: 
   const pixels = await Promise.all(
     encoded.map((e) => decodeImage(e.bytes, e.source, { height: imageSize, width: imageSize, fit: 'fill' })),
   );
-  const images = torch.keep(pixelsToInput(pixels, imageSize));
   const leftIdx = Int32Array.from(left);
   const rightIdx = Int32Array.from(right);
   let threshold: number | null = null;
@@ -79,18 +62,14 @@ export async function makePairValidator(path: string, imageSize: number, folds: 
       return threshold;
     },
     async run(modules, stage) {
-      const features = flipFusedEmbeddings(images, (batch) => {
-        const out = modules.network.forward(batch);
-        return stage === 1 ? out.embedding : modules.fusion.forward(out.fr.map, out.sb.map).embedding;
-      });
+      const embedder = networkEmbedder('validation', modules.network, stage === 2 ? modules.fusion : null, stage === 2 ? 'fused' : 'fr');
+      const features = await embedAll(embedder, pixels.length, async (i) => pixels[i], { fusion: 'sum' });
       const scores = pairScores(features, leftIdx, rightIdx);
       features.dispose();
       const result = tenFold(scores, same, { folds });
       threshold = result.folds.reduce((sum, f) => sum + f.threshold, 0) / result.folds.length;
       return { accuracy: result.accuracy, std: result.std, auc: auc(new SortedScores(scores, same).roc()) };
     },
-    dispose() {
-      images.dispose();
-    },
+    dispose() {},
   };
 }
