@@ -232,6 +232,14 @@ test('PSFs are non-negative, sum to 1, and lose Strehl (peak) as D/r0 grows', ()
     const peaks = psfs.amax([2, 3]).mean(1).toFloat64Array();
     for (let i = 1; i < peaks.length; i++) assert.ok(peaks[i] < peaks[i - 1], `mean PSF peak not falling: ${[...peaks]}`);
     psfs.dispose();
+    // The blending windows form a partition of unity: a flat image stays flat under any patch PSFs.
+    const flat = torch.full([4, 3, 64, 64], 0.6);
+    const blended = turbulence.convolve(
+      flat,
+      withTorchSeed(13, () => turbulence.psfs([2, 2, 1, 0.5], 64, 64)),
+    );
+    assert.ok(blended.sub(0.6).abs().max().item() < 1e-5, 'patch blending does not preserve a flat image');
+    torch.dispose([flat, blended]);
     // Beyond the configured range the kernels grow to hold the wider PSF.
     const strong = withTorchSeed(12, () => turbulence.psfs([4], 64, 64));
     assert.ok(strong.shape[2] > k, `kernel ${strong.shape[2]} for D/r0 = 4, ${k} for ≤ 2`);

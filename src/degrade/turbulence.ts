@@ -60,7 +60,9 @@ const PSF_MARGIN = 6;
 /** The tilt field is drawn on a grid of this many aperture diameters' pitch (it is smooth below D) and upsampled. */
 const TILT_GRID_PITCH = 0.25;
 /** Blending window σ as a fraction of the patch size. */
-const WINDOW_SIGMA = 0.4;
+const WINDOW_SIGMA = 0.3;
+/** Each patch's region reaches this fraction of a patch into its neighbours (the window there is e^(−3.1)). */
+const OVERLAP = 0.25;
 
 /** Sizes and cached tensors for one image size. */
 interface Geometry {
@@ -363,8 +365,8 @@ export class Turbulence {
     const g = this.config.patches;
     const tileH = Math.ceil(height / g);
     const tileW = Math.ceil(width / g);
-    const overlapH = Math.ceil(tileH / 2);
-    const overlapW = Math.ceil(tileW / 2);
+    const overlapH = Math.ceil(OVERLAP * tileH);
+    const overlapW = Math.ceil(OVERLAP * tileW);
     const window = tidy(() => {
       const axis = (tile: number, overlap: number) =>
         torch
