@@ -2,7 +2,7 @@
 // map the landmarks back, and warp the full-resolution image to the template.
 import sharp, { type Sharp } from 'sharp';
 import { type AlignedFace, alignFace } from './align.js';
-import { DEFAULT_MAX_PIXELS } from './decode.js';
+import { DEFAULT_MAX_PIXELS, toRgb } from './decode.js';
 import type { FaceDetection, FaceDetector } from './detect.js';
 import { DataError } from './errors.js';
 
@@ -10,10 +10,7 @@ export type AlignOutcome = { face: FaceDetection; aligned: AlignedFace } | { fac
 
 async function rawRgb(input: Sharp): Promise<{ data: Uint8Array; width: number; height: number }> {
   const { data, info } = await input.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  if (info.channels === 3) return { data, width: info.width, height: info.height };
-  const rgb = new Uint8Array(info.width * info.height * 3);
-  for (let i = 0; i < info.width * info.height; i++) rgb.fill(data[i * info.channels], 3 * i, 3 * i + 3);
-  return { data: rgb, width: info.width, height: info.height };
+  return { data: toRgb(data, info.channels, info.width * info.height), width: info.width, height: info.height };
 }
 
 /** Tightly cropped faces (e.g. ORL) escape the detector; retry with a grey border of half the size. */

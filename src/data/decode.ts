@@ -15,6 +15,14 @@ export interface DecodeOptions {
 
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 
+/** Interleaved pixels with `channels` per pixel (1 = grey, 2 = grey+alpha, 3 = RGB) as RGB. */
+export function toRgb(data: Uint8Array, channels: number, pixels: number): Uint8Array {
+  if (channels === 3) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const rgb = new Uint8Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) rgb.fill(data[i * channels], 3 * i, 3 * i + 3);
+  return rgb;
+}
+
 /** Decodes `bytes` to height×width×3 uint8 RGB; errors name `source`. */
 export async function decodeImage(bytes: Uint8Array, source: string, options: DecodeOptions): Promise<Uint8Array> {
   if (bytes.length === 0) throw new DataError(source, 'empty file (0 bytes)');
@@ -25,15 +33,7 @@ export async function decodeImage(bytes: Uint8Array, source: string, options: De
       .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: 'lanczos3' })
       .raw()
       .toBuffer({ resolveWithObject: true });
-    if (info.channels === 3) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const rgb = new Uint8Array(options.width * options.height * 3);
-    for (let i = 0, n = options.width * options.height; i < n; i++) {
-      const v = data[i * info.channels];
-      rgb[3 * i] = v;
-      rgb[3 * i + 1] = v;
-      rgb[3 * i + 2] = v;
-    }
-    return rgb;
+    return toRgb(data, info.channels, info.width * info.height);
   } catch (error) {
     const message = (error as Error).message;
     if (/pixel limit/i.test(message))

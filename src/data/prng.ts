@@ -55,3 +55,13 @@ export function withSeededMathRandom<T>(prng: Prng, fn: () => T): T {
     Math.random = original;
   }
 }
+
+/** Hashes a seed and integers (epoch, identity, image index, …) into an unrelated 32-bit seed. */
+export function mixSeed(seed: number, ...parts: number[]): number {
+  let z = seed >>> 0;
+  for (const part of parts) {
+    z = (Math.imul(z ^ (z >>> 16), 0x85ebca6b) + Math.imul(part + 1, 0x9e3779b1)) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  }
+  return (z ^ (z >>> 16)) >>> 0;
+}

@@ -1,6 +1,6 @@
 // The loader's endless, seeded stream of sample indices. Each epoch's order is a pure function of
 // (seed, epoch), so a position — one integer — restores the stream exactly.
-import { Prng } from './prng.js';
+import { mixSeed, Prng } from './prng.js';
 
 export interface SamplerConfig {
   /** 'shuffled' (default): a fresh permutation each epoch; 'sequential': dataset order; 'balanced':
@@ -10,14 +10,6 @@ export interface SamplerConfig {
   seed?: number;
   /** Images drawn per identity in 'balanced' mode (default 4; use a batch size that is a multiple of it). */
   imagesPerIdentity?: number;
-}
-
-/** Mixes seed and epoch into a PRNG seed (splitmix-style) so neighbouring epochs are unrelated. */
-function epochSeed(seed: number, epoch: number): number {
-  let z = (Math.imul(seed >>> 0, 0x9e3779b1) + Math.imul(epoch + 1, 0x85ebca77)) >>> 0;
-  z = Math.imul(z ^ (z >>> 16), 0x7feb352d) >>> 0;
-  z = Math.imul(z ^ (z >>> 15), 0x846ca68b) >>> 0;
-  return (z ^ (z >>> 16)) >>> 0;
 }
 
 export class IndexStream {
@@ -60,7 +52,7 @@ export class IndexStream {
 
   private order(epoch: number): number[] {
     if (this.cached?.epoch === epoch) return this.cached.order;
-    const prng = new Prng(epochSeed(this.seed, epoch));
+    const prng = new Prng(mixSeed(this.seed, epoch));
     let order: number[];
     if (this.mode === 'sequential') order = this.labels.map((_, i) => i);
     else if (this.mode === 'shuffled') order = prng.shuffle(this.labels.map((_, i) => i));

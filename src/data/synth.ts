@@ -8,7 +8,7 @@ import type { FaceConfig } from 'facesjs';
 import { faceToSvgString, generate } from 'facesjs';
 import sharp from 'sharp';
 import { DEFAULT_ATTRIBUTES } from './attributes.js';
-import { Prng, withSeededMathRandom } from './prng.js';
+import { mixSeed, Prng, withSeededMathRandom } from './prng.js';
 
 /** facesjs eye shapes whose outline is at most 0.42 as high as wide (path bounding boxes, facesjs 5.0.3). */
 const NARROW_EYES = new Set([
@@ -82,12 +82,6 @@ export interface SynthIdentity {
   attributes: number[];
 }
 
-function mix(seed: number, a: number, b = 0): number {
-  let z = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(a + 1, 0x85ebca77) ^ Math.imul(b + 1, 0xc2b2ae3d)) >>> 0;
-  z = Math.imul(z ^ (z >>> 16), 0x7feb352d) >>> 0;
-  return (z ^ (z >>> 15)) >>> 0;
-}
-
 const pick = <T>(prng: Prng, items: readonly T[]): T => items[prng.int(items.length)];
 
 /** The five attributes (Male, Big_Nose, Chubby, Narrow_Eyes, Bald) of a face. */
@@ -104,7 +98,7 @@ export function faceAttributes(face: FaceConfig, gender: 'male' | 'female'): num
 
 /** Identity `index` of the set generated from `seed` (the same face whatever the other identities). */
 export function synthIdentity(seed: number, index: number): SynthIdentity {
-  const prng = new Prng(mix(seed, index));
+  const prng = new Prng(mixSeed(seed, index));
   const gender = prng.next() < 0.5 ? 'male' : 'female';
   const face = withSeededMathRandom(prng, () => generate(undefined, { gender }));
   // Spread the attribute-bearing parameters so each attribute has both values often enough to learn.
@@ -130,7 +124,7 @@ export function synthIdentity(seed: number, index: number): SynthIdentity {
 export function synthImageSvg(identity: SynthIdentity, seed: number, identityIndex: number, k: number, config: SynthConfig = {}): string {
   const size = config.size ?? 112;
   const maxRotation = config.maxRotation ?? 8;
-  const prng = new Prng(mix(seed ^ 0x5bd1e995, identityIndex, k));
+  const prng = new Prng(mixSeed(seed, identityIndex, k + 1));
   const face: FaceConfig = structuredClone(identity.face);
   if (k > 0) {
     face.mouth = { id: pick(prng, MOUTHS), flip: prng.next() < 0.5 };
