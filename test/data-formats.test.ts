@@ -205,6 +205,12 @@ test('LFW pairs.txt (3- and 4-column lines, folds) and plain pair lists round-tr
     const skipped = readLfwPairs(file, dir, { onError: 'skip' });
     assert.equal(skipped.pairs.length, 1);
     assert.match(skipped.report.toString(), /pairs\.txt:2/);
+    // pairsDevTrain.txt style: one number N, then N matched and N mismatched lines.
+    writeFileSync(file, '1\nAnn\t1\t2\nAnn\t2\tBob\t1\n');
+    assert.deepEqual(
+      readLfwPairs(file, dir).pairs.map((p) => p.same),
+      [true, false],
+    );
     writeFileSync(file, '1\t2\nAnn\t1\t2\n');
     assert.throws(() => readLfwPairs(file, dir), /header says 1 folds × 2 pairs × 2 = 4 lines, file has 1/);
     const plain = join(dir, 'plain.txt');

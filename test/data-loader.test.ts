@@ -88,6 +88,9 @@ test('shuffled order is seeded, covers each epoch once, and resumes exactly from
       assert.deepEqual(got.labels.toArray(), expected.labels.toArray());
     }
     assert.throws(() => c.restore(saved), /saved with seed 7 but this loader uses seed 8/);
+    const smaller = new Loader({ ...ds, samples: ds.samples.slice(1) }, { seed: 7, workers: 0 });
+    assert.throws(() => smaller.restore(saved), /saved on a dataset of 20 samples but this one has 19/);
+    await smaller.close();
   } finally {
     await Promise.all([a.close(), b.close(), c.close()]);
   }

@@ -46,6 +46,8 @@ export interface LoaderBatch {
 export interface LoaderState {
   position: number;
   seed: number;
+  /** Dataset size when saved, to catch a resume on different data. */
+  samples: number;
 }
 
 export class Loader {
@@ -153,15 +155,18 @@ export class Loader {
 
   /** The loader's position, to save in a checkpoint. */
   state(): LoaderState {
-    return { position: this.position, seed: this.seed };
+    return { position: this.position, seed: this.seed, samples: this.dataset.samples.length };
   }
 
   /** Moves to a saved position; the next batches equal those that followed it when it was saved. */
   restore(state: unknown): void {
     const s = state as Partial<LoaderState> | null;
     if (!s || !Number.isInteger(s.position) || (s.position as number) < 0)
-      throw new DataError('loader state', `expected {position, seed}, got ${JSON.stringify(state)}`);
+      throw new DataError('loader state', `expected {position, seed, samples}, got ${JSON.stringify(state)}`);
     if (s.seed !== this.seed) throw new DataError('loader state', `saved with seed ${s.seed} but this loader uses seed ${this.seed}`);
+    if (s.samples !== this.dataset.samples.length) {
+      throw new DataError('loader state', `saved on a dataset of ${s.samples} samples but this one has ${this.dataset.samples.length}`);
+    }
     this.prefetched.clear();
     this.position = s.position as number;
   }

@@ -57,7 +57,7 @@ export function readLfwPairs(file: string, root: string, options: PairReadOption
     if (header.length === 2) {
       folds = positiveInt(header[0]) as number;
       perFold = positiveInt(header[1]) as number;
-    } else perFold = (positiveInt(header[0]) as number) / 2;
+    } else perFold = positiveInt(header[0]) as number; // pairsDevTrain/Test style: N matched then N mismatched
     if (body.length !== folds * 2 * (perFold as number)) {
       throw new DataError(
         file,
