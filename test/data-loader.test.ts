@@ -1,13 +1,14 @@
 // The loader: SPEC §1 normalisation, greyscale → 3 channels, seeded order, balanced sampling, exact resume,
 // worker-thread decoding, degrader twins and the skip policy.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { readImageFolder } from '../src/data/imageFolder.js';
 import { Loader } from '../src/data/loader.js';
+import { readRecordIO, writeRecordIO } from '../src/data/recordio.js';
 import type * as torch from '../src/torch/index.js';
 
 let root: string;
@@ -130,6 +131,30 @@ test('a degrader makes LQ twins; bad images are skipped and reported, or rejecte
       await assert.rejects(throwing.next(), /a\/2\.png: cannot decode image/);
     } finally {
       await Promise.all([skipping.close(), throwing.close()]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a RecordIO pack loads through worker threads to the same pixels as its image folder', async () => {
+  const ds = readImageFolder(root);
+  const dir = mkdtempSync(join(tmpdir(), 'catface-loader-rec-'));
+  try {
+    const rec = join(dir, 'train.rec');
+    writeRecordIO(
+      rec,
+      ds.samples.map((s) => ({ bytes: readFileSync(s.image.kind === 'file' ? s.image.path : ''), label: s.label })),
+    );
+    const packed = readRecordIO(rec);
+    const fromFolder = new Loader(ds, { batchSize: 20, imageSize: 16, mode: 'sequential', workers: 0 });
+    const fromPack = new Loader(packed, { batchSize: 20, imageSize: 16, mode: 'sequential', workers: 2 });
+    try {
+      const [a, b] = [await fromFolder.next(), await fromPack.next()];
+      assert.ok(a.images.equal(b.images));
+      assert.deepEqual(a.labels.toArray(), b.labels.toArray());
+    } finally {
+      await Promise.all([fromFolder.close(), fromPack.close()]);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
