@@ -55,11 +55,14 @@ export class CATF extends Fusion {
   }
 
   fuse(fr: Tensor, sb: Tensor): Tensor {
-    const [zfr, zsb] = this.crossAttend(fr, sb);
-    const ofr = this.ffn_fr ? zfr.add(this.ffn_fr.forward(zfr)) : zfr;
-    const osb = this.ffn_sb ? zsb.add(this.ffn_sb.forward(zsb)) : zsb;
-    const both = torch.cat([ofr, osb], 1);
-    return this.caf_qkv ? this.channelAttention(both) : both;
+    // tidy frees the intermediates at once (autograd keeps what backward needs), as Python's refcounting would.
+    return torch.tidy(() => {
+      const [zfr, zsb] = this.crossAttend(fr, sb);
+      const ofr = this.ffn_fr ? zfr.add(this.ffn_fr.forward(zfr)) : zfr;
+      const osb = this.ffn_sb ? zsb.add(this.ffn_sb.forward(zsb)) : zsb;
+      const both = torch.cat([ofr, osb], 1);
+      return this.caf_qkv ? this.channelAttention(both) : both;
+    });
   }
 
   /** Step 1: [Z_fr, Z_sb] as maps [B, C, H, W]. */

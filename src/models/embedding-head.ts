@@ -54,10 +54,12 @@ export class EmbeddingHead extends Module {
     if (map.ndim !== 4 || c !== this.channels || h !== this.height || w !== this.width) {
       throw new RangeError(`EmbeddingHead: expected [B, ${this.channels}, ${this.height}, ${this.width}], got [${map.shape}]`);
     }
-    let x = this.bn.forward(map);
-    if (this.dropout > 0) x = torch.F.dropout(x, this.dropout, this.training);
-    const f = this.feat.forward(this.fc.forward(x.flatten(1)));
-    const norm = f.norm(2, 1, true);
-    return { embedding: f.div(norm), norm };
+    return torch.tidy(() => {
+      let x = this.bn.forward(map);
+      if (this.dropout > 0) x = torch.F.dropout(x, this.dropout, this.training);
+      const f = this.feat.forward(this.fc.forward(x.flatten(1)));
+      const norm = f.norm(2, 1, true);
+      return { embedding: f.div(norm), norm };
+    });
   }
 }

@@ -63,7 +63,10 @@ export abstract class Fusion extends Module {
 
   forward(fr: Tensor, sb: Tensor): Embedding {
     this.checkMaps(fr, sb);
-    return this.head.forward(this.fuse(fr, sb));
+    const fused = this.fuse(fr, sb);
+    const out = this.head.forward(fused);
+    if (fused !== fr) fused.dispose();
+    return out;
   }
 
   protected checkMaps(fr: Tensor, sb: Tensor): void {

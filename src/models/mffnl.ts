@@ -46,9 +46,12 @@ export class MFFNL extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const u = this.expand.forward(x);
-    const [x3, x5, x7] = u.split(this.groupSizes, 1);
-    const mixed = torch.cat([this.s3.forward(x3), this.s5.forward(x5), this.s7.forward(x7)], 1);
-    return this.project.forward(mixed.add(u));
+    // tidy frees the intermediates at once (autograd keeps what backward needs), as Python's refcounting would.
+    return torch.tidy(() => {
+      const u = this.expand.forward(x);
+      const [x3, x5, x7] = u.split(this.groupSizes, 1);
+      const mixed = torch.cat([this.s3.forward(x3), this.s5.forward(x5), this.s7.forward(x7)], 1);
+      return this.project.forward(mixed.add(u));
+    });
   }
 }

@@ -132,21 +132,33 @@ export class MultiBranchNet extends Module {
     if (images.ndim !== 4 || images.shape[1] !== 3 || images.shape[2] !== s || images.shape[3] !== s) {
       throw new RangeError(`MultiBranchNet: expected images [B, 3, ${s}, ${s}], got [${images.shape}]`);
     }
-    let x = this.prelu.forward(this.bn1.forward(this.conv1.forward(images)));
-    for (const stage of this.trunkStages) x = stage.forward(x);
+    // Each intermediate is freed once consumed (autograd keeps what backward needs), so a pass reuses memory.
+    let x = images;
+    for (const layer of [this.conv1, this.bn1, this.prelu, ...this.trunkStages]) {
+      const next = layer.forward(x);
+      if (x !== images) x.dispose();
+      x = next;
+    }
     return x;
   }
 
   /** Both branches' stage 4 and self-attention, without the heads (what stage 2 fuses). */
   branches(trunk: Tensor): { fr: BranchTaps; sb: BranchTaps } {
-    const fr = this.fr_attention.forward(this.fr_layer4.forward(trunk));
-    const sb = this.sb_attention.forward(this.sb_layer4.forward(trunk));
-    return { fr, sb };
+    const branch = (stage: Sequential, attention: SelfAttention): BranchTaps => {
+      const features = stage.forward(trunk);
+      const taps = attention.forward(features);
+      features.dispose();
+      return taps;
+    };
+    return { fr: branch(this.fr_layer4, this.fr_attention), sb: branch(this.sb_layer4, this.sb_attention) };
   }
 
   /** Branch maps and attention of images [B, 3, S, S], skipping both heads. */
   forwardBranches(images: Tensor): { fr: BranchTaps; sb: BranchTaps } {
-    return this.branches(this.trunk(images));
+    const trunk = this.trunk(images);
+    const taps = this.branches(trunk);
+    trunk.dispose();
+    return taps;
   }
 
   forward(images: Tensor): MultiBranchOutput {

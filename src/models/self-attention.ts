@@ -48,11 +48,14 @@ export class SelfAttention extends Module {
     if (features.ndim !== 4 || c !== this.channels) {
       throw new RangeError(`SelfAttention: expected [B, ${this.channels}, H, W], got [${features.shape}]`);
     }
-    const tokens = features.flatten(2).transpose(1, 2);
-    const scores = this.q.forward(tokens).matmul(this.k.forward(tokens).transpose(1, 2)).div(Math.sqrt(this.keyDim));
-    const A = torch.F.softmax(scores, -1);
-    const V = this.v.forward(tokens);
-    const map = features.add(A.matmul(V).transpose(1, 2).reshape(b, c, h, w).mul(this.gamma));
-    return { map, A, V };
+    // tidy frees the intermediates at once (autograd keeps what backward needs), as Python's refcounting would.
+    return torch.tidy(() => {
+      const tokens = features.flatten(2).transpose(1, 2);
+      const scores = this.q.forward(tokens).matmul(this.k.forward(tokens).transpose(1, 2)).div(Math.sqrt(this.keyDim));
+      const A = torch.F.softmax(scores, -1);
+      const V = this.v.forward(tokens);
+      const map = features.add(A.matmul(V).transpose(1, 2).reshape(b, c, h, w).mul(this.gamma));
+      return { map, A, V };
+    });
   }
 }
