@@ -240,6 +240,15 @@ test('PSFs are non-negative, sum to 1, and lose Strehl (peak) as D/r0 grows', ()
     );
     assert.ok(blended.sub(0.6).abs().max().item() < 1e-5, 'patch blending does not preserve a flat image');
     torch.dispose([flat, blended]);
+    // Angular scale: the Airy pattern's peak, per unit total energy, is π/(4ℓ²) per px² when λ/D spans ℓ px.
+    const wide = new Turbulence({ pathLength: 2000 });
+    const l = wide.diffractionPx(112);
+    const airyPeak = wide.psfs([0], 112, 112).max().item();
+    wide.dispose();
+    assert.ok(
+      Math.abs(airyPeak / (Math.PI / (4 * l * l)) - 1) < 0.05,
+      `Airy peak ${airyPeak}, theory ${Math.PI / (4 * l * l)} (λ/D = ${l} px)`,
+    );
     // Beyond the configured range the kernels grow to hold the wider PSF.
     const strong = withTorchSeed(12, () => turbulence.psfs([4], 64, 64));
     assert.ok(strong.shape[2] > k, `kernel ${strong.shape[2]} for D/r0 = 4, ${k} for ≤ 2`);

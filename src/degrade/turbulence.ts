@@ -51,12 +51,10 @@ const FIRST_MODE = 2;
 const MODE_COUNT = 36;
 /** Modes in the PSF phase: j ≥ 4 (tilt is the warp's job). */
 const PHASE_OFFSET = 2;
-/** Fewest pupil samples across the aperture, to resolve radial order 7. */
-const MIN_PUPIL_SAMPLES = 16;
+/** Pupil samples across the aperture (resolves radial order 8 with > 2 samples per ripple). */
+const PUPIL_SAMPLES = 20;
 /** Blur kernel radius in units of the widest expected PSF core, max(λ/D, λ/r0). */
 const KERNEL_RADIUS_FACTOR = 2;
-/** Spare pixels around the kernel in the PSF's FFT grid. */
-const PSF_MARGIN = 6;
 /** The tilt field is drawn on a grid of this many aperture diameters' pitch (it is smooth below D) and upsampled. */
 const TILT_GRID_PITCH = 0.25;
 /** Blending window σ as a fraction of the patch size. */
@@ -85,13 +83,14 @@ interface Geometry {
 interface BlurGeometry {
   oversample: number;
   kernel: number;
-  fftSize: number;
-  /** Pupil-plane Zernike modes j ≥ 4: [34, fftSize²]. */
+  /** Samples across the pupil's bounding box. */
+  pupilBox: number;
+  /** Pupil-plane Zernike modes j ≥ 4: [34, pupilBox²]. */
   modes: Tensor;
-  /** Pupil amplitude (1 inside the disk) [fftSize, fftSize]. */
+  /** Pupil amplitude (1 inside the disk) [pupilBox, pupilBox]. */
   pupil: Tensor;
-  /** Phase ramp centring each PSF on a pooled pixel [fftSize, fftSize]. */
-  centring: Tensor;
+  /** DFT rows [q·k, pupilBox] (complex) giving the field at the kernel's sub-pixel angles. */
+  dft: Tensor;
   tileH: number;
   tileW: number;
   overlapH: number;
@@ -202,18 +201,17 @@ export class Turbulence {
       const b = strengths.length;
       const scale = torch.tensor(strengths.map((s) => s ** (5 / 6))).reshape(b, 1, 1);
       const coefficients = torch.randn([b, patches, MODE_COUNT]).matmul(this.covarianceRoot.t()).mul(scale);
+      const box = blur.pupilBox;
       const phase = coefficients
         .slice(2, PHASE_OFFSET)
         .reshape(b * patches, MODE_COUNT - PHASE_OFFSET)
         .matmul(blur.modes)
-        .reshape(b * patches, blur.fftSize, blur.fftSize)
-        .add(blur.centring);
-      const field = torch.F.polar(blur.pupil.expand(b * patches, blur.fftSize, blur.fftSize), phase);
-      // The centring ramp already put the optical axis at the centre of the pooled pixel fftSize/(2q).
+        .reshape(b * patches, box, box);
+      const field = torch.F.polar(blur.pupil.expand(b * patches, box, box), phase);
+      // The far field at just the kernel's angles: a matrix Fourier transform A·f·Aᵀ (cheaper than a padded FFT).
+      const far = blur.dft.matmul(field).matmul(blur.dft.t());
+      const fine = far.abs().square().unsqueeze(1);
       const q = blur.oversample;
-      const start = q * (blur.fftSize / (2 * q) - (blur.kernel - 1) / 2);
-      const end = start + q * blur.kernel;
-      const fine = torch.fft.fft2(field).slice(1, start, end).slice(2, start, end).abs().square().unsqueeze(1);
       const kernels = q > 1 ? torch.F.avgPool2d(fine, q) : fine;
       const normalised = kernels.div(kernels.sum([2, 3], true));
       return normalised.reshape(b, patches, blur.kernel, blur.kernel);
@@ -270,7 +268,7 @@ export class Turbulence {
   dispose(): void {
     this.covarianceRoot.dispose();
     for (const g of this.geometries.values()) {
-      for (const t of [g.tiltFilter, g.baseGrid, g.blur.modes, g.blur.pupil, g.blur.centring, g.blur.window, g.blur.windowSum]) t.dispose();
+      for (const t of [g.tiltFilter, g.baseGrid, g.blur.modes, g.blur.pupil, g.blur.dft, g.blur.window, g.blur.windowSum]) t.dispose();
     }
     this.geometries.clear();
   }
@@ -350,18 +348,25 @@ export class Turbulence {
     // Oversample the PSF until λ/D spans ≥ 2 samples (Nyquist for |FFT|²), then pool back to pixels.
     const oversample = Math.max(1, Math.ceil(2 / diffractionPx));
     const kernel = 2 * Math.ceil(KERNEL_RADIUS_FACTOR * diffractionPx * Math.max(1, maxStrength)) + 1;
-    // A margin of PSF_MARGIN pixels keeps the periodic FFT's wrap-around away from the kernel.
-    let pooledSize = Math.max(kernel + PSF_MARGIN, Math.ceil(MIN_PUPIL_SAMPLES * diffractionPx));
-    pooledSize += pooledSize % 2;
-    const fftSize = pooledSize * oversample;
-    const pupilDiameter = pooledSize / diffractionPx;
-    const { modes, pupil } = zernikeGrid(FIRST_MODE + PHASE_OFFSET, MODE_COUNT - PHASE_OFFSET, fftSize, pupilDiameter);
-    // Shifts the PSF by fftSize/2 (the fftshift) plus (q−1)/2 fine samples, so the optical axis lands on the
-    // centre of pooled pixel pooledSize/2.
-    const shift = fftSize / 2 + (oversample - 1) / 2;
-    const centring = new Float64Array(fftSize * fftSize);
-    for (let y = 0; y < fftSize; y++)
-      for (let x = 0; x < fftSize; x++) centring[y * fftSize + x] = (2 * Math.PI * shift * (x + y)) / fftSize;
+    const pupilBox = PUPIL_SAMPLES;
+    const { modes, pupil } = zernikeGrid(FIRST_MODE + PHASE_OFFSET, MODE_COUNT - PHASE_OFFSET, pupilBox, pupilBox);
+    // Pupil samples D/box apart give far-field angles (λ/D)·box/N per unit of frequency: N = q·(λ/D in px)·box
+    // makes that 1/q pixel. Fine sample s of the kernel sits (s − (qk−1)/2)/q px from the optical axis, so the
+    // centre of the middle pixel is on the axis.
+    const period = oversample * diffractionPx * pupilBox;
+    const fineCount = oversample * kernel;
+    const dftRe = new Float32Array(fineCount * pupilBox);
+    const dftIm = new Float32Array(fineCount * pupilBox);
+    for (let s = 0; s < fineCount; s++) {
+      for (let x = 0; x < pupilBox; x++) {
+        const angle = (-2 * Math.PI * (s - (fineCount - 1) / 2) * (x - (pupilBox - 1) / 2)) / period;
+        dftRe[s * pupilBox + x] = Math.cos(angle);
+        dftIm[s * pupilBox + x] = Math.sin(angle);
+      }
+    }
+    const dft = tidy(() =>
+      torch.F.complex(torch.fromTypedArray(dftRe, [fineCount, pupilBox]), torch.fromTypedArray(dftIm, [fineCount, pupilBox])),
+    );
     const g = this.config.patches;
     const tileH = Math.ceil(height / g);
     const tileW = Math.ceil(width / g);
@@ -397,10 +402,10 @@ export class Turbulence {
     return {
       oversample,
       kernel,
-      fftSize,
-      modes: torch.keep(torch.fromTypedArray(modes, [MODE_COUNT - PHASE_OFFSET, fftSize * fftSize], { dtype: 'float32' })),
-      pupil: torch.keep(torch.fromTypedArray(pupil, [fftSize, fftSize], { dtype: 'float32' })),
-      centring: torch.keep(torch.fromTypedArray(centring, [fftSize, fftSize], { dtype: 'float32' })),
+      pupilBox,
+      modes: torch.keep(torch.fromTypedArray(modes, [MODE_COUNT - PHASE_OFFSET, pupilBox * pupilBox], { dtype: 'float32' })),
+      pupil: torch.keep(torch.fromTypedArray(pupil, [pupilBox, pupilBox], { dtype: 'float32' })),
+      dft: torch.keep(dft),
       tileH,
       tileW,
       overlapH,
