@@ -8,6 +8,8 @@ import { decodeImage } from '../data/decode.js';
 import { readImageFolder } from '../data/imageFolder.js';
 import { readLfwPairs, readPairList } from '../data/pairs.js';
 import { readVerificationBin } from '../data/verificationBin.js';
+import { attributeMetrics } from '../eval/attributes.js';
+import { bootstrap, weightedMean } from '../eval/bootstrap.js';
 import { type Embedder, type EmbedOutput, embedAll, type FlipFusion } from '../eval/embedding.js';
 import { embedFiles } from '../eval/feature-cache.js';
 import { firstImagesAsGallery, leaveOneOutSearch, type SearchResult, search } from '../eval/identification.js';
@@ -48,6 +50,7 @@ const USAGE = [
   'catface eval verify   (--bin FILE | --pairs pairs.txt --root DIR | --list FILE --root DIR) <model> [options]',
   'catface eval identify --folder DIR [--protocol loo|first] <model> [options]',
   'catface eval ijb      --meta DIR (--features FILE | --images DIR <model>) [options]',
+  'catface eval attributes --folder DIR --model DIR [--bootstrap N] [--json]',
   '',
   'verify    pair verification: 10-fold accuracy (contiguous folds; threshold chosen on 9 folds), AUC, EER,',
   '          TAR@FAR 1e-6…1e-1 where the impostor count supports it. --bin reads insightface .bin files',
@@ -59,6 +62,8 @@ const USAGE = [
   'ijb       IJB-B/C 1:1 templates: per-image features (the rows of FILE\'s "embeddings" tensor, in the order',
   '          of *_face_tid_mid.txt; or aligned crops DIR/<image_name> embedded by the model) pooled into',
   '          templates, scored for every pair of *_template_pair_label.txt; TAR@FAR.',
+  "attributes  accuracy and balanced accuracy of the model's attribute head against the folder's",
+  "          attributes.csv (columns matched to the model's attribute names, ignoring case).",
   '',
   ...COMMON,
 ].join('\n');
@@ -308,6 +313,56 @@ async function ijb(values: Values): Promise<number> {
   return finish(values, record, () => printVerification(model, dataset, summary), { model, dataset, ...record.summary });
 }
 
+async function attributes(values: Values): Promise<number> {
+  if (!values.folder || !values.model) throw new UsageError('attributes needs --folder DIR (with attributes.csv) and --model DIR');
+  const model = FaceModel.load(values.model);
+  const dataset = readImageFolder(values.folder);
+  const columns = model.spec.attributes.map((name) => dataset.attributeNames.findIndex((c) => c.toLowerCase() === name.toLowerCase()));
+  const names = model.spec.attributes.filter((_, i) => columns[i] >= 0);
+  if (names.length === 0) {
+    throw new UsageError(`${values.folder}/attributes.csv has none of the model's attributes (${model.spec.attributes.join(', ')})`);
+  }
+  const k = names.length;
+  const predictions = new Float32Array(dataset.samples.length * k);
+  const labels = new Float32Array(dataset.samples.length * k);
+  const batch = 64;
+  for (let start = 0; start < dataset.samples.length; start += batch) {
+    const part = dataset.samples.slice(start, start + batch);
+    const input = await model.load(part.map((s) => (s.image.kind === 'file' ? s.image.path : '')));
+    const probabilities = torch.tidy(() => model.forwardTensor(input).attributes.dataSync() as Float32Array);
+    input.dispose();
+    const all = model.spec.attributes.length;
+    part.forEach((sample, i) => {
+      let j = 0;
+      model.spec.attributes.forEach((_, a) => {
+        if (columns[a] < 0) return;
+        predictions[(start + i) * k + j] = probabilities[i * all + a];
+        labels[(start + i) * k + j++] = (sample.attributes as number[])[columns[a]];
+      });
+    });
+    progress('predicting')(start + part.length, dataset.samples.length);
+  }
+  const metrics = attributeMetrics(predictions, labels, names, 0.5).map((m, a) => {
+    const correct = Array.from({ length: dataset.samples.length }, (_, s) =>
+      (predictions[s * k + a] > 0.5 ? 1 : 0) === labels[s * k + a] ? 1 : 0,
+    );
+    const resamples = resamplesOf(values);
+    const interval = resamples > 0 ? bootstrap(correct.length, weightedMean(correct), { resamples, seed: 1 }) : null;
+    return { ...m, accuracyLow: interval?.low, accuracyHigh: interval?.high };
+  });
+  if (values.json)
+    console.log(JSON.stringify({ model: basename(values.model), dataset: basename(values.folder), attributes: metrics }, null, 2));
+  else {
+    console.log(`${basename(values.model)} on ${basename(values.folder)}: ${dataset.samples.length} images; %, 95% bootstrap CI`);
+    for (const m of metrics) {
+      console.log(
+        `  ${m.name.padEnd(12)} accuracy ${pct({ value: m.accuracy, low: m.accuracyLow, high: m.accuracyHigh })}  balanced ${(m.balancedAccuracy * 100).toFixed(2)}  (${m.positives}+ / ${m.negatives}−)`,
+      );
+    }
+  }
+  return 0;
+}
+
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'evaluate a model or the face-api.js peer: pair verification, identification, IJB templates',
@@ -319,6 +374,9 @@ export const evalCommand: Command = {
     if (sub === 'verify') return verify(values);
     if (sub === 'identify') return identify(values);
     if (sub === 'ijb') return ijb(values);
-    throw new UsageError(sub ? `unknown eval protocol '${sub}' (verify, identify, ijb)` : 'which protocol? verify, identify or ijb');
+    if (sub === 'attributes') return attributes(values);
+    throw new UsageError(
+      sub ? `unknown eval protocol '${sub}' (verify, identify, ijb, attributes)` : 'which protocol? verify, identify, ijb or attributes',
+    );
   },
 };

@@ -106,7 +106,10 @@ export function reportFromRecords(title: string, records: readonly EvalRecord[],
   const verification = records.filter((r): r is VerificationRecord => r.kind === 'verification');
   const identification = records.filter((r): r is IdentificationRecord => r.kind === 'identification');
   if (verification.length > 0) {
-    const fars = [...new Set(verification.flatMap((r) => r.summary.tarAtFar.map((t) => t.far)))].sort((a, b) => b - a);
+    // FARs no result could measure would only add empty columns.
+    const fars = [...new Set(verification.flatMap((r) => r.summary.tarAtFar.filter((t) => t.value !== null).map((t) => t.far)))].sort(
+      (a, b) => b - a,
+    );
     sections.push({
       kind: 'table',
       title: 'Verification (%, 95% bootstrap CI)',
@@ -120,7 +123,7 @@ export function reportFromRecords(title: string, records: readonly EvalRecord[],
         metric(r.summary.eer),
         ...fars.map((f) => metric(r.summary.tarAtFar.find((t) => t.far === f))),
       ]),
-      note: 'TAR@FAR is empty where the impostor pairs are too few to measure that FAR.',
+      note: 'TAR@FAR shows — where the impostor pairs are too few to measure that FAR.',
     });
     for (const [dataset, group] of groupByDataset(verification)) {
       sections.push({
