@@ -47,14 +47,18 @@ async function writeTinyFolder(dir: string): Promise<void> {
   writeFileSync(join(dir, 'attributes.csv'), `${rows.join('\n')}\n`);
 }
 
-function tinyConfig(outDir: string, patch: { stage1?: number; stage2?: number; every?: number } = {}): Record<string, unknown> {
+function tinyConfig(
+  outDir: string,
+  patch: { stage1?: number; stage2?: number; every?: number; pairs?: string } = {},
+): Record<string, unknown> {
   return {
+    ...(patch.pairs ? { validation: { pairs: patch.pairs, every: 20 } } : {}),
     seed: 7,
     threads: 1,
     outDir,
     data: { train: data, imageSize: 32, workers: 0 },
     model: { widths: [8, 8, 16, 16], embeddingSize: 16, heads: 2, groups: 2, expandRatio: 2 },
-    stage1: { steps: patch.stage1 ?? 20, batchSize: 8, optim: { lr: 0.05 } },
+    stage1: { steps: patch.stage1 ?? 20, batchSize: 8, optim: { lr: 0.05, warmupSteps: 3, milestones: [(patch.stage1 ?? 20) - 5] } },
     stage2: { steps: patch.stage2 ?? 10, batchSize: 8, optim: { lr: 0.05 } },
     checkpoint: { every: patch.every ?? 10, keep: 10 },
     log: { progress: 'off' },
@@ -85,7 +89,14 @@ after(() => {
 
 test('a tiny stage-1 run brings the loss down', async () => {
   const run = join(root, 'down');
-  const result = await runTraining(config(run, { stage1: 40, stage2: 0, every: 0 }));
+  // validation pairs: 10 genuine and 10 impostor pairs of the training identities
+  const pairs = join(data, 'pairs.txt');
+  const lines = Array.from(
+    { length: 10 },
+    (_, i) => `id${i % 8}/0.png id${i % 8}/${1 + (i % 5)}.png 1\nid${i % 8}/1.png id${(i + 3) % 8}/2.png 0`,
+  );
+  writeFileSync(pairs, `${lines.join('\n')}\n`);
+  const result = await runTraining(config(run, { stage1: 40, stage2: 0, every: 0, pairs }));
   result.modules.network.dispose();
   const losses = result.losses;
   assert.equal(losses.length, 40);
@@ -93,8 +104,16 @@ test('a tiny stage-1 run brings the loss down', async () => {
   const first = mean(losses.slice(0, 5));
   const last = mean(losses.slice(-5));
   assert.ok(last < 0.8 * first, `loss should fall by >20%: first five ${first.toFixed(3)}, last five ${last.toFixed(3)}`);
-  // the exported stage-1-only model answers with FR embeddings
+  const validations = readMetrics(join(run, 'metrics.jsonl')).filter((r) => r.kind === 'validation');
+  assert.deepEqual(
+    validations.map((r) => r.step),
+    [20, 40],
+  );
+  for (const v of validations)
+    for (const key of ['accuracy', 'auc']) assert.ok((v[key] as number) >= 0 && (v[key] as number) <= 1, `${key} ${v[key]}`);
+  // the exported stage-1-only model answers with FR embeddings and carries the validation threshold
   const model = FaceModel.load(join(run, 'model'));
+  assert.equal(typeof model.spec.verifyThreshold, 'number');
   assert.equal(model.spec.defaultEmbedding, 'fr');
   const [e] = await model.embed([join(data, 'id0', '0.png')]);
   assert.equal(e.length, 16);

@@ -39,7 +39,7 @@ const optimSchema = (doc: string) =>
       ascending: true,
     }),
     gamma: number('learning-rate factor at each milestone', { default: 0.1, above: 0 }),
-    warmupSteps: int('linear learning-rate warm-up from 0 over this many steps (0: none)', { default: 0, min: 0 }),
+    warmupSteps: int('linear learning-rate warm-up from lr/warmupSteps to lr over this many steps (0: none)', { default: 0, min: 0 }),
     clipGradNorm: nullable(number('clip the global gradient L2 norm to this value (null: no clipping)', { above: 0 }), { default: null }),
   });
 

@@ -11,7 +11,7 @@ import * as torch from '../torch/index.js';
 import { buildModules, modelSpec, modelWeights, type TrainModules } from './build.js';
 import type { TrainConfig } from './config.js';
 import type { TwinDegrader } from './contracts.js';
-import { makeStageOptimizer, stageLearningRate } from './optimizer.js';
+import { makeStageOptimizer } from './optimizer.js';
 import { type Stage, type TrainResult, train } from './trainer.js';
 import { makePairValidator } from './validation.js';
 
@@ -80,7 +80,6 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         source: loader,
         degrader: twinDegrader(degrader),
         makeOptimizer: (stage, trained) => makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained),
-        learningRate: (stage, step) => stageLearningRate(stage === 1 ? config.stage1.optim : config.stage2.optim, step),
         validate: validator ? (stage: Stage) => validator.run(modules, stage) : undefined,
       },
       {

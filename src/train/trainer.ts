@@ -18,8 +18,10 @@ export type Stage = 1 | 2;
 
 /** An optimiser for one stage, wrapped so the loop needs nothing else from it. */
 export interface StageOptimizer {
-  /** Applies the gradients with this learning rate (after any clipping the config asks for). */
-  step(lr: number): void;
+  /** The learning rate the next step uses. */
+  lr(): number;
+  /** Applies the gradients (after any clipping the config asks for) and advances the schedule. */
+  step(): void;
   zeroGrad(): void;
   /** Buffers (momentum…) and scalar state, for checkpoints. */
   state(): { tensors: Map<string, Tensor>; json: unknown };
@@ -35,8 +37,6 @@ export interface TrainerParts {
   degrader: TwinDegrader;
   /** Builds the optimiser of a stage over the given modules' trainable parameters. */
   makeOptimizer(stage: Stage, modules: Module[]): StageOptimizer;
-  /** The learning rate at `stepInStage` (0-based) of a stage. */
-  learningRate(stage: Stage, stepInStage: number): number;
   /** Pair-verification validation of the current weights (the loop sets eval mode around it). */
   validate?: (stage: Stage) => Promise<Record<string, number>>;
 }
@@ -223,9 +223,8 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       const started = performance.now();
       const batch = await parts.source.next(batchSize);
       const { hq, lq } = await parts.degrader.degrade(batch.images);
-      const stepInStage = step - first;
-      const lr = parts.learningRate(thisStage, stepInStage);
       const opt = optimizer as unknown as StageOptimizer;
+      const lr = opt.lr();
       let values: Record<string, number>;
       try {
         values = torch.tidy(() => {
@@ -247,7 +246,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
           if (!Object.values(numbers).every(Number.isFinite)) return numbers; // checked below, before any update
           opt.zeroGrad();
           terms.loss.backward();
-          opt.step(lr);
+          opt.step();
           return numbers;
         });
       } finally {
