@@ -10,9 +10,11 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { loadSafetensors } from '../src/nn/safetensors.js';
+import { IResNet, iresnetConfig } from '../src/models/iresnet.js';
+import { loadSafetensors, saveSafetensors } from '../src/nn/safetensors.js';
 import { FaceModel } from '../src/serve/face-model.js';
 import * as torch from '../src/torch/index.js';
+import { buildModules } from '../src/train/build.js';
 import { listCheckpoints, readCheckpoint } from '../src/train/checkpoint.js';
 import { parseTrainConfig, type TrainConfig } from '../src/train/config.js';
 import { readMetrics } from '../src/train/metrics-log.js';
@@ -207,4 +209,24 @@ test('catface train rejects a bad config naming the field', () => {
   assert.match(r.stderr, /bad\.json: stage1\.batchSize: expected a finite number, got string "eight"/);
   assert.equal(existsSync(join(root, 'bad-run')), false, 'nothing is written for a bad config');
   assert.ok(readFileSync(path, 'utf8').length > 0);
+});
+
+test('model.pretrained starts the trunk and both branches from IR-ResNet weights', () => {
+  const ir = new IResNet(iresnetConfig('ir18', { widths: [8, 8, 16, 16], inputSize: 32, embeddingSize: 16 }));
+  const path = join(root, 'ir18.safetensors');
+  saveSafetensors(path, ir.stateDict());
+  const raw = tinyConfig(join(root, 'pretrained'));
+  const built = buildModules(parseTrainConfig({ ...raw, model: { ...(raw.model as object), pretrained: path } }), 8);
+  const theirs = ir.stateDict();
+  const ours = built.network.stateDict();
+  for (const [mine, source] of [
+    ['conv1.weight', 'conv1.weight'],
+    ['layer3.1.conv2.weight', 'layer3.1.conv2.weight'],
+    ['fr_layer4.0.conv1.weight', 'layer4.0.conv1.weight'],
+    ['sb_layer4.1.bn3.running_var', 'layer4.1.bn3.running_var'],
+    ['fr_head.fc.weight', 'fc.weight'],
+  ]) {
+    assert.ok(ours.get(mine)?.equal(theirs.get(source) as torch.Tensor), `${mine} should equal the pretrained ${source}`);
+  }
+  for (const m of [ir, built.network, built.fusion, built.frHead, built.fusedHead]) m.dispose();
 });

@@ -4,6 +4,7 @@ import { MarginHead, type MarginHeadConfig } from '../losses/margin-head.js';
 import { createFusion } from '../models/fusion.js';
 import type { Fusion, FusionConfig } from '../models/fusion-base.js';
 import { iresnetToMultiBranch, type MultiBranchConfig, MultiBranchNet } from '../models/multi-branch.js';
+import { loadPretrainedIResNet } from '../models/pretrained.js';
 import { loadSafetensors } from '../nn/safetensors.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelSpec } from '../serve/model-dir.js';
 import type { Tensor } from '../torch/index.js';
@@ -35,8 +36,14 @@ export function buildModules(config: TrainConfig, classes: number): TrainModules
   const network = new MultiBranchNet(networkConfig);
   if (m.pretrained) {
     torch.tidy(() => {
-      const { tensors } = loadSafetensors(m.pretrained as string);
-      network.loadStateDict(iresnetToMultiBranch(tensors), { strict: false, source: m.pretrained as string });
+      const source = m.pretrained as string;
+      // insightface or AdaFace names, any wrapper prefix; stage 4 goes to both branches
+      const { model } = loadPretrainedIResNet(loadSafetensors(source).tensors, { source });
+      try {
+        network.loadStateDict(iresnetToMultiBranch(model.stateDict()), { strict: false, source });
+      } finally {
+        model.dispose();
+      }
     });
   }
   const margin: MarginHeadConfig = {
