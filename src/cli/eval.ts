@@ -39,7 +39,7 @@ const COMMON = [
   '  --peer faceapi     face-api.js descriptors (dlib ResNet-34, weights from its npm package, tfjs wasm)',
   'Options:',
   '  --fusion F         flip test-time fusion: sum (default), norm-weighted, none',
-  '  --bootstrap N      bootstrap resamples for the 95% CIs (default 1000; 0 = none)',
+  '  --bootstrap N      bootstrap resamples for the 95% CIs (default 1000, ijb 0; 0 = none)',
   '  --cache DIR        cache embeddings of image files here (default ~/.cache/catface/embeddings)',
   '  --json             print the result as JSON instead of a table',
   '  --out FILE         save the result (JSON) for `catface report`',
@@ -82,7 +82,7 @@ const OPTIONS = {
   peer: { type: 'string' },
   fusion: { type: 'string', default: 'sum' },
   metric: { type: 'string', default: 'cosine' },
-  bootstrap: { type: 'string', default: '1000' },
+  bootstrap: { type: 'string' },
   cache: { type: 'string', default: join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'catface', 'embeddings') },
   json: { type: 'boolean', default: false },
   out: { type: 'string' },
@@ -124,7 +124,9 @@ function fusionOf(values: Values): FlipFusion {
   return f;
 }
 
-function resamplesOf(values: Values): number {
+/** Bootstrap resamples: --bootstrap, else `fallback` (1000; 0 for IJB, where each resample sweeps 15 M pairs per metric). */
+function resamplesOf(values: Values, fallback = 1000): number {
+  if (values.bootstrap === undefined) return fallback;
   const n = Number(values.bootstrap);
   if (!(Number.isInteger(n) && (n === 0 || n >= 10)))
     throw new UsageError(`--bootstrap must be 0 or an integer ≥ 10, got '${values.bootstrap}'`);
@@ -306,7 +308,7 @@ async function ijb(values: Values): Promise<number> {
   const summary = summarizeVerification(scores, pairs.labels, {
     fars: STANDARD_FARS,
     tenFold: false,
-    bootstrap: { resamples: resamplesOf(values) },
+    bootstrap: { resamples: resamplesOf(values, 0) },
   });
   const dataset = basename(files.templatePairLabel).replace(/_template_pair_label\.txt$/, '');
   const record = verificationRecord(model, dataset, summary, scores, pairs.labels);
