@@ -13,11 +13,13 @@ export const synth: Command = {
   name: 'synth',
   summary: 'generate synthetic identities with attributes (the default demo dataset)',
   usage: [
-    'catface synth --out DIR [--identities 200] [--images 20] [--seed 1] [--size 112] [--workers 2]',
+    'catface synth --out DIR [--identities 200] [--images 20] [--seed 1] [--size 112] [--workers 0]',
     '',
     'Renders seeded facesjs faces: one face per identity, each image with its own expression, glasses, pose',
     'and lighting. Writes DIR/<identity>/<k>.png, DIR/attributes.csv (Male, Big_Nose, Chubby, Narrow_Eyes,',
     'Bald derived from the face parameters) and DIR/identities.json. The same seed gives the same files.',
+    '--workers N renders on N worker threads (default 0: this thread builds SVGs while sharp rasterises on',
+    "libuv's pool, as fast on 2 cores and without the workers' start-up cost).",
   ].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
@@ -28,7 +30,7 @@ export const synth: Command = {
         images: { type: 'string', default: '20' },
         seed: { type: 'string', default: '1' },
         size: { type: 'string', default: '112' },
-        workers: { type: 'string', default: '2' },
+        workers: { type: 'string', default: '0' },
       },
     });
     if (!values.out) throw new UsageError('--out DIR is required');
