@@ -86,10 +86,24 @@ export class Degrader {
     const [b, , h, w] = batch.shape;
     const plan = this.plan(b, h, w);
     const hq = plan.adaface ? applyAdaFace(batch, plan.adaface) : tidy(() => batch.clone());
-    const turbulent = this.part(hq, plan.turbulentRows, (subset) =>
-      withTorchSeed(plan.turbulenceSeed, () => this.turbulence.apply(subset, plan.strengths)),
-    );
-    const unconstrained = await this.partAsync(hq, plan.unconstrainedRows, (subset) => applyUnconstrained(subset, plan.unconstrained));
+    // The unconstrained half starts first so its JPEG work (libuv threads) overlaps the turbulence (this thread).
+    // Order does not affect the result: every draw was made in `plan`, every torch draw is seeded explicitly.
+    const pending = this.partAsync(hq, plan.unconstrainedRows, (subset) => applyUnconstrained(subset, plan.unconstrained));
+    let turbulent: Tensor | null = null;
+    let unconstrained: Tensor | null = null;
+    try {
+      turbulent = this.part(hq, plan.turbulentRows, (subset) =>
+        withTorchSeed(plan.turbulenceSeed, () => this.turbulence.apply(subset, plan.strengths)),
+      );
+      unconstrained = await pending;
+    } catch (err) {
+      torch.dispose([hq, turbulent]);
+      await pending.then(
+        (t) => t?.dispose(),
+        () => undefined,
+      );
+      throw err;
+    }
     const lq = tidy(() => {
       let out = torch.zerosLike(hq);
       for (const [rows, part] of [
