@@ -17,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("TensorHandle", TensorHandle::Define(env));
   exports.Set("setTensorClass", Napi::Function::New(env, TensorHandle::SetTensorClass, "setTensorClass"));
+  exports.Set("externalBytes", Napi::Function::New(env, TensorHandle::ExternalBytes, "externalBytes"));
   InitDispatch(env, exports);
   InitRuntime(env, exports);
   return exports;

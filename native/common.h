@@ -14,6 +14,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
  public:
   static Napi::Function Define(Napi::Env env);
   static Napi::Value SetTensorClass(const Napi::CallbackInfo& info);
+  static Napi::Value ExternalBytes(const Napi::CallbackInfo& info);
   // Wraps `t` in a new JS Tensor (undefined tensors become null).
   static Napi::Value Wrap(Napi::Env env, at::Tensor t);
   // The tensor behind a JS value; throws a JS TypeError naming `what` when it is not a live Tensor.

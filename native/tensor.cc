@@ -26,12 +26,16 @@ struct StorageAccount {
   int64_t bytes;
 };
 std::unordered_map<const void*, StorageAccount> g_storages;
+int64_t g_accounted = 0;  // the sum over g_storages, what V8 was told
 
 const void* AccountStorage(Napi::Env env, const at::Tensor& t) {
   if (!t.defined() || !t.has_storage()) return nullptr;
   const void* key = t.storage().unsafeGetStorageImpl();
   auto [it, inserted] = g_storages.try_emplace(key, StorageAccount{0, static_cast<int64_t>(t.storage().nbytes())});
-  if (it->second.handles++ == 0 && it->second.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, it->second.bytes);
+  if (it->second.handles++ == 0 && it->second.bytes) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, it->second.bytes);
+    g_accounted += it->second.bytes;
+  }
   return key;
 }
 
@@ -40,6 +44,7 @@ void ReleaseStorage(Napi::Env env, const void* key) {
   auto it = g_storages.find(key);
   if (it == g_storages.end() || --it->second.handles > 0) return;
   if (it->second.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -it->second.bytes);
+  g_accounted -= it->second.bytes;
   g_storages.erase(it);
 }
 }  // namespace
@@ -119,6 +124,11 @@ Napi::Function TensorHandle::Define(Napi::Env env) {
                          InstanceMethod("_sameStorage", &TensorHandle::SameStorage),
                          InstanceMethod("_version", &TensorHandle::Version),
                      });
+}
+
+// Bytes of tensor storage that JS handles keep alive, as reported to V8 (each storage once).
+Napi::Value TensorHandle::ExternalBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(g_accounted));
 }
 
 Napi::Value TensorHandle::SetTensorClass(const Napi::CallbackInfo& info) {

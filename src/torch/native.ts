@@ -51,6 +51,7 @@ export type OpArg = unknown;
 interface Addon {
   TensorHandle: typeof TensorHandle;
   setTensorClass(cls: new () => TensorHandle): void;
+  externalBytes(): number;
   findOp(name: string, overload: string): number;
   call(id: number, args: OpArg[]): unknown;
   callInPlace(id: number, args: OpArg[]): void;

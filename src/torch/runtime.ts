@@ -37,3 +37,11 @@ export function cudaDeviceCount(): number {
 export function buildInfo(): { torch: string; parallel: string } {
   return { torch: addon.torchVersion, parallel: addon.parallelInfo() };
 }
+
+/**
+ * Bytes of tensor storage that live JS tensors hold, each storage counted once (views, in-place results and
+ * grad handles share it). V8 is told the same amount, so that it collects forgotten handles sooner.
+ */
+export function externalBytes(): number {
+  return addon.externalBytes();
+}

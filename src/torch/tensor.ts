@@ -175,8 +175,9 @@ export class Tensor extends Base {
     this._retainGrad();
     return this;
   }
+  /** Backpropagates; as in PyTorch, `retainGraph` defaults to `createGraph` (higher-order gradients need the graph). */
   backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    this._backward(gradient ?? null, options.retainGraph ?? false, options.createGraph ?? false);
+    this._backward(gradient ?? null, options.retainGraph ?? options.createGraph ?? false, options.createGraph ?? false);
   }
   detach(): Tensor {
     return op('aten::detach', [this]);
