@@ -70,10 +70,27 @@ function interval(value: number, draws: Float64Array, level: number): Interval {
 
 /** Percentile bootstrap interval of a weighted statistic over `n` items. */
 export function bootstrap(n: number, statistic: WeightedStatistic, options: BootstrapOptions = {}): Interval {
+  return bootstrapMany(n, (w) => [statistic(w)], options)[0];
+}
+
+/**
+ * Intervals of several statistics that share one computation per resample (e.g. AUC, EER and every
+ * TAR@FAR from a single ROC sweep): `statistics(weights)` returns them in a fixed order.
+ */
+export function bootstrapMany(
+  n: number,
+  statistics: (weights?: ArrayLike<number>) => number[],
+  options: BootstrapOptions = {},
+): Interval[] {
   const level = options.level ?? 0.95;
-  const draws: number[] = [];
-  for (const counts of resampleCounts(n, options)) draws.push(statistic(counts));
-  return interval(statistic(), Float64Array.from(draws), level);
+  const values = statistics();
+  const draws = values.map(() => [] as number[]);
+  for (const counts of resampleCounts(n, options)) {
+    statistics(counts).forEach((v, i) => {
+      draws[i].push(v);
+    });
+  }
+  return values.map((value, i) => interval(value, Float64Array.from(draws[i]), level));
 }
 
 /**

@@ -78,17 +78,19 @@ export function pairScores(
   const out = new Float32Array(pairs);
   if (pairs === 0) return out;
 
-  // Counting sort of the pairs by left row.
+  // Counting sort of the pairs by left row; the right rows are copied into that order once, so every later
+  // pass reads memory sequentially (random access into 15 M-entry arrays costs more than the matmul).
   const firstPair = new Int32Array(rows + 1);
   for (let i = 0; i < pairs; i++) firstPair[left[i] + 1]++;
   for (let r = 0; r < rows; r++) firstPair[r + 1] += firstPair[r];
   const byLeft = new Int32Array(pairs);
   const fill = firstPair.slice(0, rows);
   for (let i = 0; i < pairs; i++) byLeft[fill[left[i]]++] = i;
+  const sortedRight = new Int32Array(pairs);
+  for (let k = 0; k < pairs; k++) sortedRight[k] = right[byLeft[k]];
 
   const squaredNorms = metric === 'cosine' ? null : torch.tidy(() => features.float().square().sum(1).dataSync() as Float32Array);
   const columnOf = new Int32Array(rows).fill(-1);
-  const positionOf = new Int32Array(rows);
   const maxEntries = options.blockEntries ?? 1 << 25;
   let row = 0;
   while (row < rows) {
@@ -101,11 +103,11 @@ export function pairScores(
       const to = firstPair[end + 1];
       if (from === to) continue;
       let added = 0;
-      for (let p = from; p < to; p++) if (columnOf[right[byLeft[p]]] < 0) added++;
+      for (let k = from; k < to; k++) if (columnOf[sortedRight[k]] < 0) added++;
       if (blockRows.length > 0 && (blockRows.length + 1) * (blockColumns.length + added) > maxEntries) break;
       blockRows.push(end);
-      for (let p = from; p < to; p++) {
-        const r = right[byLeft[p]];
+      for (let k = from; k < to; k++) {
+        const r = sortedRight[k];
         if (columnOf[r] < 0) {
           columnOf[r] = blockColumns.length;
           blockColumns.push(r);
@@ -113,27 +115,29 @@ export function pairScores(
       }
     }
     if (blockRows.length > 0) {
-      // byLeft is ordered by left row, so the block's pairs are one contiguous run of it.
-      const pairIds = byLeft.subarray(firstPair[row], firstPair[end]);
+      // The block's pairs are one contiguous run [first, last) of the sorted order.
+      const first = firstPair[row];
+      const last = firstPair[end];
       const width = blockColumns.length;
+      const leftOf = new Int32Array(last - first);
+      blockRows.forEach((r, position) => {
+        leftOf.fill(position, firstPair[r] - first, firstPair[r + 1] - first);
+      });
       let dots: Float32Array;
-      if (pairIds.length * denseAdvantage >= blockRows.length * width) {
-        blockRows.forEach((r, position) => {
-          positionOf[r] = position;
-        });
-        const take = Int32Array.from(pairIds, (p) => positionOf[left[p]] * width + columnOf[right[p]]);
+      if ((last - first) * denseAdvantage >= blockRows.length * width) {
+        const take = new Int32Array(last - first);
+        for (let k = first; k < last; k++) take[k - first] = leftOf[k - first] * width + columnOf[sortedRight[k]];
         dots = denseBlock(features, blockRows, blockColumns, take);
       } else {
         // Sparse block (few pairs for the matrix it spans): gather the row pairs instead.
-        dots = gatheredDots(
-          features,
-          Int32Array.from(pairIds, (p) => left[p]),
-          Int32Array.from(pairIds, (p) => right[p]),
-        );
+        const lefts = Int32Array.from(leftOf, (position) => blockRows[position]);
+        dots = gatheredDots(features, lefts, sortedRight.subarray(first, last));
       }
-      pairIds.forEach((p, k) => {
-        out[p] = squaredNorms === null ? dots[k] : -(squaredNorms[left[p]] + squaredNorms[right[p]] - 2 * dots[k]);
-      });
+      for (let k = first; k < last; k++) {
+        const dot = dots[k - first];
+        out[byLeft[k]] =
+          squaredNorms === null ? dot : -(squaredNorms[blockRows[leftOf[k - first]]] + squaredNorms[sortedRight[k]] - 2 * dot);
+      }
       for (const c of blockColumns) columnOf[c] = -1;
     }
     row = end;

@@ -1,7 +1,15 @@
 // Headline metrics with bootstrap confidence intervals, as the CLI prints them and reports show them:
 // verification (10-fold accuracy, AUC, EER, TAR@FAR) from pair scores, identification (CMC ranks, DIR@FAR)
 // from a search result, and the paired comparison of two models on the same pairs.
-import { type BootstrapOptions, bootstrap, type Interval, type PairedDifference, pairedBootstrap, weightedMean } from './bootstrap.js';
+import {
+  type BootstrapOptions,
+  bootstrap,
+  bootstrapMany,
+  type Interval,
+  type PairedDifference,
+  pairedBootstrap,
+  weightedMean,
+} from './bootstrap.js';
 import { closedSet, type DirAtFar, openSet, type SearchResult } from './identification.js';
 import { auc, eer, type RocCurve, SortedScores, STANDARD_FARS, tarAtFar } from './roc.js';
 import { type TenFoldOptions, tenFold } from './tenfold.js';
@@ -51,23 +59,24 @@ export function summarizeVerification(
   const roc = sorted.roc();
   const fars = options.fars ?? STANDARD_FARS;
   const boot = resamplesOf(options) > 0 ? { seed: 1, ...options.bootstrap, strata: labels } : null;
-  const ci = (stat: (w?: ArrayLike<number>) => number) => (boot ? bootstrap(scores.length, stat, boot) : null);
+  const points = tarAtFar(roc, fars);
+  const measurable = points.filter((p) => p.tar !== null).map((p) => p.far);
+  // One ROC sweep per resample gives AUC, EER and every measurable TAR@FAR.
+  const fromRoc = (r: RocCurve) => [auc(r), eer(r), ...tarAtFar(r, measurable).map((p) => p.tar ?? Number.NaN)];
+  const intervals = boot ? bootstrapMany(scores.length, (w) => fromRoc(sorted.roc(w)), boot) : null;
   const summary: VerificationSummary = {
     pairs: scores.length,
     genuine: sorted.positives,
     impostor: sorted.negatives,
-    auc: withInterval(
-      ci((w) => auc(sorted.roc(w))),
-      auc(roc),
-    ),
-    eer: withInterval(
-      ci((w) => eer(sorted.roc(w))),
-      eer(roc),
-    ),
-    tarAtFar: tarAtFar(roc, fars).map((point) => {
+    auc: withInterval(intervals?.[0] ?? null, auc(roc)),
+    eer: withInterval(intervals?.[1] ?? null, eer(roc)),
+    tarAtFar: points.map((point) => {
       if (point.tar === null) return { far: point.far, value: null, threshold: null };
-      const interval = ci((w) => tarAtFar(sorted.roc(w), [point.far])[0].tar ?? Number.NaN);
-      return { far: point.far, threshold: point.threshold, ...withInterval(interval, point.tar) };
+      return {
+        far: point.far,
+        threshold: point.threshold,
+        ...withInterval(intervals?.[2 + measurable.indexOf(point.far)] ?? null, point.tar),
+      };
     }),
     roc,
   };
