@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { IResNet, iresnetConfig } from '../src/models/iresnet.js';
 import { loadSafetensors, saveSafetensors } from '../src/nn/safetensors.js';
 import { FaceModel } from '../src/serve/face-model.js';
+import { FaceModelWorker } from '../src/serve/face-model-worker.js';
 import * as torch from '../src/torch/index.js';
 import { buildModules } from '../src/train/build.js';
 import { listCheckpoints, readCheckpoint } from '../src/train/checkpoint.js';
@@ -120,6 +121,21 @@ test('a tiny stage-1 run brings the loss down', async () => {
   const [e] = await model.embed([join(data, 'id0', '0.png')]);
   assert.equal(e.length, 16);
   assert.ok(Math.abs(Math.hypot(...e) - 1) < 1e-4);
+  const [quality] = await model.quality([join(data, 'id0', '0.png')]);
+  assert.ok(quality > 0);
+  // the worker-thread API answers the same, off the event loop
+  const worker = await FaceModelWorker.open(join(run, 'model'));
+  try {
+    const [fromWorker] = await worker.embed([readFileSync(join(data, 'id0', '0.png'))]);
+    assert.deepEqual([...fromWorker], [...e]);
+    const same = await worker.verify(join(data, 'id0', '0.png'), join(data, 'id0', '0.png'));
+    assert.ok(Math.abs(same.similarity - 1) < 1e-5 && same.same === true);
+    const [attributes] = await worker.attributes([join(data, 'id1', '2.png')]);
+    assert.deepEqual(Object.keys(attributes), ['Male', 'Big_Nose', 'Chubby', 'Narrow_Eyes', 'Bald']);
+    await assert.rejects(worker.embed([join(data, 'missing.png')]), /missing\.png: cannot read \(ENOENT\)/);
+  } finally {
+    await worker.close();
+  }
   model.dispose();
 });
 
