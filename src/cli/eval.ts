@@ -280,7 +280,7 @@ async function ijb(values: Values): Promise<number> {
   if (values.features) {
     const { tensors } = loadSafetensors(values.features);
     const found = tensors.get('embeddings');
-    if (!found || found.ndim !== 2 || found.shape[0] !== images.imageNames.length) {
+    if (found?.ndim !== 2 || found.shape[0] !== images.imageNames.length) {
       throw new UsageError(
         `${values.features}: needs an 'embeddings' tensor [${images.imageNames.length}, D] (one row per line of ${files.faceTidMid}), got ${found ? `[${found.shape}]` : 'none'}`,
       );
