@@ -1,6 +1,8 @@
 // Stochastic gradient descent with momentum, dampening, Nesterov and (L2) weight decay: PyTorch 1.13's update,
 // done with libtorch's _foreach_ ops (one call per step for all parameters of a group).
+import { zerosLike } from '../../torch/creation.js';
 import { callOp, callOpInPlace } from '../../torch/native.js';
+import { dispose, keep } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';
 
@@ -34,16 +36,37 @@ export class SGD extends Optimizer<SGDOptions> {
     }
   }
 
+  /** Per-parameter buffers for the decayed and Nesterov gradients: reused each step, so no tensors are made. */
+  private readonly scratch = new Map<Tensor, Tensor>();
+
+  private scratchFor(params: Tensor[]): Tensor[] {
+    return params.map((p) => {
+      const existing = this.scratch.get(p);
+      if (existing !== undefined) return existing;
+      const made = keep(zerosLike(p));
+      this.scratch.set(p, made);
+      return made;
+    });
+  }
+
   protected updateGroup(o: SGDOptions, params: Tensor[], grads: Tensor[]): void {
     let d = o.maximize ? (callOp('aten::_foreach_neg', [grads]) as Tensor[]) : grads;
-    if (o.weightDecay !== 0) d = callOp('aten::_foreach_add.List', [d, params, o.weightDecay]) as Tensor[];
+    if (o.weightDecay !== 0) {
+      const decayed = this.scratchFor(params);
+      callOpInPlace('aten::_foreach_add.List_out', [d, params, o.weightDecay, decayed]);
+      d = decayed;
+    }
     if (o.momentum !== 0) {
-      const fresh = params.filter((p) => !this.state.has(p));
-      if (fresh.length === 0) {
+      const fresh = params.some((p) => !this.state.has(p));
+      if (!fresh) {
         const bufs = params.map((p) => this.state.get(p)?.momentumBuffer as Tensor);
         callOpInPlace('aten::_foreach_mul_.Scalar', [bufs, o.momentum]);
         callOpInPlace('aten::_foreach_add_.List', [bufs, d, 1 - o.dampening]);
-        d = o.nesterov ? (callOp('aten::_foreach_add.List', [d, bufs, o.momentum]) as Tensor[]) : bufs;
+        if (o.nesterov) {
+          const ahead = this.scratchFor(params);
+          callOpInPlace('aten::_foreach_add.List_out', [d, bufs, o.momentum, ahead]); // in place when d is the scratch
+          d = ahead;
+        } else d = bufs;
       } else {
         // First step (or new parameters): the buffer starts as the gradient itself, as in PyTorch.
         d = params.map((p, i) => {
@@ -55,5 +78,11 @@ export class SGD extends Optimizer<SGDOptions> {
       }
     }
     callOpInPlace('aten::_foreach_add_.List', [params, d, -o.lr]);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    dispose([...this.scratch.values()]);
+    this.scratch.clear();
   }
 }
