@@ -1,0 +1,252 @@
+// dlib's ResNet-34 face descriptor (dlib_face_recognition_resnet_model_v1) as face-api.js ships and runs it:
+// 150×150 RGB crops → 128-d descriptor. Layer names follow face-api's weight manifest (conv32_down,
+// conv32_1 … conv256_down_out, fc), so its npm weights load by name through `parseTfjsWeights`.
+
+import { Layer } from '../nn/layer.js';
+import { Module } from '../nn/module.js';
+import { empty, fromBytes, tensor, zeros } from '../torch/creation.js';
+import { avgPool2d, conv2d, maxPool2d, pad, relu } from '../torch/functional.js';
+import { callOp } from '../torch/native.js';
+import type { Tensor } from '../torch/tensor.js';
+
+/** The crop side the network takes. */
+export const DLIB_INPUT_SIZE = 150;
+/** Per-channel RGB means subtracted before scaling by 1/255 (face-api's normalisation). */
+export const DLIB_RGB_MEAN = [122.782, 117.001, 104.298] as const;
+
+/** Convolution + bias, then dlib's affine "scale" layer (x·w + b per channel), then optionally ReLU. */
+class ConvScale extends Layer {
+  readonly conv: WeightBias;
+  readonly scale: WeightBias;
+
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernel: number,
+    readonly stride: number,
+    readonly padding: number,
+    readonly withRelu: boolean,
+  ) {
+    super();
+    this.conv = this.module('conv', new WeightBias([outChannels, inChannels, kernel, kernel], [outChannels]));
+    this.scale = this.module('scale', new WeightBias([outChannels], [outChannels]));
+  }
+
+  forward(x: Tensor): Tensor {
+    const c = conv2d(x, this.conv.weight, this.conv.bias, { stride: this.stride, padding: this.padding });
+    const shape = [1, -1, 1, 1];
+    const scaled = callOp('aten::addcmul', [this.scale.bias.view(shape), c, this.scale.weight.view(shape), 1]) as Tensor;
+    c.dispose();
+    if (!this.withRelu) return scaled;
+    const out = relu(scaled);
+    scaled.dispose();
+    return out;
+  }
+}
+
+/** A weight and an optional bias under one name (tfjs layers hold bare tensors); filled by loading. */
+class WeightBias extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  constructor(weightShape: number[], biasShape: number[] | null) {
+    super();
+    this.weight = this.param('weight', zeros(weightShape));
+    this.bias = biasShape ? this.param('bias', zeros(biasShape)) : (this.noParam('bias') as unknown as Tensor);
+  }
+}
+
+/** conv → ReLU → conv, plus the input, then ReLU (stride 1, 'same' padding). */
+class Residual extends Layer {
+  readonly conv1: ConvScale;
+  readonly conv2: ConvScale;
+  constructor(channels: number) {
+    super();
+    this.conv1 = this.module('conv1', new ConvScale(channels, channels, 3, 1, 1, true));
+    this.conv2 = this.module('conv2', new ConvScale(channels, channels, 3, 1, 1, false));
+  }
+  forward(x: Tensor): Tensor {
+    const a = this.conv1.forward(x);
+    const b = this.conv2.forward(a);
+    a.dispose();
+    const sum = b.add(x);
+    b.dispose();
+    const out = relu(sum);
+    sum.dispose();
+    return out;
+  }
+}
+
+/**
+ * The down-sampling block: stride-2 'valid' conv path; the shortcut is a 2×2 average pool, zero-padded in
+ * channels when they double; when the two paths' sides differ the conv path gets a zero row and column.
+ */
+class ResidualDown extends Layer {
+  readonly conv1: ConvScale;
+  readonly conv2: ConvScale;
+  constructor(inChannels: number, outChannels: number) {
+    super();
+    this.conv1 = this.module('conv1', new ConvScale(inChannels, outChannels, 3, 2, 0, true));
+    this.conv2 = this.module('conv2', new ConvScale(outChannels, outChannels, 3, 1, 1, false));
+  }
+  forward(x: Tensor): Tensor {
+    const a = this.conv1.forward(x);
+    let b = this.conv2.forward(a);
+    a.dispose();
+    let pooled = avgPool2d(x, 2, { stride: 2 });
+    const [, pc, ph, pw] = pooled.shape;
+    const [, bc, bh, bw] = b.shape;
+    if (bh !== ph || bw !== pw) {
+      const padded = pad(b, [0, pw - bw, 0, ph - bh]);
+      b.dispose();
+      b = padded;
+    }
+    if (pc !== bc) {
+      const padded = pad(pooled, [0, 0, 0, 0, 0, bc - pc]);
+      pooled.dispose();
+      pooled = padded;
+    }
+    const sum = b.add(pooled);
+    b.dispose();
+    pooled.dispose();
+    const out = relu(sum);
+    sum.dispose();
+    return out;
+  }
+}
+
+export class DlibResNet extends Module {
+  readonly conv32_down: ConvScale;
+  readonly blocks: [string, Layer][];
+  readonly fc: WeightBias;
+  private readonly mean: Tensor;
+
+  constructor() {
+    super();
+    this.conv32_down = this.module('conv32_down', new ConvScale(3, 32, 7, 2, 0, true));
+    const spec: [string, Layer][] = [
+      ['conv32_1', new Residual(32)],
+      ['conv32_2', new Residual(32)],
+      ['conv32_3', new Residual(32)],
+      ['conv64_down', new ResidualDown(32, 64)],
+      ['conv64_1', new Residual(64)],
+      ['conv64_2', new Residual(64)],
+      ['conv64_3', new Residual(64)],
+      ['conv128_down', new ResidualDown(64, 128)],
+      ['conv128_1', new Residual(128)],
+      ['conv128_2', new Residual(128)],
+      ['conv256_down', new ResidualDown(128, 256)],
+      ['conv256_1', new Residual(256)],
+      ['conv256_2', new Residual(256)],
+      ['conv256_down_out', new ResidualDown(256, 256)],
+    ];
+    this.blocks = spec.map(([name, layer]) => [name, this.module(name, layer)]);
+    this.fc = this.module('fc', new WeightBias([128, 256], null));
+    this.mean = this.buffer('rgb_mean', tensor([...DLIB_RGB_MEAN]).view(1, 3, 1, 1), false);
+    this.eval();
+  }
+
+  /** RGB pixels 0–255, [B, 3, 150, 150] float → descriptors [B, 128] (not normalised, as face-api returns them). */
+  forward(images: Tensor): Tensor {
+    const [, c, h, w] = images.shape;
+    if (images.ndim !== 4 || c !== 3 || h !== DLIB_INPUT_SIZE || w !== DLIB_INPUT_SIZE) {
+      throw new RangeError(`DlibResNet: expected RGB crops [B, 3, 150, 150] (0–255), got [${images.shape}]`);
+    }
+    const centred = images.sub(this.mean);
+    const normalised = centred.div(255);
+    centred.dispose();
+    const stem = this.conv32_down.forward(normalised);
+    normalised.dispose();
+    let x = maxPool2d(stem, 3, { stride: 2 });
+    stem.dispose();
+    for (const [, block] of this.blocks) {
+      const next = block.forward(x);
+      x.dispose();
+      x = next;
+    }
+    const pooled = x.mean([2, 3]);
+    x.dispose();
+    const out = pooled.matmul(this.fc.weight.t());
+    pooled.dispose();
+    return out;
+  }
+}
+
+export interface TfjsWeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: 'uint8' | 'uint16' | 'float16'; scale?: number; min?: number };
+}
+export type TfjsManifest = { paths: string[]; weights: TfjsWeightSpec[] }[];
+
+/**
+ * Decodes a tfjs weights manifest and its shards (each group's shards concatenated in `paths` order) into
+ * float32 tensors by tfjs name, undoing uint8/uint16 affine quantisation (value = q·scale + min).
+ */
+export function parseTfjsWeights(manifest: TfjsManifest, shards: Map<string, Uint8Array>, source = 'manifest'): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const group of manifest) {
+    const parts = group.paths.map((p) => {
+      const bytes = shards.get(p);
+      if (!bytes) throw new Error(`${source}: shard '${p}' is missing`);
+      return bytes;
+    });
+    const data = Buffer.concat(parts);
+    let offset = 0;
+    for (const spec of group.weights) {
+      const count = spec.shape.reduce((a, b) => a * b, 1);
+      const q = spec.quantization;
+      if (spec.dtype !== 'float32')
+        throw new Error(`${source}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 weights are supported`);
+      let values: Float32Array;
+      if (!q) {
+        values = new Float32Array(data.buffer.slice(data.byteOffset + offset, data.byteOffset + offset + count * 4));
+        offset += count * 4;
+      } else if (q.dtype === 'uint8' || q.dtype === 'uint16') {
+        const width = q.dtype === 'uint8' ? 1 : 2;
+        values = new Float32Array(count);
+        for (let i = 0; i < count; i++) {
+          const v = width === 1 ? data[offset + i] : data.readUInt16LE(offset + 2 * i);
+          values[i] = v * (q.scale ?? 1) + (q.min ?? 0);
+        }
+        offset += count * width;
+      } else {
+        throw new Error(`${source}: weight '${spec.name}' uses ${q.dtype} quantisation, which is not supported`);
+      }
+      if (offset > data.length) throw new Error(`${source}: shards end before weight '${spec.name}' (truncated)`);
+      out.set(spec.name, fromBytes(values, 'float32', spec.shape));
+    }
+    if (offset !== data.length) throw new Error(`${source}: ${data.length - offset} bytes left after the last weight`);
+  }
+  return out;
+}
+
+/**
+ * face-api's tfjs weights (HWIO filters, [in, out] fc) renamed and laid out as DlibResNet's state dict
+ * (OIHW filters, [out, in] fc): `conv32_1/conv1/conv/filters` → `conv32_1.conv1.conv.weight`.
+ */
+export function faceApiToDlibState(weights: Map<string, Tensor>): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of weights) {
+    const key = name
+      .replaceAll('/', '.')
+      .replace(/\.filters$/, '.weight')
+      .replace(/\.weights$/, '.weight')
+      .replace(/\.biases$/, '.bias');
+    if (name.endsWith('/filters')) out.set(key, t.permute(3, 2, 0, 1).contiguous());
+    else if (name === 'fc') out.set('fc.weight', t.t().contiguous());
+    else out.set(key, t);
+  }
+  return out;
+}
+
+/** A DlibResNet holding face-api's weights, from its manifest and shard bytes (by path as the manifest names them). */
+export function dlibResNetFromFaceApi(
+  manifest: TfjsManifest,
+  shards: Map<string, Uint8Array>,
+  source = 'face_recognition_model-weights_manifest.json',
+): DlibResNet {
+  const model = new DlibResNet();
+  model.loadStateDict(faceApiToDlibState(parseTfjsWeights(manifest, shards, source)), { source });
+  return model;
+}
