@@ -8,41 +8,21 @@ function op(name: string, args: unknown[]): Tensor {
   return callOp(name, args) as Tensor;
 }
 
-/** 2-D FFT over `dim` (default the last two); real input gives a complex result. */
-export function fft2(
-  input: Tensor,
-  s?: readonly [number, number],
-  dim: readonly [number, number] = [-2, -1],
-  norm: Norm = 'backward',
-): Tensor {
-  return op('aten::fft_fft2', [input, s ? [...s] : null, [...dim], norm]);
+/** A 2-D transform over `dim` (default the last two), with output sizes `s` and a normalisation mode. */
+type Transform2d = (input: Tensor, s?: readonly [number, number], dim?: readonly [number, number], norm?: Norm) => Tensor;
+
+function transform2d(name: string): Transform2d {
+  return (input, s, dim = [-2, -1], norm = 'backward') => op(name, [input, s ? [...s] : null, [...dim], norm]);
 }
-export function ifft2(
-  input: Tensor,
-  s?: readonly [number, number],
-  dim: readonly [number, number] = [-2, -1],
-  norm: Norm = 'backward',
-): Tensor {
-  return op('aten::fft_ifft2', [input, s ? [...s] : null, [...dim], norm]);
-}
+
+/** 2-D FFT; real input gives a complex result. */
+export const fft2: Transform2d = transform2d('aten::fft_fft2');
+export const ifft2: Transform2d = transform2d('aten::fft_ifft2');
 /** FFT of real input keeping the non-negative frequencies of the last dimension. */
-export function rfft2(
-  input: Tensor,
-  s?: readonly [number, number],
-  dim: readonly [number, number] = [-2, -1],
-  norm: Norm = 'backward',
-): Tensor {
-  return op('aten::fft_rfft2', [input, s ? [...s] : null, [...dim], norm]);
-}
+export const rfft2: Transform2d = transform2d('aten::fft_rfft2');
 /** Inverse of rfft2; pass `s` to recover odd sizes exactly. */
-export function irfft2(
-  input: Tensor,
-  s?: readonly [number, number],
-  dim: readonly [number, number] = [-2, -1],
-  norm: Norm = 'backward',
-): Tensor {
-  return op('aten::fft_irfft2', [input, s ? [...s] : null, [...dim], norm]);
-}
+export const irfft2: Transform2d = transform2d('aten::fft_irfft2');
+
 export function fft(input: Tensor, n?: number, dim = -1, norm: Norm = 'backward'): Tensor {
   return op('aten::fft_fft', [input, n ?? null, dim, norm]);
 }
