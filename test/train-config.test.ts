@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_ATTRIBUTES } from '../src/data/attributes.js';
 import * as torch from '../src/torch/index.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
@@ -56,6 +57,13 @@ test('a bad config names the field and what is wrong', () => {
   bad({ loss: { attributeWeights: [1, 2] } }, 'loss.attributeWeights', /one weight per attribute \(5\)/);
   bad({ degrade: 3 }, 'degrade', /expected an object/);
   assert.throws(() => parseTrainConfig([]), /\(top level\): expected an object/);
+});
+
+test('the shipped configs/demo.json is valid', () => {
+  const path = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'configs', 'demo.json');
+  const c = loadTrainConfig(path);
+  assert.equal(c.data.imageSize, 64);
+  assert.ok(c.stage1.steps > 0 && c.stage2.steps > 0);
 });
 
 test('loadTrainConfig names the file on unreadable or invalid JSON', () => {
