@@ -21,19 +21,20 @@ test('tensor round-trips nested arrays and typed arrays', () => {
 });
 
 test('tidy frees everything but the result, and nests', () => {
-  let inner: torch.Tensor | undefined;
+  const made: torch.Tensor[] = [];
   const kept = torch.tidy(() => {
     const a = torch.ones([4]);
-    inner = a.mul(2);
-    const b = torch.tidy(() => inner!.add(1));
-    return b;
+    const inner = a.mul(2);
+    made.push(inner);
+    return torch.tidy(() => inner.add(1));
   });
-  assert.equal(inner!.isDisposed, true);
+  const [inner] = made;
+  assert.equal(inner.isDisposed, true);
   assert.equal(kept.isDisposed, false);
   assert.deepEqual(kept.toArray(), [3, 3, 3, 3]);
   const w = torch.tidy(() => torch.keep(torch.zeros([2])));
   assert.equal(w.isDisposed, false);
-  assert.throws(() => inner!.add(1), /disposed/);
+  assert.throws(() => inner.add(1), /disposed/);
 });
 
 test('autograd computes d(sum x²)/dx = 2x and noGrad builds no graph', () => {
@@ -41,7 +42,7 @@ test('autograd computes d(sum x²)/dx = 2x and noGrad builds no graph', () => {
   const y = x.mul(x).sum();
   assert.equal(y.gradFn, 'SumBackward0');
   y.backward();
-  assert.deepEqual(x.grad!.toArray(), [2, -4, 6]);
+  assert.deepEqual(x.grad?.toArray(), [2, -4, 6]);
   const z = torch.noGrad(() => x.mul(2));
   assert.equal(z.requiresGrad, false);
   assert.equal(torch.isGradEnabled(), true);
