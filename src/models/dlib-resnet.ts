@@ -4,7 +4,7 @@
 
 import { Layer } from '../nn/layer.js';
 import { Module } from '../nn/module.js';
-import { empty, fromBytes, tensor, zeros } from '../torch/creation.js';
+import { fromBytes, tensor, zeros } from '../torch/creation.js';
 import { avgPool2d, conv2d, maxPool2d, pad, relu } from '../torch/functional.js';
 import { callOp } from '../torch/native.js';
 import type { Tensor } from '../torch/tensor.js';
