@@ -12,6 +12,7 @@ import { closedSet, firstImagesAsGallery, leaveOneOutSearch, openSet, search } f
 import { findIjbMeta, readFaceTidMid, readTemplatePairs } from '../src/eval/ijb.js';
 import { pairScores } from '../src/eval/pair-scores.js';
 import { auc, SortedScores } from '../src/eval/roc.js';
+import { compareVerification } from '../src/eval/summary.js';
 import { poolTemplates, templateRows } from '../src/eval/templates.js';
 import * as torch from '../src/torch/index.js';
 import { runPythonJson, sklearnUnavailable } from './helpers/python-json.js';
@@ -227,4 +228,14 @@ test('flip fusion: sum of unit embeddings vs norm-weighted', () => {
   near(fuseFlips(plain, flipped, 'norm-weighted').dataSync() as Float32Array, [3 / Math.sqrt(10), 1 / Math.sqrt(10)]);
   near(fuseFlips(plain, null, 'none').dataSync() as Float32Array, [1, 0]);
   assert.throws(() => fuseFlips({ embeddings: plain.embeddings, dim: 2 }, flipped, 'norm-weighted'), /needs feature norms/);
+});
+
+test('paired verification comparison: a model against itself differs by 0; other pairs are refused', () => {
+  const scores = Array.from({ length: 400 }, (_, i) => ((i * 37) % 101) / 100 + (i % 2) * 0.3);
+  const labels = scores.map((_, i) => i % 2);
+  const same = compareVerification({ scores, labels }, { scores, labels }, { bootstrap: { resamples: 100 } });
+  assert.deepEqual([same.accuracy.value, same.accuracy.low, same.accuracy.high], [0, 0, 0]);
+  assert.deepEqual([same.auc.value, same.auc.low, same.auc.high], [0, 0, 0]);
+  const flipped = labels.map((l) => 1 - l);
+  assert.throws(() => compareVerification({ scores, labels }, { scores, labels: flipped }), /pair 0 has different labels/);
 });

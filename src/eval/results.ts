@@ -4,9 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { DataError } from '../data/errors.js';
 import { writeFileAtomic } from '../data/files.js';
+import type { PairedDifference } from './bootstrap.js';
 import type { Cell, Report, ReportSection } from './report.js';
 import { farLabel, SortedScores } from './roc.js';
-import type { IdentificationSummary, MetricWithInterval, VerificationSummary } from './summary.js';
+import { compareVerification, type IdentificationSummary, type MetricWithInterval, type VerificationSummary } from './summary.js';
 
 export const RESULT_FORMAT = 'catface-eval-result';
 
@@ -134,6 +135,16 @@ export function reportFromRecords(title: string, records: readonly EvalRecord[],
           return { label: r.model, fpr: roc.fpr, tpr: roc.tpr };
         }),
       });
+      const comparisons = pairedComparisons(group);
+      if (comparisons.length > 0) {
+        sections.push({
+          kind: 'table',
+          title: `Paired comparison — ${dataset} (difference in points, 95% paired bootstrap CI)`,
+          columns: ['model', 'vs', 'Δ 10-fold accuracy', 'Δ AUC', 'P(not better)'],
+          rows: comparisons,
+          note: 'Both models resampled on the same pairs; P(not better) is the share of resamples where the first model did not beat the second on accuracy.',
+        });
+      }
       for (const r of group) {
         sections.push({
           kind: 'histogram',
@@ -166,4 +177,24 @@ export function reportFromRecords(title: string, records: readonly EvalRecord[],
     }
   }
   return { title, subtitle, sections };
+}
+
+/** Each model against the group's first one, on the same pairs (skipped where the pair labels differ). */
+function pairedComparisons(group: VerificationRecord[]): Cell[][] {
+  const [base, ...others] = group;
+  const rows: Cell[][] = [];
+  for (const other of others) {
+    const same = other.labels.length === base.labels.length && other.labels.every((l, i) => l === base.labels[i]);
+    if (!same) continue;
+    const diff = compareVerification(other, base, { bootstrap: { resamples: 1000 } });
+    const points = (d: PairedDifference): Cell => ({ value: d.value * 100, low: d.low * 100, high: d.high * 100, percent: false });
+    rows.push([
+      other.model,
+      base.model,
+      points(diff.accuracy),
+      points(diff.auc),
+      { value: diff.accuracy.pNotBetter, percent: false, digits: 3 },
+    ]);
+  }
+  return rows;
 }
