@@ -1,6 +1,13 @@
 // Pretrained IR-ResNet weights from insightface (`iresnet`, names as ours) or AdaFace (`net.py`: input_layer,
 // body.N.res_layer/shortcut_layer, output_layer), given as named tensors (read the safetensors file first).
 // The architecture is read off the tensors, so a checkpoint of any depth, width or input size loads.
+// Converting the published files to safetensors (python3 with torch and the `safetensors` package):
+//   import torch; from safetensors.torch import save_file
+//   ckpt = torch.load('adaface_ir101_webface12m.ckpt', map_location='cpu')   # or insightface's backbone.pth
+//   state = ckpt.get('state_dict', ckpt)                                       # Lightning nests it; .pth is flat
+//   state = {k: v.contiguous() for k, v in state.items() if torch.is_tensor(v)}
+//   save_file(state, 'ir101.safetensors')                                      # `model.`/`head.` prefixes are handled here
+// AdaFace models take BGR inputs, insightface's RGB, both normalised as (x/255 − 0.5)/0.5.
 import { zeros } from '../torch/creation.js';
 import type { Tensor } from '../torch/tensor.js';
 import { adafaceConfig, IResNet, type IResNetConfig, iresnetConfig } from './iresnet.js';
