@@ -123,7 +123,7 @@ test('a tiny stage-1 run brings the loss down', async () => {
   assert.ok(Math.abs(Math.hypot(...e) - 1) < 1e-4);
   const [quality] = await model.quality([join(data, 'id0', '0.png')]);
   assert.ok(quality > 0);
-  // the worker-thread API answers the same, off the event loop
+  // the out-of-process API answers the same, off the event loop
   const worker = await FaceModelWorker.open(join(run, 'model'));
   try {
     const [fromWorker] = await worker.embed([readFileSync(join(data, 'id0', '0.png'))]);

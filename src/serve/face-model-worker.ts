@@ -1,7 +1,9 @@
-// FaceModel in a worker thread, for servers: every call is a message to a thread that owns the model, so the
-// forward passes never block the event loop. Requests are answered in order; embeddings come back as
-// transferred Float32Arrays (no copy). Errors in the worker reject the call with the worker's message.
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+// FaceModel in a separate process, for servers: every call is a message to a child process that owns the
+// model, so the forward passes never block the event loop. Requests are answered in order; errors in the
+// child reject the call with its message. A child process rather than a worker thread: the libtorch addon
+// keeps process-wide state that a second JS context in the same process (a Worker) would corrupt.
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { EmbeddingKind, FaceAnalysis, FaceImage, Verification } from './face-model.js';
 import { FaceModel, verification } from './face-model.js';
 import type { ModelSpec } from './model-dir.js';
@@ -9,15 +11,20 @@ import type { ModelSpec } from './model-dir.js';
 type Request = { id: number; method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind } | { id: number; method: 'spec' };
 type Reply = { id: number; result: unknown } | { id: number; error: string };
 
-/** The same API as FaceModel, answered by a worker thread. Call `close()` when done. */
+const CHILD_FLAG = '--catface-model-worker';
+
+/** The same API as FaceModel, answered by a child process. Call `close()` when done. */
 export class FaceModelWorker {
-  private readonly worker: Worker;
+  private readonly worker: ChildProcess;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private nextId = 0;
   private specCache: ModelSpec | null = null;
 
   private constructor(dir: string) {
-    this.worker = new Worker(new URL(import.meta.url), { workerData: { dir } });
+    this.worker = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, dir], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     this.worker.on('message', (reply: Reply) => {
       const entry = this.pending.get(reply.id);
       if (!entry) return;
@@ -26,7 +33,9 @@ export class FaceModelWorker {
       else entry.resolve(reply.result);
     });
     this.worker.on('error', (err) => this.failAll(err));
-    this.worker.on('exit', (code) => this.failAll(new Error(`FaceModelWorker: the worker exited (code ${code})`)));
+    this.worker.on('exit', (code, signal) =>
+      this.failAll(new Error(`FaceModelWorker: the model process exited (${signal ?? `code ${code}`})`)),
+    );
   }
 
   /** Starts a worker and loads the model directory in it (rejects with the loader's error). */
@@ -49,7 +58,7 @@ export class FaceModelWorker {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...request, id });
+      this.worker.send({ ...request, id });
     });
   }
 
@@ -80,37 +89,37 @@ export class FaceModelWorker {
   }
 
   async close(): Promise<void> {
-    await this.worker.terminate();
+    if (this.worker.exitCode !== null || this.worker.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.kill();
+    await exited;
   }
 }
 
-// Worker side: load the model once, then answer requests one at a time.
-if (!isMainThread && parentPort && (workerData as { dir?: string } | null)?.dir !== undefined) {
-  const port = parentPort;
+// Child side: load the model once, then answer requests one at a time.
+if (process.argv[2] === CHILD_FLAG && process.send) {
+  const send = process.send.bind(process);
   let model: FaceModel | null = null;
   let loadError: string | null = null;
   try {
-    model = FaceModel.load((workerData as { dir: string }).dir);
+    model = FaceModel.load(process.argv[3]);
   } catch (err) {
     loadError = (err as Error).message;
   }
   let queue = Promise.resolve();
-  port.on('message', (request: Request) => {
+  process.on('message', (request: Request) => {
     queue = queue.then(async () => {
       try {
         if (!model) throw new Error(loadError ?? 'model not loaded');
         if (request.method === 'spec') {
-          port.postMessage({ id: request.id, result: model.spec } satisfies Reply);
+          send({ id: request.id, result: model.spec } satisfies Reply);
           return;
         }
-        const result = await model.analyze(request.images, request.kind);
-        port.postMessage(
-          { id: request.id, result } satisfies Reply,
-          result.map((r) => r.embedding.buffer as ArrayBuffer),
-        );
+        send({ id: request.id, result: await model.analyze(request.images, request.kind) } satisfies Reply);
       } catch (err) {
-        port.postMessage({ id: request.id, error: (err as Error).message } satisfies Reply);
+        send({ id: request.id, error: (err as Error).message } satisfies Reply);
       }
     });
   });
+  process.on('disconnect', () => process.exit(0));
 }

@@ -3,7 +3,7 @@
 // main thread by sharp) or on aligned, normalised tensors [B, 3, S, S].
 //
 // The network runs synchronously on the calling thread (libtorch uses its own intra-op threads). In a server,
-// use `FaceModelWorker` (face-model-worker.ts): the same API with the forward passes in a worker thread, so
+// use `FaceModelWorker` (face-model-worker.ts): the same API with the forward passes in a child process, so
 // the event loop keeps answering requests.
 
 import { readFile } from 'node:fs/promises';
