@@ -115,8 +115,8 @@ export async function evaluateDemo(modelDir: string, testDir: string, seed: numb
       { name: 'clean gallery vs degraded probe', left: pairs.left, right: pairs.right.map((i) => i + n) },
     ];
     const models: { label: string; kind: EmbeddingKind }[] = [
-      { label: 'baseline (FR branch)', kind: 'fr' },
-      { label: 'CATFace (fused)', kind: 'fused' },
+      { label: 'baseline (FR)', kind: 'fr' },
+      { label: 'CATFace', kind: 'fused' },
     ];
     const all = [...clean, ...degraded];
     const rows: VerificationRow[] = [];
