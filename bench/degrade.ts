@@ -16,6 +16,7 @@ import { IResNet, iresnetConfig } from '../src/models/iresnet.js';
 import { Linear } from '../src/nn/linear.js';
 import { SGD } from '../src/nn/optim/sgd.js';
 import * as torch from '../src/torch/index.js';
+import { median, positiveFlags } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,11 +28,7 @@ const { values: args } = parseArgs({
     'train-steps': { type: 'string', default: '4' },
   },
 });
-const positive = (name: keyof typeof args): number => {
-  const v = Number(args[name]);
-  if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`bench:degrade: --${name} must be a positive integer, got '${args[name]}'`);
-  return v;
-};
+const positive = positiveFlags('bench:degrade', args);
 const batch = positive('batch');
 const reps = positive('reps');
 const trainSteps = positive('train-steps');
@@ -42,11 +39,6 @@ torch.setNumThreads(positive('threads'));
 
 const here = dirname(fileURLToPath(import.meta.url));
 const orl = join(here, '..', '..', '..', 'shared', 'data', 'orl');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Median seconds of `fn` over `reps` runs after `warmup`. */
 async function seconds(fn: () => Promise<void> | void, times = reps): Promise<number> {

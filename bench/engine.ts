@@ -4,16 +4,14 @@
 // (../shared/anchors/pytorch_iresnet_bench.py) run as a subprocess in the same run with the same threads.
 // catface and anchor runs alternate to spread the noise of a shared machine over both.
 //   npm run bench:engine [-- --sizes 64,112 --rounds 2 --steps 5 --warmup 2 --threads 2 --batch 32]
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { IResNet, iresnetConfig } from '../src/models/iresnet.js';
 import { Linear } from '../src/nn/linear.js';
 import { SGD } from '../src/nn/optim/sgd.js';
 import * as torch from '../src/torch/index.js';
+import { median, positiveFlags, runAnchor } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,11 +24,7 @@ const { values: args } = parseArgs({
     classes: { type: 'string', default: '1000' },
   },
 });
-const positive = (name: keyof typeof args): number => {
-  const v = Number(args[name]);
-  if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`bench:engine: --${name} must be a positive integer, got '${args[name]}'`);
-  return v;
-};
+const positive = positiveFlags('bench:engine', args);
 const rounds = positive('rounds');
 const steps = positive('steps');
 const warmup = Number(args.warmup);
@@ -41,22 +35,7 @@ const WIDTHS: Record<number, number[]> = { 64: [32, 64, 128, 256], 112: [64, 128
 const sizes = (args.sizes as string).split(',').map(Number);
 for (const s of sizes) if (!WIDTHS[s]) throw new RangeError(`bench:engine: --sizes takes 64 and/or 112, got ${s}`);
 
-const here = dirname(fileURLToPath(import.meta.url));
-const anchorPath = [
-  join(here, '..', '..', '..', 'shared', 'anchors', 'pytorch_iresnet_bench.py'),
-  '/work/shared/anchors/pytorch_iresnet_bench.py',
-].find(existsSync);
-
-// A pyenv or venv python3 first on PATH often lacks Debian's torch: use the first interpreter that has it.
-const python = ['python3', '/usr/bin/python3'].find((exe) => spawnSync(exe, ['-c', 'import torch']).status === 0);
-
 torch.setNumThreads(threads);
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** Seconds per step of `fn` after `warmup` untimed steps; the event loop turns between steps (outside the timing), as in a real loop, so Node can finalise collected tensor handles. */
 async function time(fn: () => void): Promise<number[]> {
@@ -113,32 +92,12 @@ interface AnchorResult {
 }
 
 function anchorRun(size: number): AnchorResult {
-  if (!anchorPath) throw new Error('bench:engine: the anchor ../shared/anchors/pytorch_iresnet_bench.py was not found');
-  if (!python) throw new Error('bench:engine: no python3 with torch (apt-get install python3-torch) to run the anchor');
-  const r = spawnSync(
-    python,
-    [
-      anchorPath,
-      '--size',
-      String(size),
-      '--widths',
-      WIDTHS[size].join(','),
-      '--batch',
-      String(batch),
-      '--threads',
-      String(threads),
-      '--steps',
-      String(steps),
-      '--warmup',
-      String(warmup),
-      '--classes',
-      String(classes),
-    ],
-    { encoding: 'utf8' },
+  const flags = { size, widths: WIDTHS[size].join(','), batch, threads, steps, warmup, classes };
+  return runAnchor<AnchorResult>(
+    'bench:engine',
+    'pytorch_iresnet_bench.py',
+    Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]),
   );
-  const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
-  if (r.status !== 0 || !line) throw new Error(`bench:engine: the anchor failed (exit ${r.status}):\n${r.stderr}`);
-  return JSON.parse(line.slice(7)) as AnchorResult;
 }
 
 const result: Record<string, unknown> = { threads, batch, classes, steps, warmup, rounds, torch: torch.buildInfo().torch };

@@ -15,6 +15,7 @@ import { search } from '../src/eval/identification.js';
 import { pairScores } from '../src/eval/pair-scores.js';
 import { insightfaceDistanceThresholds, tenFold } from '../src/eval/tenfold.js';
 import * as torch from '../src/torch/index.js';
+import { positiveFlags, pythonWithTorch } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,11 +28,7 @@ const { values: args } = parseArgs({
     'reference-pairs': { type: 'string', default: '1000000' },
   },
 });
-const positive = (name: keyof typeof args): number => {
-  const v = Number(args[name]);
-  if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`bench:eval: --${name} must be a positive integer, got '${args[name]}'`);
-  return v;
-};
+const positive = positiveFlags('bench:eval', args);
 const threads = positive('threads');
 const pairCount = positive('pairs');
 const templateCount = positive('templates');
@@ -110,7 +107,7 @@ interface Reference {
   search_ms_per_probe: number;
 }
 let reference: Reference | null = null;
-const python = ['python3', '/usr/bin/python3'].find((exe) => spawnSync(exe, ['-c', 'import torch']).status === 0);
+const python = pythonWithTorch();
 if (args.reference !== '0' && python) {
   const code = `
 import json, sys, time, torch, torch.nn.functional as F

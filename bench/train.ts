@@ -5,10 +5,7 @@
 // ../shared/anchors/pytorch_catface_bench.py with the same arguments, in the same run, same threads.
 // HQ + LQ pairs count as 2 images, as the anchor counts them. catface and anchor runs alternate per round.
 //   npm run bench:train [-- --sizes 64,112 --rounds 1 --steps 5 --warmup 2 --threads 2]
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MarginHead } from '../src/losses/margin-head.js';
 import { createFusion } from '../src/models/fusion.js';
@@ -16,6 +13,7 @@ import { MultiBranchNet } from '../src/models/multi-branch.js';
 import { SGD } from '../src/nn/optim/index.js';
 import * as torch from '../src/torch/index.js';
 import { stage1Losses, stage2Loss } from '../src/train/stage-losses.js';
+import { median, positiveFlags, runAnchor } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,11 +25,7 @@ const { values: args } = parseArgs({
     classes: { type: 'string', default: '1000' },
   },
 });
-const positive = (name: keyof typeof args): number => {
-  const v = Number(args[name]);
-  if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`bench:train: --${name} must be a positive integer, got '${args[name]}'`);
-  return v;
-};
+const positive = positiveFlags('bench:train', args);
 const rounds = positive('rounds');
 const steps = positive('steps');
 const warmup = Number(args.warmup);
@@ -45,21 +39,7 @@ const sizes = (args.sizes as string).split(',').map(Number);
 for (const s of sizes) if (!SETUPS[s]) throw new RangeError(`bench:train: --sizes takes 64 and/or 112, got ${s}`);
 const ATTRIBUTES = 5;
 
-const here = dirname(fileURLToPath(import.meta.url));
-const anchorPath = [
-  join(here, '..', '..', '..', 'shared', 'anchors', 'pytorch_catface_bench.py'),
-  '/work/shared/anchors/pytorch_catface_bench.py',
-].find(existsSync);
-// A pyenv or venv python3 first on PATH often lacks Debian's torch: use the first interpreter that has it.
-const python = ['python3', '/usr/bin/python3'].find((exe) => spawnSync(exe, ['-c', 'import torch']).status === 0);
-
 torch.setNumThreads(threads);
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** Seconds per step of `fn` after `warmup` untimed steps. */
 function time(fn: () => void): number[] {
@@ -134,21 +114,13 @@ interface AnchorResult {
 }
 
 function anchorRun(size: number): AnchorResult {
-  if (!anchorPath) throw new Error('bench:train: the anchor ../shared/anchors/pytorch_catface_bench.py was not found');
-  if (!python) throw new Error('bench:train: no python3 with torch (apt-get install python3-torch) to run the anchor');
   const { widths, batch } = SETUPS[size];
-  const r = spawnSync(
-    python,
-    [
-      anchorPath,
-      ...['--size', String(size), '--widths', widths.join(','), '--batch', String(batch), '--threads', String(threads)],
-      ...['--steps', String(steps), '--warmup', String(warmup), '--classes', String(classes), '--attrs', String(ATTRIBUTES)],
-    ],
-    { encoding: 'utf8' },
+  const flags = { size, widths: widths.join(','), batch, threads, steps, warmup, classes, attrs: ATTRIBUTES };
+  return runAnchor<AnchorResult>(
+    'bench:train',
+    'pytorch_catface_bench.py',
+    Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]),
   );
-  const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
-  if (r.status !== 0 || !line) throw new Error(`bench:train: the anchor failed (exit ${r.status}):\n${r.stderr}`);
-  return JSON.parse(line.slice(7)) as AnchorResult;
 }
 
 const result: Record<string, unknown> = { threads, classes, steps, warmup, rounds, torch: torch.buildInfo().torch };
