@@ -59,7 +59,10 @@ async function face(size: number): Promise<torch.Tensor | null> {
   return torch.tidy(() => torch.fromBytes(data, 'uint8', [1, 1, size, size]).float().div(255));
 }
 
-/** A synthetic face-like test card (smooth blobs and sharp edges) when the real data is absent. */
+/**
+ * A synthetic face-like test card (a disk and stripes) when the real data is absent. Its edges are softened by a
+ * 3×3 box filter, as a camera's optics band-limit a photograph; hard one-pixel steps are not a camera image.
+ */
 function card(size: number): torch.Tensor {
   return torch.tidy(() => {
     const axis = torch.linspace(-1, 1, size);
@@ -67,7 +70,8 @@ function card(size: number): torch.Tensor {
     const x = axis.reshape(1, 1, 1, size);
     const disk = x.square().add(y.square()).lt(0.5).float().mul(0.6);
     const stripes = x.mul(12).sin().gt(0).float().mul(0.3);
-    return disk.add(stripes).add(0.05).clamp(0, 1);
+    const hard = disk.add(stripes).add(0.05).clamp(0, 1);
+    return torch.F.avgPool2d(hard, 3, { stride: 1, padding: 1, countIncludePad: false });
   });
 }
 
