@@ -80,6 +80,16 @@ interface Geometry {
   blur: BlurGeometry;
 }
 
+/**
+ * Sums overlapping regions back onto the canvas (col2im): `columns` [B, C·regionH·regionW, G·G] holds, for each of the
+ * G×G tiles, its region of (tile + 2·overlap) pixels per side; neighbouring regions overlap by 2·overlap.
+ */
+function foldRegions(columns: Tensor, g: number, tileH: number, tileW: number, overlapH: number, overlapW: number): Tensor {
+  const region = [tileH + 2 * overlapH, tileW + 2 * overlapW];
+  const canvas = [g * tileH + 2 * overlapH, g * tileW + 2 * overlapW];
+  return torch.callOp('aten::col2im', [columns, canvas, region, [1, 1], [0, 0], [tileH, tileW]]) as Tensor;
+}
+
 interface BlurGeometry {
   oversample: number;
   kernel: number;
@@ -249,14 +259,7 @@ export class Turbulence {
         .reshape(b, g, g, c, regionH, regionW)
         .permute(0, 3, 4, 5, 1, 2)
         .reshape(b, c * regionH * regionW, g * g);
-      const canvas = torch.callOp('aten::col2im', [
-        columns,
-        [g * tileH + 2 * overlapH, g * tileW + 2 * overlapW],
-        [regionH, regionW],
-        [1, 1],
-        [0, 0],
-        [tileH, tileW],
-      ]) as Tensor;
+      const canvas = foldRegions(columns, g, tileH, tileW, overlapH, overlapW);
       return canvas
         .div(blur.windowSum)
         .slice(2, overlapH, overlapH + h)
@@ -390,14 +393,7 @@ export class Turbulence {
         .reshape(1, regionH * regionW, 1)
         .expand(1, regionH * regionW, g * g)
         .contiguous();
-      return torch.callOp('aten::col2im', [
-        columns,
-        [g * tileH + 2 * overlapH, g * tileW + 2 * overlapW],
-        [regionH, regionW],
-        [1, 1],
-        [0, 0],
-        [tileH, tileW],
-      ]) as Tensor;
+      return foldRegions(columns, g, tileH, tileW, overlapH, overlapW);
     });
     return {
       oversample,
