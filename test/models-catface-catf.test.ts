@@ -8,21 +8,10 @@ import { createFusion } from '../src/models/fusion.js';
 import type { FusionKind } from '../src/models/fusion-base.js';
 import type { Module } from '../src/nn/module.js';
 import * as torch from '../src/torch/index.js';
-import { anchorPrelude, anchorUnavailable, pythonHelpers, stateInputs } from './helpers/catface-anchor.js';
+import { anchorPrelude, anchorUnavailable, perturb, pythonHelpers, stateInputs } from './helpers/catface-anchor.js';
 import { closeness, runPython } from './helpers/oracle.js';
 
 type Tensor = torch.Tensor;
-
-/** Moves every weight and running statistic off its initial value, so that all of them matter in the check. */
-function perturb(module: Module): void {
-  torch.noGrad(() => {
-    for (const [name, t] of module.stateDict()) {
-      if (!t.isFloatingPoint) continue;
-      if (name.endsWith('running_var')) t.copy_(torch.rand(t.shape).add(0.5));
-      else t.add_(torch.randn(t.shape).mul(0.1));
-    }
-  });
-}
 
 function snapshot(module: Module, prefix: string): Record<string, Tensor> {
   return Object.fromEntries(Object.entries(stateInputs(module, prefix)).map(([k, v]) => [k, v.clone()]));

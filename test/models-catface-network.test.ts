@@ -9,20 +9,10 @@ import { iresnetToMultiBranch, MultiBranchNet } from '../src/models/multi-branch
 import { SelfAttention } from '../src/models/self-attention.js';
 import type { Module } from '../src/nn/module.js';
 import * as torch from '../src/torch/index.js';
-import { anchorPrelude, anchorUnavailable, pythonHelpers, stateInputs } from './helpers/catface-anchor.js';
+import { anchorPrelude, anchorUnavailable, perturb, pythonHelpers, stateInputs } from './helpers/catface-anchor.js';
 import { closeness, runPython } from './helpers/oracle.js';
 
 type Tensor = torch.Tensor;
-
-function perturb(module: Module): void {
-  torch.noGrad(() => {
-    for (const [name, t] of module.stateDict()) {
-      if (!t.isFloatingPoint) continue;
-      if (name.endsWith('running_var')) t.copy_(torch.rand(t.shape).add(0.5));
-      else t.add_(torch.randn(t.shape).mul(0.1));
-    }
-  });
-}
 
 function expectClose(failures: string[], label: string, actual: Tensor | null | undefined, expected: Tensor | undefined, tol = 1e-4): void {
   if (!actual || !expected) return void failures.push(`${label}: ${actual ? 'PyTorch gave none' : 'we gave none'}`);

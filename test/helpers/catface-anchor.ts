@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Module } from '../../src/nn/module.js';
 import type { Tensor } from '../../src/torch/index.js';
+import * as torch from '../../src/torch/index.js';
 import { pythonUnavailable } from './oracle.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -45,3 +46,14 @@ def grads(prefix, module):
         if p.grad is not None:
             out[prefix + '.' + k] = p.grad.detach().clone()
 `;
+
+/** Moves every weight and running statistic off its initial value, so that all of them matter in the check. */
+export function perturb(module: Module): void {
+  torch.noGrad(() => {
+    for (const [name, t] of module.stateDict()) {
+      if (!t.isFloatingPoint) continue;
+      if (name.endsWith('running_var')) t.copy_(torch.rand(t.shape).add(0.5));
+      else t.add_(torch.randn(t.shape).mul(0.1));
+    }
+  });
+}
