@@ -1,27 +1,20 @@
 // The dlib ResNet-34 descriptor ported from face-api.js's npm weights gives face-api's own descriptors (run on
 // tfjs's wasm backend, offline) within 1e-4 on the same 150×150 crops of ORL faces.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { faceApiEmbedder } from '../src/eval/peer-faceapi.js';
-import { DLIB_INPUT_SIZE, DlibResNet, dlibResNetFromFaceApi, parseTfjsWeights, type TfjsManifest } from '../src/models/dlib-resnet.js';
+import { dlibToMultiBranch } from '../src/models/dlib-multi-branch.js';
+import { DLIB_INPUT_SIZE, DlibResNet, loadFaceApiDlibResNet, parseTfjsWeights, type TfjsManifest } from '../src/models/dlib-resnet.js';
+import { createMultiBranchNet } from '../src/models/multi-branch.js';
 import * as torch from '../src/torch/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ORL = join(here, '..', '..', '..', 'shared', 'data', 'orl');
-const require = createRequire(import.meta.url);
-const MODEL_DIR = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-
-function loadDlib(): DlibResNet {
-  const manifestPath = join(MODEL_DIR, 'face_recognition_model-weights_manifest.json');
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as TfjsManifest;
-  const shards = new Map(manifest.flatMap((g) => g.paths).map((p) => [p, new Uint8Array(readFileSync(join(MODEL_DIR, p)))] as const));
-  return dlibResNetFromFaceApi(manifest, shards, manifestPath);
-}
+const loadDlib = loadFaceApiDlibResNet;
 
 /** A 150×150 RGB crop (HWC bytes) of an ORL face: the 92×112 greyscale image stretched, grey in all channels. */
 async function crop(file: string): Promise<Uint8Array> {
@@ -64,4 +57,27 @@ test('tfjs weight manifests are checked', () => {
   assert.throws(() => parseTfjsWeights(manifest, new Map()), /shard 'a\.bin' is missing/);
   assert.throws(() => parseTfjsWeights(manifest, new Map([['a.bin', new Uint8Array([0, 4, 1])]])), /1 bytes left after the last weight/);
   assert.throws(() => new DlibResNet().forward(torch.zeros([1, 3, 112, 112])), /expected RGB crops \[B, 3, 150, 150\]/);
+});
+
+test('the dlib backbone of the multi-branch network gives the standalone descriptor with dlib weights loaded', async (t) => {
+  if (!existsSync(ORL)) return t.skip(`ORL data not found at ${ORL}: backbone parity skipped`);
+  const crops = await Promise.all(['s1/1.png', 's4/3.png', 's7/9.png'].map((f) => crop(join(ORL, f))));
+  const dlib = loadDlib();
+  const network = createMultiBranchNet({ backbone: 'dlib', inputSize: DLIB_INPUT_SIZE, embeddingSize: 128, attributes: 1 });
+  network.loadStateDict(dlibToMultiBranch(dlib.stateDict()), { strict: false, source: 'dlib' });
+  network.eval();
+  const s = DLIB_INPUT_SIZE;
+  const [expected, got] = torch.tidy(() =>
+    torch.noGrad(() => {
+      const pixels = torch.stack(crops.map((c) => torch.fromTypedArray(c, [s, s, 3]).permute(2, 0, 1).float()));
+      const out = network.forward(pixels.div(127.5).sub(1));
+      return [dlib.forward(pixels), out.embedding.mul(out.norm)];
+    }),
+  );
+  const a = expected.dataSync() as Float32Array;
+  const b = got.dataSync() as Float32Array;
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+  assert.ok(maxDiff <= 1e-4, `max |backbone − dlib| = ${maxDiff}`);
+  t.diagnostic(`max |backbone − dlib| = ${maxDiff.toExponential(2)}`);
 });

@@ -8,12 +8,14 @@ export const align: Command = {
   name: 'align',
   summary: 'detect and align faces of a folder tree to the 5-point template (cached, resumable)',
   usage: [
-    'catface align <in> <out> [--size 112] [--workers 2] [--min-score 0.3]',
+    'catface align <in> <out> [--size 112] [--template arcface|dlib] [--workers 2] [--min-score 0.3]',
     '',
     'Detects the most confident face in every image under <in> (Human blazeface + face mesh on tfjs wasm,',
     'offline), aligns it by a similarity transform to the ArcFace template scaled to --size, and writes',
     '<out>/<same relative path>.png, <out>/manifest.json (source, box, landmarks, score) and <out>/report.txt',
     '(images with no face and files that failed). A re-run skips what is done and retries failures.',
+    "--template dlib aligns to dlib's face chip (mean face shape, padding 0.25): the input of the dlib ResNet-34",
+    "(face-api.js's recognition net); use it with --size 150.",
     '<in>/attributes.csv is copied, so <out> reads as an image folder.',
   ].join('\n'),
   async run(argv) {
@@ -22,6 +24,7 @@ export const align: Command = {
       allowPositionals: true,
       options: {
         size: { type: 'string', default: '112' },
+        template: { type: 'string', default: 'arcface' },
         workers: { type: 'string', default: '2' },
         'min-score': { type: 'string', default: '0.3' },
       },
@@ -33,9 +36,12 @@ export const align: Command = {
     if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be 0 or more, got '${values.workers}'`);
     const minScore = Number(values['min-score']);
     if (!(minScore >= 0 && minScore <= 1)) throw new UsageError(`--min-score must be in [0, 1], got '${values['min-score']}'`);
+    const template = values.template;
+    if (template !== 'arcface' && template !== 'dlib') throw new UsageError(`--template must be arcface or dlib, got '${template}'`);
     const [input, output] = positionals;
     const summary = await alignFolder(input, output, {
       size,
+      template,
       workers,
       minScore,
       onProgress: (done, total) => {

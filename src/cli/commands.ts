@@ -6,8 +6,9 @@ import { degradeCommand } from './degrade.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { info } from './info.js';
+import { lfwCommand } from './lfw.js';
 import { reportCommand } from './report.js';
 import { synth } from './synth.js';
 import { trainCommand } from './train.js';
 
-export const commands: Command[] = [info, degradeCommand, synth, trainCommand, demoCommand, align, evalCommand, reportCommand];
+export const commands: Command[] = [info, degradeCommand, synth, trainCommand, demoCommand, align, lfwCommand, evalCommand, reportCommand];

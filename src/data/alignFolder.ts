@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'n
 import { join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
+import type { AlignmentTemplate } from './align.js';
 import { type AlignReply, type AlignRequest, alignOne } from './alignWorker.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
 import { FaceDetector } from './detect.js';
@@ -25,6 +26,8 @@ export interface AlignEntry {
 
 export interface AlignManifest {
   size: number;
+  /** The template the crops are aligned to (absent in caches written before templates had names: 'arcface'). */
+  template?: AlignmentTemplate;
   entries: AlignEntry[];
   noFace: string[];
   failed: { source: string; reason: string }[];
@@ -33,6 +36,8 @@ export interface AlignManifest {
 export interface AlignFolderOptions {
   /** Output size (default 112). */
   size?: number;
+  /** Template the crops are aligned to (default 'arcface'). */
+  template?: AlignmentTemplate;
   /** Detector threads (default 2; 0 runs on this thread). */
   workers?: number;
   minScore?: number;
@@ -66,8 +71,8 @@ function listTree(root: string, report: BadInputReport): string[] {
   return files;
 }
 
-function readManifest(path: string, size: number): AlignManifest {
-  if (!existsSync(path)) return { size, entries: [], noFace: [], failed: [] };
+function readManifest(path: string, size: number, template: AlignmentTemplate): AlignManifest {
+  if (!existsSync(path)) return { size, template, entries: [], noFace: [], failed: [] };
   let manifest: AlignManifest;
   try {
     manifest = JSON.parse(readFileSync(path, 'utf8')) as AlignManifest;
@@ -75,6 +80,11 @@ function readManifest(path: string, size: number): AlignManifest {
     throw new DataError(path, `unreadable manifest: ${(error as Error).message}`);
   }
   if (manifest.size !== size) throw new DataError(path, `cache was aligned at ${manifest.size} px, not ${size}; use another output folder`);
+  if ((manifest.template ?? 'arcface') !== template)
+    throw new DataError(
+      path,
+      `cache was aligned to the ${manifest.template ?? 'arcface'} template, not ${template}; use another output folder`,
+    );
   return manifest;
 }
 
@@ -122,7 +132,8 @@ export async function alignFolder(inRoot: string, outRoot: string, options: Alig
   if (!existsSync(inRoot) || !statSync(inRoot).isDirectory()) throw new DataError(inRoot, 'not a directory');
   const start = performance.now();
   const report = new BadInputReport();
-  const manifest = readManifest(join(outRoot, MANIFEST), size);
+  const template = options.template ?? 'arcface';
+  const manifest = readManifest(join(outRoot, MANIFEST), size, template);
   const done = new Set([...manifest.entries.map((e) => e.source), ...manifest.noFace]);
   const sources = listTree(inRoot, report)
     .map((path) => relative(inRoot, path))
@@ -134,6 +145,7 @@ export async function alignFolder(inRoot: string, outRoot: string, options: Alig
     source: join(inRoot, source),
     output: join(outRoot, source.replace(/\.[^./]+$/, '.png')),
     size,
+    template,
     minScore: options.minScore ?? 0.3,
     maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
   }));

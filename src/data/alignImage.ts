@@ -1,7 +1,7 @@
 // Detect + align one encoded image: decode (with the pixel limit), shrink a copy for detection when large,
 // map the landmarks back, and warp the full-resolution image to the template.
 import sharp, { type Sharp } from 'sharp';
-import { type AlignedFace, alignFace } from './align.js';
+import { type AlignedFace, type Alignment, alignFace } from './align.js';
 import { DEFAULT_MAX_PIXELS, toRgb } from './decode.js';
 import type { FaceDetection, FaceDetector } from './detect.js';
 import { DataError } from './errors.js';
@@ -33,12 +33,12 @@ async function detectPadded(
   };
 }
 
-/** Detects the most confident face of an encoded image and aligns it to size×size. */
+/** Detects the most confident face of an encoded image and aligns it (a size: the ArcFace template; or `{ template, size }`). */
 export async function detectAndAlign(
   detector: FaceDetector,
   bytes: Uint8Array,
   source: string,
-  size = 112,
+  alignment: number | Alignment = 112,
   maxPixels = DEFAULT_MAX_PIXELS,
 ): Promise<AlignOutcome> {
   if (bytes.length === 0) throw new DataError(source, 'empty file (0 bytes)');
@@ -75,5 +75,5 @@ export async function detectAndAlign(
     box: [face.box[0] * sx, face.box[1] * sy, face.box[2] * sx, face.box[3] * sy],
     landmarks: face.landmarks.map(([x, y]) => [x * sx, y * sy]),
   };
-  return { face: scaled, aligned: alignFace(full.data, full.width, full.height, scaled.landmarks, size) };
+  return { face: scaled, aligned: alignFace(full.data, full.width, full.height, scaled.landmarks, alignment) };
 }

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
+import type { AlignmentTemplate } from './align.js';
 import { detectAndAlign } from './alignImage.js';
 import { FaceDetector } from './detect.js';
 import { DataError } from './errors.js';
@@ -12,6 +13,7 @@ export interface AlignRequest {
   source: string;
   output: string;
   size: number;
+  template: AlignmentTemplate;
   minScore: number;
   maxPixels: number;
 }
@@ -33,7 +35,13 @@ export async function alignOne(request: AlignRequest, getDetector: () => Promise
     } catch {
       throw new DataError(request.source, 'file not found or unreadable');
     }
-    const outcome = await detectAndAlign(await getDetector(), bytes, request.source, request.size, request.maxPixels);
+    const outcome = await detectAndAlign(
+      await getDetector(),
+      bytes,
+      request.source,
+      { template: request.template, size: request.size },
+      request.maxPixels,
+    );
     if (!outcome.face) return { id: request.id, kind: 'noface' };
     const png = await sharp(outcome.aligned.pixels, { raw: { width: request.size, height: request.size, channels: 3 } })
       .png()

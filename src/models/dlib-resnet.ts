@@ -2,6 +2,9 @@
 // 150×150 RGB crops → 128-d descriptor. Layer names follow face-api's weight manifest (conv32_down,
 // conv32_1 … conv256_down_out, fc), so its npm weights load by name through `parseTfjsWeights`.
 
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Layer } from '../nn/layer.js';
 import { Module } from '../nn/module.js';
 import { fromBytes, tensor, zeros } from '../torch/creation.js';
@@ -114,33 +117,58 @@ class ResidualDown extends Layer {
   }
 }
 
+/** dlib's residual blocks after the stem, in order; the last four (256 channels) are its last stage. */
+export function dlibBlocks(): [string, Layer][] {
+  return [
+    ['conv32_1', new Residual(32)],
+    ['conv32_2', new Residual(32)],
+    ['conv32_3', new Residual(32)],
+    ['conv64_down', new ResidualDown(32, 64)],
+    ['conv64_1', new Residual(64)],
+    ['conv64_2', new Residual(64)],
+    ['conv64_3', new Residual(64)],
+    ['conv128_down', new ResidualDown(64, 128)],
+    ['conv128_1', new Residual(128)],
+    ['conv128_2', new Residual(128)],
+    ['conv256_down', new ResidualDown(128, 256)],
+    ['conv256_1', new Residual(256)],
+    ['conv256_2', new Residual(256)],
+    ['conv256_down_out', new ResidualDown(256, 256)],
+  ];
+}
+
+/** dlib's stem: 7×7 stride-2 'valid' conv + scale + ReLU, then a 3×3 stride-2 max pool. */
+export class DlibStem extends Layer {
+  readonly conv32_down = this.module('conv32_down', new ConvScale(3, 32, 7, 2, 0, true));
+  forward(x: Tensor): Tensor {
+    const stem = this.conv32_down.forward(x);
+    const out = maxPool2d(stem, 3, { stride: 2 });
+    stem.dispose();
+    return out;
+  }
+}
+
+/** A weight [out, in] without bias: dlib's final 128-d projection (`fc`). */
+export class DlibProjection extends WeightBias {
+  constructor(inFeatures = 256, outFeatures = 128) {
+    super([outFeatures, inFeatures], null);
+  }
+  forward(x: Tensor): Tensor {
+    return x.matmul(this.weight.t());
+  }
+}
+
 export class DlibResNet extends Module {
   readonly conv32_down: ConvScale;
   readonly blocks: [string, Layer][];
-  readonly fc: WeightBias;
+  readonly fc: DlibProjection;
   private readonly mean: Tensor;
 
   constructor() {
     super();
     this.conv32_down = this.module('conv32_down', new ConvScale(3, 32, 7, 2, 0, true));
-    const spec: [string, Layer][] = [
-      ['conv32_1', new Residual(32)],
-      ['conv32_2', new Residual(32)],
-      ['conv32_3', new Residual(32)],
-      ['conv64_down', new ResidualDown(32, 64)],
-      ['conv64_1', new Residual(64)],
-      ['conv64_2', new Residual(64)],
-      ['conv64_3', new Residual(64)],
-      ['conv128_down', new ResidualDown(64, 128)],
-      ['conv128_1', new Residual(128)],
-      ['conv128_2', new Residual(128)],
-      ['conv256_down', new ResidualDown(128, 256)],
-      ['conv256_1', new Residual(256)],
-      ['conv256_2', new Residual(256)],
-      ['conv256_down_out', new ResidualDown(256, 256)],
-    ];
-    this.blocks = spec.map(([name, layer]) => [name, this.module(name, layer)]);
-    this.fc = this.module('fc', new WeightBias([128, 256], null));
+    this.blocks = dlibBlocks().map(([name, layer]) => [name, this.module(name, layer)]);
+    this.fc = this.module('fc', new DlibProjection());
     this.mean = this.buffer('rgb_mean', tensor([...DLIB_RGB_MEAN]).view(1, 3, 1, 1), false);
     this.eval();
   }
@@ -165,7 +193,7 @@ export class DlibResNet extends Module {
     }
     const pooled = x.mean([2, 3]);
     x.dispose();
-    const out = pooled.matmul(this.fc.weight.t());
+    const out = this.fc.forward(pooled);
     pooled.dispose();
     return out;
   }
@@ -249,4 +277,13 @@ export function dlibResNetFromFaceApi(
   const model = new DlibResNet();
   model.loadStateDict(faceApiToDlibState(parseTfjsWeights(manifest, shards, source)), { source });
   return model;
+}
+
+/** The DlibResNet of face-api.js's npm package (@vladmandic/face-api's `model/` folder), read from disk. */
+export function loadFaceApiDlibResNet(): DlibResNet {
+  const modelDir = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'model');
+  const manifestPath = join(modelDir, 'face_recognition_model-weights_manifest.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as TfjsManifest;
+  const shards = new Map(manifest.flatMap((g) => g.paths).map((p) => [p, new Uint8Array(readFileSync(join(modelDir, p)))] as const));
+  return dlibResNetFromFaceApi(manifest, shards, manifestPath);
 }

@@ -9,11 +9,14 @@ import { Conv2d } from '../nn/conv.js';
 import { Module, type StateDict } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
 import { AttributeHead } from './attribute-head.js';
+import { DlibMultiBranchNet } from './dlib-multi-branch.js';
 import { type Embedding, EmbeddingHead } from './embedding-head.js';
 import { IRESNET_LAYERS, type IResNetName, makeStage, outputSide, type ShortcutStyle } from './iresnet.js';
 import { SelfAttention } from './self-attention.js';
 
 export interface MultiBranchConfig {
+  /** The trunk and branches: insightface's IR-ResNet (default) or dlib's ResNet-34 (150 chips, 128-d, see dlib-multi-branch.ts). */
+  backbone?: 'iresnet' | 'dlib';
   /** IR-ResNet depth giving the blocks per stage. Default 'ir18'. */
   depth?: IResNetName;
   /** Blocks per stage (4 numbers); overrides `depth`. */
@@ -60,6 +63,7 @@ export function resolveMultiBranchConfig(config: MultiBranchConfig = {}): Resolv
     throw new RangeError(`MultiBranchNet: config.depth must be one of ${Object.keys(IRESNET_LAYERS).join(', ')}, got '${depth}'`);
   }
   const resolved: ResolvedMultiBranchConfig = {
+    backbone: config.backbone ?? 'iresnet',
     layers: [...(config.layers ?? IRESNET_LAYERS[depth])],
     widths: [...(config.widths ?? [64, 128, 256, 512])],
     inputSize: config.inputSize ?? 112,
@@ -81,6 +85,8 @@ export function resolveMultiBranchConfig(config: MultiBranchConfig = {}): Resolv
   }
   if (!(resolved.dropout >= 0 && resolved.dropout < 1))
     throw new RangeError(`MultiBranchNet: config.dropout must be in [0, 1), got ${resolved.dropout}`);
+  if (resolved.backbone !== 'iresnet' && resolved.backbone !== 'dlib')
+    throw new RangeError(`MultiBranchNet: config.backbone must be 'iresnet' or 'dlib', got '${resolved.backbone}'`);
   if (resolved.shortcut !== 'conv' && resolved.shortcut !== 'subsample') {
     throw new RangeError(`MultiBranchNet: config.shortcut must be 'conv' or 'subsample', got '${resolved.shortcut}'`);
   }
@@ -106,6 +112,7 @@ export class MultiBranchNet extends Module {
   constructor(config: MultiBranchConfig = {}) {
     super();
     const c = resolveMultiBranchConfig(config);
+    if (c.backbone !== 'iresnet') throw new RangeError(`MultiBranchNet: backbone '${c.backbone}' is built by createMultiBranchNet`);
     this.config = c;
     const { widths: w, layers } = c;
     this.conv1 = this.module('conv1', new Conv2d(3, w[0], 3, { padding: 1, bias: false }));
@@ -189,4 +196,13 @@ export function iresnetToMultiBranch(state: StateDict): StateDict {
     }
   }
   return out;
+}
+
+/** Either backbone's multi-branch network (same outputs: embedding, norm, attributes, FR/SB taps). */
+export type BranchNetwork = MultiBranchNet | DlibMultiBranchNet;
+
+/** The multi-branch network of a config, on its backbone. */
+export function createMultiBranchNet(config: MultiBranchConfig = {}): BranchNetwork {
+  const resolved = resolveMultiBranchConfig(config);
+  return resolved.backbone === 'dlib' ? new DlibMultiBranchNet(resolved) : new MultiBranchNet(config);
 }

@@ -7,11 +7,12 @@
 // the event loop keeps answering requests.
 
 import { readFile } from 'node:fs/promises';
+import type { Alignment } from '../data/align.js';
 import { decodeImage } from '../data/decode.js';
 import type { Embedder, EmbedOutput } from '../eval/embedding.js';
 import { createFusion } from '../models/fusion.js';
 import type { Fusion } from '../models/fusion-base.js';
-import { MultiBranchNet } from '../models/multi-branch.js';
+import { type BranchNetwork, createMultiBranchNet } from '../models/multi-branch.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { type ModelSpec, readModelDir, weightsUnder } from './model-dir.js';
@@ -53,7 +54,7 @@ export function pixelsToInput(pixels: Uint8Array[], size: number): Tensor {
 
 /** Network (+ fusion) forward on normalised images, without autograd: embedding, FR norm, attribute probabilities. */
 export function inferenceForward(
-  network: MultiBranchNet,
+  network: BranchNetwork,
   fusion: Fusion | null,
   images: Tensor,
   kind: EmbeddingKind,
@@ -69,7 +70,7 @@ export function inferenceForward(
 }
 
 /** The evaluation protocols' view of a network (src/eval's Embedder): HWC uint8 crops → embeddings and norms. */
-export function networkEmbedder(name: string, network: MultiBranchNet, fusion: Fusion | null, kind: EmbeddingKind): Embedder {
+export function networkEmbedder(name: string, network: BranchNetwork, fusion: Fusion | null, kind: EmbeddingKind): Embedder {
   const imageSize = network.config.inputSize;
   return {
     name,
@@ -95,7 +96,7 @@ export function networkEmbedder(name: string, network: MultiBranchNet, fusion: F
 export class FaceModel {
   private constructor(
     readonly spec: ModelSpec,
-    readonly network: MultiBranchNet,
+    readonly network: BranchNetwork,
     readonly fusion: Fusion | null,
   ) {}
 
@@ -103,7 +104,7 @@ export class FaceModel {
   static load(dir: string): FaceModel {
     const { spec, weights } = readModelDir(dir);
     try {
-      const network = new MultiBranchNet(spec.network);
+      const network = createMultiBranchNet(spec.network);
       network.loadStateDict(weightsUnder(weights, 'network'), { source: `${dir} (network)` });
       let fusion: Fusion | null = null;
       if (spec.fusion) {
@@ -120,6 +121,11 @@ export class FaceModel {
 
   get imageSize(): number {
     return this.spec.imageSize;
+  }
+
+  /** How this model's input crops must be aligned (`alignFace(…, model.alignment)`). */
+  get alignment(): Alignment {
+    return this.spec.alignment ?? { template: 'arcface', size: this.spec.imageSize };
   }
 
   /** Everything the model computes for a normalised batch [B, 3, S, S] (or [3, S, S]); tensors owned by the caller. */

@@ -5,6 +5,7 @@
 // renamed, so a reader never sees half a model.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Alignment } from '../data/align.js';
 import type { FusionConfig } from '../models/fusion-base.js';
 import type { MultiBranchConfig } from '../models/multi-branch.js';
 import { loadSafetensors, saveSafetensors } from '../nn/safetensors.js';
@@ -18,6 +19,8 @@ export interface ModelSpec {
   version: number;
   /** Side of the aligned square input. */
   imageSize: number;
+  /** How input crops must be aligned (absent in older directories: the ArcFace template at imageSize). */
+  alignment?: Alignment;
   /** Names of the SB branch's attribute logits, in order. */
   attributes: string[];
   /** The multi-branch network's constructor config (src/models). */
@@ -48,6 +51,11 @@ export function checkModelSpec(value: unknown, dir: string): ModelSpec {
     fail(dir, `version: this catface reads version ${MODEL_FORMAT_VERSION}, got ${JSON.stringify(spec.version)}`);
   if (!Number.isInteger(spec.imageSize) || (spec.imageSize as number) < 16)
     fail(dir, `imageSize: expected an integer ≥ 16, got ${JSON.stringify(spec.imageSize)}`);
+  const alignment = spec.alignment ?? { template: 'arcface', size: spec.imageSize as number };
+  if (alignment.template !== 'arcface' && alignment.template !== 'dlib')
+    fail(dir, `alignment.template: expected 'arcface' or 'dlib', got ${JSON.stringify(alignment.template)}`);
+  if (alignment.size !== spec.imageSize)
+    fail(dir, `alignment.size: expected the imageSize ${spec.imageSize}, got ${JSON.stringify(alignment.size)}`);
   if (!Array.isArray(spec.attributes) || !spec.attributes.every((a) => typeof a === 'string'))
     fail(dir, 'attributes: expected an array of names');
   if (spec.network === null || typeof spec.network !== 'object') fail(dir, 'network: expected an object (the network config)');
@@ -57,7 +65,7 @@ export function checkModelSpec(value: unknown, dir: string): ModelSpec {
     fail(dir, `defaultEmbedding: expected 'fused' or 'fr', got ${JSON.stringify(spec.defaultEmbedding)}`);
   if (spec.defaultEmbedding === 'fused' && spec.fusion === null) fail(dir, "defaultEmbedding: 'fused' needs a fusion");
   if (spec.verifyThreshold !== null && typeof spec.verifyThreshold !== 'number') fail(dir, 'verifyThreshold: expected a number or null');
-  return { provenance: {}, ...spec } as ModelSpec;
+  return { provenance: {}, ...spec, alignment } as ModelSpec;
 }
 
 /** Writes a model directory atomically (replacing an existing one). */

@@ -1,9 +1,11 @@
 // From a validated TrainConfig to the modules the loop trains: the multi-branch network, the FR margin head,
 // the stage-2 fusion with its fused head and margin head; and the model directory's spec and weights.
 import { MarginHead, type MarginHeadConfig } from '../losses/margin-head.js';
+import { dlibToMultiBranch } from '../models/dlib-multi-branch.js';
+import { type DlibResNet, loadFaceApiDlibResNet } from '../models/dlib-resnet.js';
 import { createFusion } from '../models/fusion.js';
 import type { Fusion, FusionConfig } from '../models/fusion-base.js';
-import { iresnetToMultiBranch, type MultiBranchConfig, MultiBranchNet } from '../models/multi-branch.js';
+import { type BranchNetwork, createMultiBranchNet, iresnetToMultiBranch, type MultiBranchConfig } from '../models/multi-branch.js';
 import { loadPretrainedIResNet } from '../models/pretrained.js';
 import { loadSafetensors } from '../nn/safetensors.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelSpec } from '../serve/model-dir.js';
@@ -12,7 +14,9 @@ import * as torch from '../torch/index.js';
 import type { TrainConfig } from './config.js';
 
 export interface TrainModules {
-  network: MultiBranchNet;
+  network: BranchNetwork;
+  /** The frozen pretrained network (dlib backbone with loss.lambdaTeacher > 0), or null. */
+  teacher: DlibResNet | null;
   frHead: MarginHead;
   fusion: Fusion;
   fusedHead: MarginHead;
@@ -24,6 +28,7 @@ export interface TrainModules {
 export function buildModules(config: TrainConfig, classes: number): TrainModules {
   const m = config.model;
   const networkConfig: MultiBranchConfig = {
+    backbone: m.backbone,
     depth: m.depth,
     widths: m.widths,
     inputSize: config.data.imageSize,
@@ -33,8 +38,14 @@ export function buildModules(config: TrainConfig, classes: number): TrainModules
     attentionReduction: m.attentionReduction,
     shortcut: m.shortcut,
   };
-  const network = new MultiBranchNet(networkConfig);
-  if (m.pretrained) {
+  const network = createMultiBranchNet(networkConfig);
+  let teacher: DlibResNet | null = null;
+  if (m.pretrained === 'faceapi') {
+    const dlib = loadFaceApiDlibResNet();
+    network.loadStateDict(dlibToMultiBranch(dlib.stateDict()), { strict: false, source: "face-api.js's dlib ResNet-34" });
+    if (config.loss.lambdaTeacher > 0) teacher = dlib.requiresGrad_(false);
+    else dlib.dispose();
+  } else if (m.pretrained) {
     torch.tidy(() => {
       const source = m.pretrained as string;
       // insightface or AdaFace names, any wrapper prefix; stage 4 goes to both branches
@@ -46,6 +57,7 @@ export function buildModules(config: TrainConfig, classes: number): TrainModules
       }
     });
   }
+  for (const [name, p] of network.namedParameters()) if (m.frozen.some((prefix) => name.startsWith(prefix))) p.requiresGrad = false;
   const margin: MarginHeadConfig = {
     classes,
     kind: config.loss.head,
@@ -56,7 +68,7 @@ export function buildModules(config: TrainConfig, classes: number): TrainModules
   };
   const fusionConfig: FusionConfig = {
     kind: m.fusion,
-    channels: m.widths[3],
+    channels: network.config.widths[3],
     height: network.mapSide,
     width: network.mapSide,
     heads: m.heads,
@@ -66,6 +78,7 @@ export function buildModules(config: TrainConfig, classes: number): TrainModules
   };
   return {
     network,
+    teacher,
     frHead: new MarginHead(margin),
     fusion: createFusion(fusionConfig),
     fusedHead: new MarginHead(margin),
@@ -86,6 +99,7 @@ export function modelSpec(
     format: MODEL_FORMAT,
     version: MODEL_FORMAT_VERSION,
     imageSize: config.data.imageSize,
+    alignment: { template: config.model.backbone === 'dlib' ? 'dlib' : 'arcface', size: config.data.imageSize },
     attributes: [...config.data.attributes],
     network: modules.networkConfig,
     fusion: withFusion ? modules.fusionConfig : null,

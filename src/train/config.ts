@@ -64,6 +64,10 @@ export const trainConfigSchema = {
     folds: int('folds of the 10-fold protocol', { default: 10, min: 2 }),
   }),
   model: object('the network (SPEC §2, §5)', {
+    backbone: string<'iresnet' | 'dlib'>("trunk and branches: insightface's IR-ResNet, or dlib's ResNet-34 (150 chips, 128-d embedding)", {
+      default: 'iresnet',
+      choices: ['iresnet', 'dlib'],
+    }),
     depth: string<IResNetName>('IR-ResNet depth of the trunk and branches', {
       default: 'ir18',
       choices: Object.keys(IRESNET_LAYERS) as IResNetName[],
@@ -88,9 +92,17 @@ export const trainConfigSchema = {
     heads: int('heads of the dual cross-attention', { default: 8, min: 1 }),
     groups: int('channel groups of CAF', { default: 8, min: 1 }),
     expandRatio: int('MFFNL expansion ratio', { default: 4, min: 1 }),
-    pretrained: nullable(string('safetensors file of AdaFace/insightface IR weights to start the trunk and branches from'), {
-      default: null,
+    frozen: strings('network parameter-name prefixes kept frozen in stage 1 (e.g. the early trunk: "stem", "trunk.0")', {
+      default: [],
     }),
+    pretrained: nullable(
+      string(
+        "safetensors file of AdaFace/insightface IR weights to start the trunk and branches from; 'faceapi' with the dlib backbone: face-api.js's npm weights",
+      ),
+      {
+        default: null,
+      },
+    ),
   }),
   loss: object('losses (SPEC §4)', {
     head: string<MarginKind>('margin head of the FR and fused embeddings', {
@@ -103,6 +115,14 @@ export const trainConfigSchema = {
     lambdaFR: number('λ_FR', { default: 3, min: 0 }),
     lambdaSB: number('λ_SB', { default: 1, min: 0 }),
     lambdaDist: number('λ_dist', { default: 1, min: 0 }),
+    lambdaTeacher: number(
+      "weight of the cosine distillation from the frozen pretrained network's HQ embedding to the LQ embedding (FR in stage 1, fused in stage 2); needs model.pretrained 'faceapi'",
+      { default: 0, min: 0 },
+    ),
+    marginMinImages: int('identities with fewer training images take no margin loss (their images still feed every other term)', {
+      default: 1,
+      min: 1,
+    }),
     attributeWeights: nullable(numbers('λ_k per attribute (null: all 1)', { min: 0 }), { default: null }),
     distillDistance: string<DistillationDistance>('distillation distance', { default: 'cosine', choices: ['cosine', 'l2'] }),
     distillTarget: string<DistillationTarget>('what is distilled', { default: 'attention', choices: ['attention', 'features', 'cbam'] }),
@@ -162,6 +182,10 @@ export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig
       throw new ConfigError(`${stage}.optim.milestones`, `milestone ${last} is beyond the stage's ${config[stage].steps} steps`, source);
     }
   }
+  if (config.loss.lambdaTeacher > 0 && config.model.pretrained !== 'faceapi')
+    throw new ConfigError('loss.lambdaTeacher', "needs model.pretrained 'faceapi' (the frozen teacher is the pretrained network)", source);
+  if (config.model.pretrained === 'faceapi' && config.model.backbone !== 'dlib')
+    throw new ConfigError('model.pretrained', "'faceapi' weights need model.backbone 'dlib'", source);
   return config;
 }
 

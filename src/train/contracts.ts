@@ -36,6 +36,11 @@ export interface MarginLoss extends Module {
   forward(embedding: Tensor, norm: Tensor, labels: Tensor): Tensor;
 }
 
+/** A frozen network whose unit embedding of normalised HQ images [B, 3, H, W] the student's LQ embedding learns. */
+export interface EmbeddingTeacher {
+  embed(images: Tensor): Tensor;
+}
+
 /** One training batch of aligned, normalised HQ images. */
 export interface TrainBatch {
   /** [B, 3, H, W] float32 in (x/255 − 0.5)/0.5. */

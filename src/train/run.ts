@@ -1,16 +1,18 @@
 // A whole training run from a config: data, degrader, modules, optimisers, schedule, validation; then the
 // two-stage loop (trainer.ts) and the export of the model directory to <outDir>/model.
 import { join } from 'node:path';
+import type { FaceDataset } from '../data/dataset.js';
 import { readImageFolder } from '../data/imageFolder.js';
 import { Loader } from '../data/loader.js';
 import { readRecordIO } from '../data/recordio.js';
 import { Degrader, type DegraderConfig } from '../degrade/degrader.js';
+import type { DlibResNet } from '../models/dlib-resnet.js';
 import { saveModelDir } from '../serve/model-dir.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { buildModules, modelSpec, modelWeights, type TrainModules } from './build.js';
 import type { TrainConfig } from './config.js';
-import type { TwinDegrader } from './contracts.js';
+import type { EmbeddingTeacher, TwinDegrader } from './contracts.js';
 import { makeStageOptimizer } from './optimizer.js';
 import { type Stage, type TrainResult, train } from './trainer.js';
 import { makePairValidator } from './validation.js';
@@ -44,23 +46,50 @@ export function twinDegrader(degrader: Degrader): TwinDegrader {
   };
 }
 
+/** The frozen dlib network as the embedding teacher: normalised images back to 0–255, unit descriptors. */
+export function dlibTeacher(dlib: DlibResNet): EmbeddingTeacher {
+  return {
+    embed: (images: Tensor) =>
+      torch.tidy(() => {
+        const f = dlib.forward(images.add(1).mul(127.5));
+        return f.div(f.norm(2, 1, true));
+      }),
+  };
+}
+
 /** Reads the training set named by data.train: a RecordIO .rec (with its .idx) or an image folder. */
 export function readTrainingSet(config: TrainConfig) {
   const path = config.data.train;
   return path.endsWith('.rec') ? readRecordIO(path) : readImageFolder(path, { attributes: config.data.attributes });
 }
 
+/**
+ * The dataset with margin-loss labels: identities with at least `minImages` images are renumbered 0…K−1, the
+ * others get −1 (no margin loss, every other term still applies). Returns K, the margin heads' class count.
+ */
+export function withMarginLabels(dataset: FaceDataset, minImages: number): { dataset: FaceDataset; classes: number } {
+  if (minImages <= 1) return { dataset, classes: dataset.classes.length };
+  const counts = new Map<number, number>();
+  for (const s of dataset.samples) counts.set(s.label, (counts.get(s.label) ?? 0) + 1);
+  const renumbered = new Map<number, number>();
+  for (const [label, n] of [...counts].sort((a, b) => a[0] - b[0])) if (n >= minImages) renumbered.set(label, renumbered.size);
+  if (renumbered.size < 2) throw new Error(`loss.marginMinImages ${minImages}: fewer than two identities have that many images`);
+  const samples = dataset.samples.map((s) => ({ ...s, label: renumbered.get(s.label) ?? -1 }));
+  return { dataset: { ...dataset, samples }, classes: renumbered.size };
+}
+
 export async function runTraining(config: TrainConfig, options: RunOptions = {}): Promise<RunResult> {
   if (config.threads > 0) torch.setNumThreads(config.threads);
   torch.manualSeed(config.seed);
-  const dataset = readTrainingSet(config);
-  const missing = config.data.attributes.filter((name) => !dataset.attributeNames.includes(name));
+  const read = readTrainingSet(config);
+  const missing = config.data.attributes.filter((name) => !read.attributeNames.includes(name));
   if (missing.length > 0) {
     throw new Error(
-      `${config.data.train}: the training set has no attribute ${missing.join(', ')} (it has: ${dataset.attributeNames.join(', ') || 'none'}); ` +
+      `${config.data.train}: the training set has no attribute ${missing.join(', ')} (it has: ${read.attributeNames.join(', ') || 'none'}); ` +
         'the SB branch needs them (attributes.csv beside the identity folders; set data.attributes)',
     );
   }
+  const { dataset, classes } = withMarginLabels(read, config.loss.marginMinImages);
   const loader = new Loader(dataset, {
     imageSize: config.data.imageSize,
     workers: config.data.workers,
@@ -69,7 +98,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     imagesPerIdentity: config.data.imagesPerIdentity,
   });
   const degrader = new Degrader({ seed: config.seed, ...(config.degrade as Partial<DegraderConfig>) });
-  const modules = buildModules(config, dataset.classes.length);
+  const modules = buildModules(config, classes);
   const validator = config.validation.pairs
     ? await makePairValidator(config.validation.pairs, config.data.imageSize, config.validation.folds)
     : null;
@@ -79,6 +108,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         ...modules,
         source: loader,
         degrader: twinDegrader(degrader),
+        teacher: modules.teacher ? dlibTeacher(modules.teacher) : null,
         makeOptimizer: (stage, trained) => makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained),
         validate: validator ? (stage: Stage) => validator.run(modules, stage) : undefined,
       },
@@ -90,6 +120,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
           lambdaFR: config.loss.lambdaFR,
           lambdaSB: config.loss.lambdaSB,
           lambdaDist: config.loss.lambdaDist,
+          lambdaTeacher: config.loss.lambdaTeacher,
           attributeWeights: config.loss.attributeWeights ? torch.keep(torch.tensor(config.loss.attributeWeights)) : null,
           distill: { distance: config.loss.distillDistance, target: config.loss.distillTarget },
         },
@@ -114,7 +145,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         modelSpec(
           config,
           modules,
-          { steps: result.step, classes: dataset.classes.length, trainedAt: new Date().toISOString() },
+          { steps: result.step, classes, identities: dataset.classes.length, trainedAt: new Date().toISOString() },
           validator?.threshold ?? null,
         ),
         modelWeights(modules, withFusion),
@@ -124,6 +155,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   } finally {
     await loader.close();
     degrader.dispose();
+    modules.teacher?.dispose();
     validator?.dispose();
   }
 }

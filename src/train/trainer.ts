@@ -9,7 +9,7 @@ import { weightsUnder } from '../serve/model-dir.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
-import type { BatchSource, FusionNetwork, MarginLoss, MultiBranchNetwork, TwinDegrader } from './contracts.js';
+import type { BatchSource, EmbeddingTeacher, FusionNetwork, MarginLoss, MultiBranchNetwork, TwinDegrader } from './contracts.js';
 import { MetricsLog } from './metrics-log.js';
 import { ProgressBar, type ProgressMode } from './progress.js';
 import { type Stage1Weights, stage1Losses, stage2Loss } from './stage-losses.js';
@@ -35,6 +35,8 @@ export interface TrainerParts {
   fusedHead: MarginLoss;
   source: BatchSource;
   degrader: TwinDegrader;
+  /** Frozen teacher of the embedding distillation (weights.lambdaTeacher > 0). */
+  teacher?: EmbeddingTeacher | null;
   /** Builds the optimiser of a stage over the given modules' trainable parameters. */
   makeOptimizer(stage: Stage, modules: Module[]): StageOptimizer;
   /** Pair-verification validation of the current weights (the loop sets eval mode around it). */
@@ -68,6 +70,7 @@ export type StepRecord = {
   fr?: number;
   sb?: number;
   dist?: number;
+  teacher?: number;
   imagesPerSecond: number;
 };
 
@@ -235,11 +238,19 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
               parts.frHead,
               { hq, lq, labels: batch.labels, attributes: batch.attributes },
               options.weights,
+              parts.teacher ?? null,
             );
-            terms = { loss: l.total, fr: l.fr, sb: l.sb, dist: l.dist };
+            terms = { loss: l.total, fr: l.fr, sb: l.sb, dist: l.dist, ...(parts.teacher ? { teacher: l.teacher } : {}) };
           } else {
             terms = {
-              loss: stage2Loss(parts.network, parts.fusion, parts.fusedHead, { hq, lq, labels: batch.labels }, freeze),
+              loss: stage2Loss(
+                parts.network,
+                parts.fusion,
+                parts.fusedHead,
+                { hq, lq, labels: batch.labels },
+                freeze,
+                parts.teacher ? { network: parts.teacher, weight: options.weights.lambdaTeacher ?? 0 } : null,
+              ),
             };
           }
           const numbers = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, t.item()]));

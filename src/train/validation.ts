@@ -11,12 +11,12 @@ import { pairScores } from '../eval/pair-scores.js';
 import { auc, SortedScores } from '../eval/roc.js';
 import { tenFold } from '../eval/tenfold.js';
 import type { Fusion } from '../models/fusion-base.js';
-import type { MultiBranchNet } from '../models/multi-branch.js';
+import type { BranchNetwork } from '../models/multi-branch.js';
 import { networkEmbedder } from '../serve/face-model.js';
 
 export interface PairValidator {
   /** Scores the modules (already in eval mode) and returns {accuracy, std, auc}. */
-  run(modules: { network: MultiBranchNet; fusion: Fusion }, stage: 1 | 2): Promise<Record<string, number>>;
+  run(modules: { network: BranchNetwork; fusion: Fusion }, stage: 1 | 2): Promise<Record<string, number>>;
   /** The cosine threshold of the last run (mean of the folds' thresholds), for the exported model. */
   readonly threshold: number | null;
   dispose(): void;
