@@ -1,0 +1,105 @@
+// `catface ship`: writes the model directory catface ships as its default (models/default): the model's
+// weights in fp16 (half the size; loaded back into float32), its model.json with the verification threshold,
+// and manifest.json — what produced it (config, commit), on which data split, and its validation figures.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../data/files.js';
+import { dlibToMultiBranch } from '../models/dlib-multi-branch.js';
+import { loadFaceApiDlibResNet } from '../models/dlib-resnet.js';
+import { createMultiBranchNet } from '../models/multi-branch.js';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelSpec, readModelDir, saveModelDir } from '../serve/model-dir.js';
+import type { Tensor } from '../torch/index.js';
+import * as torch from '../torch/index.js';
+import { type Command, UsageError } from './command.js';
+
+/** face-api.js's dlib network alone as a model directory (FR branch = the pretrained descriptor; no fusion). */
+function pretrainedModel(): { spec: ModelSpec; weights: Map<string, Tensor> } {
+  const network = createMultiBranchNet({ backbone: 'dlib', inputSize: 150, embeddingSize: 128, attributes: 1 });
+  const dlib = loadFaceApiDlibResNet();
+  network.loadStateDict(dlibToMultiBranch(dlib.stateDict()), { strict: false, source: "face-api.js's dlib ResNet-34" });
+  dlib.dispose();
+  const weights = new Map<string, Tensor>();
+  for (const [k, v] of network.stateDict()) weights.set(`network.${k}`, v);
+  const spec: ModelSpec = {
+    format: MODEL_FORMAT,
+    version: MODEL_FORMAT_VERSION,
+    imageSize: 150,
+    alignment: { template: 'dlib', size: 150 },
+    attributes: ['male'],
+    network: network.config,
+    fusion: null,
+    defaultEmbedding: 'fr',
+    verifyThreshold: null,
+    provenance: { source: "face-api.js's dlib ResNet-34 weights (@vladmandic/face-api npm package), untrained SB head" },
+  };
+  return { spec, weights };
+}
+
+const readJson = (path: string): unknown => JSON.parse(readFileSync(path, 'utf8'));
+
+export const shipCommand: Command = {
+  name: 'ship',
+  summary: 'write a model as the shipped default (fp16 weights, threshold, manifest.json)',
+  usage: [
+    'catface ship (--model DIR | --pretrained) --out DIR [--config FILE] [--split FILE] [--eval FILE]',
+    '             [--threshold T --far F]',
+    '',
+    '  --model DIR      a trained model directory (runs/<run>/model)',
+    "  --pretrained     face-api.js's dlib network alone (FR embedding only; attributes untrained)",
+    '  --config FILE    the training config that produced the model (copied into the manifest)',
+    '  --split FILE     split.json of catface lfw prepare (counts and folds go into the manifest)',
+    '  --eval FILE      validation figures (catface eval photos --json output) for the manifest',
+    '  --threshold T    cosine threshold of `verify`, calibrated on validation pairs at FAR F',
+  ].join('\n'),
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        pretrained: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        config: { type: 'string' },
+        split: { type: 'string' },
+        eval: { type: 'string' },
+        threshold: { type: 'string' },
+        far: { type: 'string' },
+      },
+    });
+    if (!values.out) throw new UsageError('--out DIR is required');
+    if (!values.model === !values.pretrained) throw new UsageError('give either --model DIR or --pretrained');
+    const threshold = values.threshold === undefined ? null : Number(values.threshold);
+    if (threshold !== null && !(threshold >= -1 && threshold <= 1)) throw new UsageError(`--threshold must be in [-1, 1], got '${values.threshold}'`);
+    const far = values.far === undefined ? null : Number(values.far);
+    if ((threshold === null) !== (far === null)) throw new UsageError('--threshold and --far go together');
+    const { spec, weights } = values.pretrained ? pretrainedModel() : readModelDir(values.model as string);
+    const half = new Map<string, Tensor>();
+    torch.tidy(() => {
+      for (const [k, v] of weights) half.set(k, torch.keep(v.isFloatingPoint ? v.to('float16') : v));
+    });
+    saveModelDir(values.out, { ...spec, verifyThreshold: threshold }, half);
+    torch.dispose([...half.values()]);
+    let commit = 'unknown';
+    try {
+      commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    } catch {}
+    let split: unknown = null;
+    if (values.split) {
+      const { validationPeople: _v, holdoutPeople: _h, ...counts } = readJson(values.split) as Record<string, unknown>;
+      split = counts;
+    }
+    const manifest = {
+      model: values.pretrained ? "face-api.js's dlib ResNet-34 alone (interim default)" : `trained: ${values.model}`,
+      commit,
+      config: values.config ? readJson(values.config) : null,
+      split,
+      verifyThreshold: threshold === null ? null : { cosine: threshold, targetFar: far, calibratedOn: 'validation pairs (all pairs among the validation photos, clean)' },
+      validation: values.eval && existsSync(values.eval) ? readJson(values.eval) : null,
+      writtenAt: new Date().toISOString(),
+    };
+    writeFileAtomic(join(values.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    console.log(`wrote ${values.out} (model.json, weights.safetensors in fp16, manifest.json)`);
+    return 0;
+  },
+};
