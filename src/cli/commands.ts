@@ -12,4 +12,15 @@ import { shipCommand } from './ship.js';
 import { synth } from './synth.js';
 import { trainCommand } from './train.js';
 
-export const commands: Command[] = [info, degradeCommand, synth, trainCommand, demoCommand, align, lfwCommand, evalCommand, reportCommand, shipCommand];
+export const commands: Command[] = [
+  info,
+  degradeCommand,
+  synth,
+  trainCommand,
+  demoCommand,
+  align,
+  lfwCommand,
+  evalCommand,
+  reportCommand,
+  shipCommand,
+];

@@ -8,6 +8,7 @@ import { decodeImage } from '../data/decode.js';
 import { readImageFolder } from '../data/imageFolder.js';
 import { readLfwPairs, readPairList } from '../data/pairs.js';
 import { readVerificationBin } from '../data/verificationBin.js';
+import { PHOTO_CONDITIONS } from '../degrade/photo-conditions.js';
 import { attributeMetrics } from '../eval/attributes.js';
 import { bootstrap, weightedMean } from '../eval/bootstrap.js';
 import { type Embedder, type EmbedOutput, embedAll, type FlipFusion } from '../eval/embedding.js';
@@ -32,6 +33,7 @@ import { loadSafetensors } from '../nn/safetensors.js';
 import { FaceModel, pixelsToInput } from '../serve/face-model.js';
 import * as torch from '../torch/index.js';
 import { type Command, UsageError } from './command.js';
+import { evalPhotos, parsePhotoConditions } from './eval-photos.js';
 
 const COMMON = [
   'Models (one of):',
@@ -365,12 +367,47 @@ async function attributes(values: Values): Promise<number> {
   return 0;
 }
 
+/** `catface eval photos`: whole-photo conditions × (fused, FR, pretrained, face-api.js) on LFW validation people. */
+async function photos(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      lfw: { type: 'string', default: '../shared/data/lfw' },
+      faces: { type: 'string' },
+      model: { type: 'string', default: 'models/default' },
+      out: { type: 'string', default: 'runs/eval-photos' },
+      pairs: { type: 'string', default: '100' },
+      conditions: { type: 'string', default: PHOTO_CONDITIONS.join(',') },
+      detector: { type: 'string', default: 'tiny' },
+      bootstrap: { type: 'string', default: '1000' },
+      'no-tenfold': { type: 'boolean', default: false },
+    },
+  });
+  if (!values.faces) throw new UsageError('photos needs --faces MANIFEST (catface align <lfw> <chips> --template dlib --size 150)');
+  const pairs = Number(values.pairs);
+  if (!(Number.isInteger(pairs) && pairs > 0)) throw new UsageError(`--pairs must be a positive integer, got '${values.pairs}'`);
+  if (values.detector !== 'ssd' && values.detector !== 'tiny')
+    throw new UsageError(`--detector must be ssd or tiny, got '${values.detector}'`);
+  return evalPhotos({
+    lfw: values.lfw,
+    faces: values.faces,
+    model: values.model,
+    out: values.out,
+    pairs,
+    conditions: parsePhotoConditions(values.conditions),
+    detector: values.detector,
+    bootstrap: Number(values.bootstrap),
+    tenfold: !values['no-tenfold'],
+  });
+}
+
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'evaluate a model or the face-api.js peer: pair verification, identification, IJB templates',
   usage: USAGE,
   async run(argv) {
     const [sub, ...rest] = argv;
+    if (sub === 'photos') return photos(rest);
     const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (sub === 'verify') return verify(values);

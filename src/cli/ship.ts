@@ -70,7 +70,8 @@ export const shipCommand: Command = {
     if (!values.out) throw new UsageError('--out DIR is required');
     if (!values.model === !values.pretrained) throw new UsageError('give either --model DIR or --pretrained');
     const threshold = values.threshold === undefined ? null : Number(values.threshold);
-    if (threshold !== null && !(threshold >= -1 && threshold <= 1)) throw new UsageError(`--threshold must be in [-1, 1], got '${values.threshold}'`);
+    if (threshold !== null && !(threshold >= -1 && threshold <= 1))
+      throw new UsageError(`--threshold must be in [-1, 1], got '${values.threshold}'`);
     const far = values.far === undefined ? null : Number(values.far);
     if ((threshold === null) !== (far === null)) throw new UsageError('--threshold and --far go together');
     const { spec, weights } = values.pretrained ? pretrainedModel() : readModelDir(values.model as string);
@@ -94,7 +95,10 @@ export const shipCommand: Command = {
       commit,
       config: values.config ? readJson(values.config) : null,
       split,
-      verifyThreshold: threshold === null ? null : { cosine: threshold, targetFar: far, calibratedOn: 'validation pairs (all pairs among the validation photos, clean)' },
+      verifyThreshold:
+        threshold === null
+          ? null
+          : { cosine: threshold, targetFar: far, calibratedOn: 'validation pairs (all pairs among the validation photos, clean)' },
       validation: values.eval && existsSync(values.eval) ? readJson(values.eval) : null,
       writtenAt: new Date().toISOString(),
     };

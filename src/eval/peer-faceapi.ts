@@ -27,14 +27,34 @@ interface TfCore {
   ready(): Promise<void>;
   getBackend(): string;
 }
+interface FaceApiBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+interface FaceApiResult {
+  detection: { box: FaceApiBox; score: number };
+  alignedRect: { box: FaceApiBox };
+  landmarks: { positions: { x: number; y: number }[] };
+  descriptor: Float32Array;
+}
+interface DiskNet {
+  loadFromDisk(dir: string): Promise<void>;
+}
 interface FaceApi {
   tf: TfCore & { setWasmPaths(prefix: string): void };
   nets: {
-    faceRecognitionNet: {
-      loadFromDisk(dir: string): Promise<void>;
-      computeFaceDescriptor(inputs: TfTensor[]): Promise<Float32Array | Float32Array[]>;
-    };
+    faceRecognitionNet: DiskNet & { computeFaceDescriptor(inputs: TfTensor | TfTensor[]): Promise<Float32Array | Float32Array[]> };
+    ssdMobilenetv1: DiskNet;
+    tinyFaceDetector: DiskNet;
+    faceLandmark68Net: DiskNet;
   };
+  SsdMobilenetv1Options: new (options: { minConfidence: number }) => object;
+  TinyFaceDetectorOptions: new (options: { inputSize: number; scoreThreshold: number }) => object;
+  Rect: new (x: number, y: number, width: number, height: number) => object;
+  detectSingleFace(input: TfTensor, options: object): { withFaceLandmarks(): { withFaceDescriptor(): Promise<FaceApiResult | undefined> } };
+  extractFaceTensors(input: TfTensor, boxes: object[]): Promise<TfTensor[]>;
 }
 
 function addChainedOps(tf: TfCore): void {
@@ -48,7 +68,7 @@ function addChainedOps(tf: TfCore): void {
   }
   for (let rank = 1; rank <= 5; rank++) {
     proto[`as${rank}D`] = function (this: unknown, ...shape: number[]) {
-      return tf.reshape(this, shape);
+      return tf.reshape(this, rank === 1 && shape.length === 0 ? [-1] : shape); // as1D() flattens
     };
   }
   proto.asScalar = function (this: unknown) {
@@ -80,6 +100,8 @@ function requireFaceApi(): FaceApi {
 
 let loading: Promise<FaceApi> | null = null;
 
+const faceApiModelDir = () => join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+
 /** Loads face-api, the wasm backend and the recognition weights once per process. */
 function loadFaceApi(): Promise<FaceApi> {
   loading ??= (async () => {
@@ -90,8 +112,7 @@ function loadFaceApi(): Promise<FaceApi> {
       throw new Error('face-api peer: the tfjs wasm backend failed to initialise');
     }
     await faceapi.tf.ready();
-    const modelDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-    await faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir);
+    await faceapi.nets.faceRecognitionNet.loadFromDisk(faceApiModelDir());
     return faceapi;
   })();
   return loading;
@@ -122,6 +143,66 @@ export async function faceApiEmbedder(): Promise<Embedder> {
         return { embeddings, dim, norms };
       } finally {
         for (const t of inputs) t.dispose();
+      }
+    },
+  };
+}
+
+/** What face-api.js's own pipeline returns for one photo: its face box, 68-point landmarks' aligned box, descriptor. */
+export interface FaceApiFace {
+  box: [number, number, number, number];
+  score: number;
+  /** The crop face-api feeds its recognition net (the landmarks' bounding box, padded), [x, y, w, h]. */
+  alignedBox: [number, number, number, number];
+  descriptor: Float32Array;
+}
+
+export type FaceApiDetector = 'ssd' | 'tiny';
+
+/**
+ * face-api.js's own photo pipeline, as its README runs it: `detectSingleFace(photo, detector options)
+ * .withFaceLandmarks().withFaceDescriptor()` — SSD MobileNet v1 (default) or the tiny detector, the 68-point
+ * landmark net, then the descriptor of the landmarks' axis-aligned box. `describeBox` computes the descriptor
+ * of a given crop box (reusing another photo's face where detection fails).
+ */
+export async function faceApiPipeline(detector: FaceApiDetector = 'ssd'): Promise<{
+  describe(rgb: Uint8Array, width: number, height: number): Promise<FaceApiFace | null>;
+  describeBox(rgb: Uint8Array, width: number, height: number, box: [number, number, number, number]): Promise<Float32Array>;
+}> {
+  const faceapi = await loadFaceApi();
+  const net = detector === 'ssd' ? faceapi.nets.ssdMobilenetv1 : faceapi.nets.tinyFaceDetector;
+  await net.loadFromDisk(faceApiModelDir());
+  await faceapi.nets.faceLandmark68Net.loadFromDisk(faceApiModelDir());
+  const options =
+    detector === 'ssd'
+      ? new faceapi.SsdMobilenetv1Options({ minConfidence: 0.3 })
+      : new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: 0.3 });
+  const asBox = (b: FaceApiBox): [number, number, number, number] => [b.x, b.y, b.width, b.height];
+  return {
+    async describe(rgb, width, height) {
+      const input = faceapi.tf.tensor3d(Int32Array.from(rgb), [height, width, 3], 'int32');
+      try {
+        const found = await faceapi.detectSingleFace(input, options).withFaceLandmarks().withFaceDescriptor();
+        if (!found) return null;
+        return {
+          box: asBox(found.detection.box),
+          score: found.detection.score,
+          alignedBox: asBox(found.alignedRect.box),
+          descriptor: found.descriptor,
+        };
+      } finally {
+        input.dispose();
+      }
+    },
+    async describeBox(rgb, width, height, [x, y, w, h]) {
+      const input = faceapi.tf.tensor3d(Int32Array.from(rgb), [height, width, 3], 'int32');
+      const [face] = await faceapi.extractFaceTensors(input, [new faceapi.Rect(x, y, w, h)]);
+      try {
+        const out = await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(face);
+        return Array.isArray(out) ? out[0] : out;
+      } finally {
+        face.dispose();
+        input.dispose();
       }
     },
   };

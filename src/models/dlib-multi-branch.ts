@@ -1,6 +1,6 @@
 // The multi-branch network on dlib's ResNet-34 (face-api.js's recognition net, trained on ~3 M real faces):
 // shared trunk = dlib's stem and its 32/64/128-channel stages; the FR and SB branches each own a copy of the
-// 256-channel stage (conv256_down, conv256_1, conv256_2: 3×3 maps on a 150 chip) and a self-attention block;
+// 256-channel stage (conv256_down, conv256_1, conv256_2: 4×4 maps on a 150 chip) and a self-attention block;
 // the FR head is dlib's last down block + average pool + 128-d projection, the SB head one logit per attribute.
 // The self-attention starts as the identity (γ = 0), so with dlib's weights loaded by `dlibToMultiBranch` the FR
 // embedding equals the standalone network's descriptor (direction; the norm is the descriptor's norm).
@@ -20,8 +20,8 @@ import { SelfAttention } from './self-attention.js';
 const TRUNK_BLOCKS = 10;
 const BRANCH_BLOCKS = 3;
 const CHANNELS = 256;
-/** Side of the branch maps on a 150 chip. */
-const MAP_SIDE = 3;
+/** Side of the branch maps on a 150 chip (dlib pads the stride-2 conv path to the pooled shortcut: 8 → 4). */
+const MAP_SIDE = 4;
 
 function blocks(from: number, count: number): Sequential {
   const all = dlibBlocks().slice(from, from + count);
