@@ -1,58 +1,61 @@
-// Shared declarations of the catface addon: the JS-visible tensor handle and value conversions.
+// Shared declarations of the catface addon: the per-environment tensor table and value conversions.
 #pragma once
 
 #include <napi.h>
 #include <ATen/ATen.h>
 
+#include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace catface {
 
-// A JS object owning one reference to an at::Tensor. The TypeScript `Tensor` class extends it; the
-// addon creates new instances through that subclass (registered once with `setTensorClass`).
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
- public:
-  static Napi::Function Define(Napi::Env env);
-  static Napi::Value SetTensorClass(const Napi::CallbackInfo& info);
-  static Napi::Value ExternalBytes(const Napi::CallbackInfo& info);
-  // Wraps `t` in a new JS Tensor (undefined tensors become null).
-  static Napi::Value Wrap(Napi::Env env, at::Tensor t);
-  // The tensor behind a JS value; throws a JS TypeError naming `what` when it is not a live Tensor.
-  static const at::Tensor& Get(Napi::Env env, Napi::Value v, const std::string& what);
-  static bool Is(Napi::Value v);
+struct Op;  // an ATen operator with its converted schema (dispatch.cc)
 
-  explicit TensorHandle(const Napi::CallbackInfo& info);
-  ~TensorHandle() override;
+// Everything the addon keeps lives here, once per JS environment (main thread, each worker thread), so the
+// addon loads in several threads at once and each one's tensors and accounting are freed when it exits.
+//
+// JS tensors hold an index into `slots` (under the `handleKey` symbol): creating one costs no native object and
+// no V8 finalizer, `release` frees it at once and the slot is reused.
+struct AddonState {
+  struct Slot {
+    at::Tensor tensor;
+    const void* storage = nullptr;  // the storage this slot counts in V8's external memory
+  };
+  struct StorageAccount {
+    int64_t handles;
+    int64_t bytes;
+  };
 
-  at::Tensor tensor;
-
- private:
-  void Release(Napi::Env env);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
-  Napi::Value Sizes(const Napi::CallbackInfo& info);
-  Napi::Value Strides(const Napi::CallbackInfo& info);
-  Napi::Value ScalarTypeName(const Napi::CallbackInfo& info);
-  Napi::Value DeviceName(const Napi::CallbackInfo& info);
-  Napi::Value Numel(const Napi::CallbackInfo& info);
-  Napi::Value Dim(const Napi::CallbackInfo& info);
-  Napi::Value RequiresGrad(const Napi::CallbackInfo& info);
-  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
-  Napi::Value Grad(const Napi::CallbackInfo& info);
-  Napi::Value SetGrad(const Napi::CallbackInfo& info);
-  Napi::Value IsLeaf(const Napi::CallbackInfo& info);
-  Napi::Value GradFnName(const Napi::CallbackInfo& info);
-  Napi::Value RetainGrad(const Napi::CallbackInfo& info);
-  Napi::Value Backward(const Napi::CallbackInfo& info);
-  Napi::Value Item(const Napi::CallbackInfo& info);
-  Napi::Value ToBytes(const Napi::CallbackInfo& info);
-  Napi::Value CopyFromBytes(const Napi::CallbackInfo& info);
-  Napi::Value IsContiguous(const Napi::CallbackInfo& info);
-  Napi::Value SameStorage(const Napi::CallbackInfo& info);
-  Napi::Value Version(const Napi::CallbackInfo& info);
-
-  const void* storage_ = nullptr;  // the storage this handle counts in V8's external memory
+  std::vector<Slot> slots;
+  std::vector<int32_t> free_slots;
+  // V8 is told about each storage once, however many handles (views, in-place results, grads) share it, so
+  // external memory equals what JS keeps alive and in-place ops cost no accounting.
+  std::unordered_map<const void*, StorageAccount> storages;
+  int64_t accounted = 0;  // the sum over `storages`, what V8 was told
+  std::vector<std::shared_ptr<const Op>> ops;
+  napi_ref handle_key = nullptr;  // the Symbol under which a JS Tensor keeps its slot index
 };
+
+AddonState& State(napi_env env);
+
+// Why a JS value is not a usable tensor.
+enum class TensorLookup { Ok, NotATensor, Disposed };
+
+// The tensor behind a JS Tensor (its slot), or null with the reason in `why`. No strings are built here: the
+// callers make the error message only when it fails.
+const at::Tensor* LookupTensor(napi_env env, AddonState& state, napi_value v, TensorLookup* why);
+// The same, throwing a JS error that starts with `what` (": expected a Tensor" / ": the Tensor was disposed").
+const at::Tensor& GetTensor(Napi::Env env, Napi::Value v, const std::string& what);
+// The tensor in slot `handle` (a JS number); throws "<what>: the Tensor was disposed" when it is not live.
+const at::Tensor& SlotTensor(Napi::Env env, AddonState& state, Napi::Value handle, const char* what);
+// Takes `t` into a free slot and returns its index as a JS number (undefined tensors give null).
+napi_value NewHandle(napi_env env, AddonState& state, at::Tensor t);
+
+void InitTensor(Napi::Env env, Napi::Object exports);
+void InitDispatch(Napi::Env env, Napi::Object exports);
+void InitRuntime(Napi::Env env, Napi::Object exports);
 
 // dtype names used by the TypeScript API.
 at::ScalarType ParseScalarType(Napi::Env env, const Napi::Value& v, const std::string& what);
@@ -83,8 +86,5 @@ auto Guarded(Napi::Env env, const std::string& context, Fn&& fn) -> decltype(fn(
     throw Napi::Error::New(env, context + ": " + e.what());
   }
 }
-
-void InitDispatch(Napi::Env env, Napi::Object exports);
-void InitRuntime(Napi::Env env, Napi::Object exports);
 
 }  // namespace catface
