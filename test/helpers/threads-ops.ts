@@ -14,7 +14,10 @@ function run(): { loss: number; grad: number[]; live: number } {
   let loss = 0;
   for (let i = 0; i < STEPS; i++) {
     loss = torch.tidy(() => {
-      const x = torch.arange(0, 32).reshape(8, 4).mul(0.01 * ((i % 7) + 1));
+      const x = torch
+        .arange(0, 32)
+        .reshape(8, 4)
+        .mul(0.01 * ((i % 7) + 1));
       const l = torch.F.softmax(x.matmul(w), -1).mul(x.matmul(w).tanh()).sum();
       l.backward();
       return l.item();
