@@ -6,12 +6,79 @@
 
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace catface {
 
 struct Op;  // an ATen operator with its converted schema (dispatch.cc)
+
+// Handles per storage, keyed by the StorageImpl: an open-addressing table, so that counting a new result's
+// storage allocates nothing (a std::unordered_map node was one malloc and one free per op).
+class StorageTable {
+ public:
+  struct Entry {
+    const void* key = nullptr;
+    int64_t handles = 0;
+    int64_t bytes = 0;
+  };
+  // The entry for `key`, new (zeroed counts) when *inserted; valid until the next insertion.
+  Entry& FindOrInsert(const void* key, bool* inserted) {
+    if ((size_ + 1) * 2 > table_.size()) Grow();
+    size_t i = Hash(key) & Mask();
+    for (; table_[i].key; i = (i + 1) & Mask())
+      if (table_[i].key == key) {
+        *inserted = false;
+        return table_[i];
+      }
+    table_[i].key = key;
+    ++size_;
+    *inserted = true;
+    return table_[i];
+  }
+  Entry* Find(const void* key) {
+    for (size_t i = Hash(key) & Mask(); table_[i].key; i = (i + 1) & Mask())
+      if (table_[i].key == key) return &table_[i];
+    return nullptr;
+  }
+  // Removes `e` and shifts the entries of its probe run back, so lookups never need tombstones.
+  void Erase(Entry* e) {
+    size_t hole = static_cast<size_t>(e - table_.data());
+    table_[hole] = Entry{};
+    --size_;
+    for (size_t j = (hole + 1) & Mask(); table_[j].key; j = (j + 1) & Mask()) {
+      const size_t home = Hash(table_[j].key) & Mask();
+      // Entry j may move into the hole unless its home lies cyclically in (hole, j].
+      const bool stays = hole < j ? (home > hole && home <= j) : (home > hole || home <= j);
+      if (stays) continue;
+      table_[hole] = table_[j];
+      table_[j] = Entry{};
+      hole = j;
+    }
+  }
+
+ private:
+  static size_t Hash(const void* p) {
+    uint64_t x = reinterpret_cast<uintptr_t>(p);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    return static_cast<size_t>(x ^ (x >> 33));
+  }
+  size_t Mask() const { return table_.size() - 1; }
+  void Grow() {
+    std::vector<Entry> old(table_.size() * 2);
+    old.swap(table_);
+    size_ = 0;
+    bool inserted = false;
+    for (const Entry& e : old)
+      if (e.key) {
+        Entry& n = FindOrInsert(e.key, &inserted);
+        n.handles = e.handles;
+        n.bytes = e.bytes;
+      }
+  }
+  std::vector<Entry> table_ = std::vector<Entry>(64);  // a power of two, at most half full
+  size_t size_ = 0;
+};
 
 // Everything the addon keeps lives here, once per JS environment (main thread, each worker thread), so the
 // addon loads in several threads at once and each one's tensors and accounting are freed when it exits.
@@ -23,18 +90,16 @@ struct AddonState {
     at::Tensor tensor;
     const void* storage = nullptr;  // the storage this slot counts in V8's external memory
   };
-  struct StorageAccount {
-    int64_t handles;
-    int64_t bytes;
-  };
 
   std::vector<Slot> slots;
   std::vector<int32_t> free_slots;
   // V8 is told about each storage once, however many handles (views, in-place results, grads) share it, so
   // external memory equals what JS keeps alive and in-place ops cost no accounting.
-  std::unordered_map<const void*, StorageAccount> storages;
+  StorageTable storages;
   int64_t accounted = 0;  // the sum over `storages`, what V8 was told
   std::vector<std::shared_ptr<const Op>> ops;
+  std::vector<c10::IValue> scratch;  // the argument stack of synchronous calls, reused (no allocation per op)
+  bool scratch_busy = false;
   napi_ref handle_key = nullptr;  // the Symbol under which a JS Tensor keeps its slot index
 };
 

@@ -27,6 +27,7 @@ struct ArgSpec {
   c10::optional<int32_t> fixed_size;  // int[2] and friends: a single number is repeated
   c10::optional<c10::IValue> default_value;
   std::string type_text;
+  int tensor_ordinal = -1;  // for Tensor arguments: which of them (0, 1, …), for the handles passed alongside
 };
 
 }  // namespace
@@ -296,21 +297,47 @@ const std::shared_ptr<const Op>& GetOp(Napi::Env env, AddonState& state, const N
   return state.ops[i];
 }
 
-torch::jit::Stack BuildStack(Napi::Env env, AddonState& state, const Op& op, const Napi::Value& argsValue) {
+// The handles of the first Tensor arguments may come alongside the argument array (`call(id, args, h0, h1…)`,
+// see callOp in native.ts): a slot index, -1 for a disposed tensor, or -2 for "not a Tensor, read the array".
+// This skips a property lookup per tensor argument on the hot path.
+constexpr size_t kMaxHandles = 4;
+struct Handles {
+  napi_value values[kMaxHandles];
+  size_t count = 0;
+};
+
+void BuildStack(Napi::Env env, AddonState& state, const Op& op, const Napi::Value& argsValue, const Handles& handles,
+                torch::jit::Stack& stack) {
   uint32_t length = 0;
   if (napi_get_array_length(env, argsValue, &length) != napi_ok)
     throw Napi::TypeError::New(env, op.qualified + ": arguments must be an array");
   if (length > op.args.size())
     throw Napi::TypeError::New(env, op.qualified + ": takes " + std::to_string(op.args.size()) + " arguments, got " +
                                         std::to_string(length));
-  torch::jit::Stack stack;
+  stack.clear();
   stack.reserve(std::max(op.args.size(), op.returns.size()));
   for (uint32_t i = 0; i < op.args.size(); ++i) {
+    const ArgSpec& a = op.args[i];
+    if (a.tensor_ordinal >= 0 && static_cast<size_t>(a.tensor_ordinal) < handles.count) {
+      int32_t h = -2;
+      napi_get_value_int32(env, handles.values[a.tensor_ordinal], &h);
+      if (h >= 0 || h == -1) {
+        const at::Tensor* t = h >= 0 && static_cast<size_t>(h) < state.slots.size() ? &state.slots[h].tensor : nullptr;
+        if (!t || !t->defined()) BadTensor(env, op, a, TensorLookup::Disposed);
+        stack.emplace_back(*t);
+        continue;
+      }
+    }
     napi_value arg = nullptr;
     if (i < length) napi_get_element(env, argsValue, i, &arg);
     else napi_get_undefined(env, &arg);
-    stack.push_back(ToIValue(env, state, op, op.args[i], Napi::Value(env, arg)));
+    stack.push_back(ToIValue(env, state, op, a, Napi::Value(env, arg)));
   }
+}
+
+torch::jit::Stack BuildStack(Napi::Env env, AddonState& state, const Op& op, const Napi::Value& argsValue) {
+  torch::jit::Stack stack;
+  BuildStack(env, state, op, argsValue, Handles{}, stack);
   return stack;
 }
 
@@ -344,18 +371,30 @@ Napi::Value FindOp(const Napi::CallbackInfo& info) {
   if (!handle) throw Napi::Error::New(env, "findOp: libtorch has no operator " + name + (overload.empty() ? "" : "." + overload));
   auto op = std::make_shared<Op>(Op{name + (overload.empty() ? "" : "." + overload), *handle, {}, {}});
   const auto& schema = handle->schema();
-  for (const auto& a : schema.arguments()) op->args.push_back(Describe(a));
+  int tensors = 0;
+  for (const auto& a : schema.arguments()) {
+    op->args.push_back(Describe(a));
+    if (op->args.back().kind == Kind::Tensor) op->args.back().tensor_ordinal = tensors++;
+  }
   op->returns = ReturnLetters(schema);
   AddonState& state = State(env);
   state.ops.push_back(std::move(op));
   return Napi::Number::New(env, static_cast<double>(state.ops.size() - 1));
 }
 
-// Runs the op named by info[0] on the arguments info[1]; libtorch errors name the op and the inputs.
-torch::jit::Stack RunOp(const Napi::CallbackInfo& info, AddonState& state) {
+Handles HandlesOf(const Napi::CallbackInfo& info) {
+  Handles h;
+  h.count = std::min(kMaxHandles, info.Length() > 2 ? info.Length() - 2 : size_t{0});
+  for (size_t k = 0; k < h.count; ++k) h.values[k] = info[2 + k];
+  return h;
+}
+
+// Runs the op named by info[0] on the arguments info[1] (tensor handles in info[2…]) and leaves its results in
+// `stack`; libtorch errors name the op and the inputs.
+void RunOp(const Napi::CallbackInfo& info, AddonState& state, torch::jit::Stack& stack) {
   Napi::Env env = info.Env();
   const Op& op = *GetOp(env, state, info[0]);
-  torch::jit::Stack stack = BuildStack(env, state, op, info[1]);
+  BuildStack(env, state, op, info[1], HandlesOf(info), stack);
   try {
     op.handle.callBoxed(&stack);
   } catch (const c10::Error& e) {
@@ -363,19 +402,42 @@ torch::jit::Stack RunOp(const Napi::CallbackInfo& info, AddonState& state) {
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, op.qualified + DescribeInputs(BuildStack(env, state, op, info[1])) + ": " + e.what());
   }
-  return stack;
 }
 
-// call(id, args) -> result (a tensor handle, a value, or an array for several returns)
+// Lends the environment's reusable stack to one call (a fresh one if a call is already using it), and empties
+// it afterwards so that no tensor stays referenced.
+class ScratchStack {
+ public:
+  explicit ScratchStack(AddonState& state) : state_(state), lent_(!state.scratch_busy) {
+    if (lent_) state.scratch_busy = true;
+  }
+  ~ScratchStack() {
+    if (!lent_) return;
+    state_.scratch.clear();
+    state_.scratch_busy = false;
+  }
+  torch::jit::Stack& get() { return lent_ ? state_.scratch : own_; }
+
+ private:
+  AddonState& state_;
+  bool lent_;
+  torch::jit::Stack own_;
+};
+
+// call(id, args, ...handles) -> result (a tensor handle, a value, or an array for several returns)
 Napi::Value Call(const Napi::CallbackInfo& info) {
   AddonState& state = State(info.Env());
-  return ReturnStack(info.Env(), state, RunOp(info, state));
+  ScratchStack scratch(state);
+  RunOp(info, state, scratch.get());
+  return ReturnStack(info.Env(), state, scratch.get());
 }
 
-// callInPlace(id, args): for ops whose result aliases an argument (add_, mul_…): returns nothing, so no JS
-// handle is made for a tensor the caller already holds.
+// callInPlace(id, args, ...handles): for ops whose result aliases an argument (add_, mul_…): returns nothing, so
+// no JS handle is made for a tensor the caller already holds.
 Napi::Value CallInPlace(const Napi::CallbackInfo& info) {
-  RunOp(info, State(info.Env()));
+  AddonState& state = State(info.Env());
+  ScratchStack scratch(state);
+  RunOp(info, state, scratch.get());
   return Napi::Value();
 }
 
@@ -432,9 +494,17 @@ Napi::Value Schema(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), out.str());
 }
 
-// returnKinds(id) -> one letter a return (T tensor, L tensor list, V other value).
-Napi::Value ReturnKinds(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), GetOp(info.Env(), State(info.Env()), info[0])->returns);
+// opInfo(id) -> [return letters (T tensor, L tensor list, V other value), positions of the Tensor arguments]
+Napi::Value OpInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Op& op = *GetOp(env, State(env), info[0]);
+  Napi::Array tensors = Napi::Array::New(env);
+  for (size_t i = 0; i < op.args.size(); ++i)
+    if (op.args[i].tensor_ordinal >= 0) tensors.Set(tensors.Length(), Napi::Number::New(env, static_cast<double>(i)));
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::String::New(env, op.returns));
+  out.Set(1u, tensors);
+  return out;
 }
 
 }  // namespace
@@ -445,7 +515,7 @@ void InitDispatch(Napi::Env env, Napi::Object exports) {
   exports.Set("callInPlace", Napi::Function::New(env, CallInPlace, "callInPlace"));
   exports.Set("callAsync", Napi::Function::New(env, CallAsync, "callAsync"));
   exports.Set("schema", Napi::Function::New(env, Schema, "schema"));
-  exports.Set("returnKinds", Napi::Function::New(env, ReturnKinds, "returnKinds"));
+  exports.Set("opInfo", Napi::Function::New(env, OpInfo, "opInfo"));
 }
 
 }  // namespace catface

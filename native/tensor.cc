@@ -7,7 +7,6 @@
 
 #include <cstring>
 #include <sstream>
-#include <unordered_map>
 
 namespace catface {
 
@@ -65,26 +64,27 @@ namespace {
 const void* AccountStorage(napi_env env, AddonState& state, const at::Tensor& t) {
   if (!t.has_storage()) return nullptr;
   const void* key = t.storage().unsafeGetStorageImpl();
-  auto [it, inserted] =
-      state.storages.try_emplace(key, AddonState::StorageAccount{0, static_cast<int64_t>(t.storage().nbytes())});
-  if (it->second.handles++ == 0 && it->second.bytes) {
+  bool inserted = false;
+  StorageTable::Entry& e = state.storages.FindOrInsert(key, &inserted);
+  if (inserted) e.bytes = static_cast<int64_t>(t.storage().nbytes());
+  if (e.handles++ == 0 && e.bytes) {
     int64_t ignored = 0;
-    napi_adjust_external_memory(env, it->second.bytes, &ignored);
-    state.accounted += it->second.bytes;
+    napi_adjust_external_memory(env, e.bytes, &ignored);
+    state.accounted += e.bytes;
   }
   return key;
 }
 
 void ReleaseStorage(napi_env env, AddonState& state, const void* key) {
   if (!key) return;
-  auto it = state.storages.find(key);
-  if (it == state.storages.end() || --it->second.handles > 0) return;
-  if (it->second.bytes) {
+  StorageTable::Entry* e = state.storages.Find(key);
+  if (!e || --e->handles > 0) return;
+  if (e->bytes) {
     int64_t ignored = 0;
-    napi_adjust_external_memory(env, -it->second.bytes, &ignored);
+    napi_adjust_external_memory(env, -e->bytes, &ignored);
   }
-  state.accounted -= it->second.bytes;
-  state.storages.erase(it);
+  state.accounted -= e->bytes;
+  state.storages.Erase(e);
 }
 
 // The slot index in a JS number, or -1 when it is not one (a disposed Tensor holds -1).

@@ -53,9 +53,9 @@ interface Addon {
   sameStorage(h: Handle, other: unknown): boolean;
   version(h: Handle): number;
   findOp(name: string, overload: string): number;
-  returnKinds(id: number): string;
-  call(id: number, args: OpArg[]): unknown;
-  callInPlace(id: number, args: OpArg[]): void;
+  opInfo(id: number): [returns: string, tensorArgs: number[]];
+  call(id: number, args: OpArg[], ...handles: Handle[]): unknown;
+  callInPlace(id: number, args: OpArg[], ...handles: Handle[]): void;
   callAsync(id: number, args: OpArg[]): Promise<unknown>;
   schema(id: number): string;
   fromBytes(bytes: ArrayBufferView, dtype: DType, shape: number[], device?: string): Handle;
@@ -93,8 +93,11 @@ type Wrap = (raw: unknown) => unknown;
 let wrapHandle: (h: Handle | null) => unknown = () => {
   throw new Error('catface: the Tensor class was not registered');
 };
-export function setTensorWrapper(wrap: (h: Handle | null) => unknown): void {
+/** A Tensor's handle, or -2 for any other value (the addon then reads the argument itself and explains). */
+let handleOf: (value: unknown) => Handle = () => -2;
+export function setTensorWrapper(wrap: (h: Handle | null) => unknown, handle: (value: unknown) => Handle): void {
   wrapHandle = wrap;
+  handleOf = handle;
 }
 /** The JS Tensor for a handle that an addon function returned. */
 export function wrapTensor(h: Handle | null): unknown {
@@ -119,6 +122,8 @@ function wrapperFor(letters: string): Wrap {
 interface OpEntry {
   id: number;
   wrap: Wrap;
+  /** Positions of the Tensor arguments: their handles travel alongside the arguments (no lookup in C++). */
+  tensors: number[];
 }
 const ops = new Map<string, OpEntry>();
 
@@ -127,21 +132,37 @@ function opEntry(qualified: string): OpEntry {
   if (entry === undefined) {
     const dot = qualified.indexOf('.');
     const id = dot < 0 ? addon.findOp(qualified, '') : addon.findOp(qualified.slice(0, dot), qualified.slice(dot + 1));
-    entry = { id, wrap: wrapperFor(addon.returnKinds(id)) };
+    const [returns, tensors] = addon.opInfo(id);
+    entry = { id, wrap: wrapperFor(returns), tensors };
     ops.set(qualified, entry);
   }
   return entry;
 }
 
+// The addon reads the handles of the first three Tensor arguments from the extra parameters.
+function run(fn: Addon['call'], entry: OpEntry, args: OpArg[]): unknown {
+  const t = entry.tensors;
+  switch (t.length) {
+    case 0:
+      return fn(entry.id, args);
+    case 1:
+      return fn(entry.id, args, handleOf(args[t[0]]));
+    case 2:
+      return fn(entry.id, args, handleOf(args[t[0]]), handleOf(args[t[1]]));
+    default:
+      return fn(entry.id, args, handleOf(args[t[0]]), handleOf(args[t[1]]), handleOf(args[t[2]]));
+  }
+}
+
 /** Calls an ATen operator with positional arguments (`undefined` takes the schema default). */
 export function callOp(qualified: string, args: OpArg[]): unknown {
   const entry = opEntry(qualified);
-  return entry.wrap(addon.call(entry.id, args));
+  return entry.wrap(run(addon.call, entry, args));
 }
 
 /** Calls an ATen operator whose result aliases an argument (`add_`, `_foreach_mul_`…) and discards it. */
 export function callOpInPlace(qualified: string, args: OpArg[]): void {
-  addon.callInPlace(opEntry(qualified).id, args);
+  run(addon.callInPlace, opEntry(qualified), args);
 }
 
 /** The same as `callOp`, on libuv's thread pool: the event loop stays free while libtorch works. */

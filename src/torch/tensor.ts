@@ -754,4 +754,4 @@ function flatShape(args: number[] | [Shape]): number[] {
 function wrap(h: Handle | null): Tensor | null {
   return h === null ? null : new Tensor(CREATE, h);
 }
-setTensorWrapper(wrap);
+setTensorWrapper(wrap, (value) => (value instanceof Tensor ? value[HANDLE] : -2));
