@@ -2,8 +2,9 @@
 // catface against PyTorch (bench/ops_anchor.py, Debian's python3-torch) in the same run, one intra-op thread on
 // both sides. Rounds alternate catface and the anchor so a shared machine's noise falls on both; each case
 // reports the median µs/op, the per-round ratios (median and min–max) and the ratio of CPU time (process
-// user+sys), which the host's load barely moves. Results are freed the way each side frees them in real code:
-// catface ops run in `tidy` chunks, PyTorch results go when the next one replaces them.
+// user+sys), which the host's load barely moves. Ops run in chunks of 100 (µs/op is the median chunk's, so a
+// preempted chunk does not count); results are freed the way each side frees them in real code: catface's by
+// `tidy` at the end of each chunk, PyTorch's when the next one replaces them.
 //   npm run bench:ops [-- --rounds 7 --iters 2000 --sizes 8,16,32,64]
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -61,12 +62,15 @@ function catfaceRound(): CaseTiming[] {
             for (let i = 0; i < chunk; i++) fn(a, b);
           });
         runChunk(); // warm-up
-        const wall0 = performance.now();
+        const chunks: number[] = [];
         const cpu0 = cpuMicros();
-        for (let c = 0; c < iters / chunk; c++) runChunk();
+        for (let c = 0; c < iters / chunk; c++) {
+          const t0 = performance.now();
+          runChunk();
+          chunks.push(performance.now() - t0);
+        }
         const cpu = cpuMicros() - cpu0;
-        const wall = performance.now() - wall0;
-        out.push({ case: `${name} ${n}x${n}${grad ? ' grad' : ''}`, us: (wall * 1000) / iters, cpu_us: cpu / iters });
+        out.push({ case: `${name} ${n}x${n}${grad ? ' grad' : ''}`, us: (median(chunks) * 1000) / chunk, cpu_us: cpu / iters });
       }
       torch.dispose([a, b]);
     }

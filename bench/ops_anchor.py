@@ -3,6 +3,7 @@
 #   python3 bench/ops_anchor.py --sizes 8,16,32,64 --iters 2000 --chunk 100
 import argparse
 import json
+import statistics
 import time
 
 import torch
@@ -30,12 +31,17 @@ for grad in (False, True):
         for name, fn in OPS.items():
             for _ in range(args.chunk):  # warm-up
                 fn(a, b)
-            # the same shape as catface's loop: chunks of `chunk` ops whose results are freed when replaced
-            wall0, cpu0 = time.perf_counter(), time.process_time()
+            # the same shape as catface's loop: chunks of `chunk` ops (results freed when replaced), the median
+            # chunk's time per op, and the process CPU time over all chunks
+            chunks = []
+            cpu0 = time.process_time()
             for _ in range(args.iters // args.chunk):
+                t0 = time.perf_counter()
                 for _ in range(args.chunk):
                     y = fn(a, b)
-            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-            ops = args.iters // args.chunk * args.chunk
-            cases.append({'case': f"{name} {n}x{n}{' grad' if grad else ''}", 'us': wall / ops * 1e6, 'cpu_us': cpu / ops * 1e6})
+                chunks.append(time.perf_counter() - t0)
+            cpu = time.process_time() - cpu0
+            ops = len(chunks) * args.chunk
+            cases.append({'case': f"{name} {n}x{n}{' grad' if grad else ''}", 'us': statistics.median(chunks) / args.chunk * 1e6,
+                          'cpu_us': cpu / ops * 1e6})
 print('RESULT ' + json.dumps({'torch': torch.__version__, 'cases': cases}))
