@@ -1,21 +1,21 @@
 // The package's public entry: `import { FaceModel, runTraining, … } from 'catface'`. The tensor library and the
 // layer library come as namespaces (`torch`, `nn`); every other area's public API is re-exported by name.
 
-export { alignFace, templateFor } from './data/align.js';
-export { alignFolder } from './data/alignFolder.js';
-export { detectAndAlign } from './data/alignImage.js';
-// data
-export { DEFAULT_ATTRIBUTES, readAttributesCsv } from './data/attributes.js';
-export { readCelebA } from './data/celeba.js';
+export { alignFace, templateFor } from './data/align/align-face.js';
+export { alignFolder } from './data/align/align-folder.js';
+export { detectAndAlign } from './data/align/align-image.js';
 export type { FaceDataset, FaceSample, ImageLocator } from './data/dataset.js';
 export { decodeImage } from './data/decode.js';
 export { DataError } from './data/errors.js';
-export { readImageFolder } from './data/imageFolder.js';
-export { Loader, type LoaderBatch, type LoaderConfig } from './data/loader.js';
-export { type FacePair, type PairList, readLfwPairs, readPairList } from './data/pairs.js';
-export { readRecordIO, writeRecordIO } from './data/recordio.js';
-export { generateSynthDataset } from './data/synthDataset.js';
-export { readVerificationBin, type VerificationSet } from './data/verificationBin.js';
+export { Loader, type LoaderBatch, type LoaderConfig } from './data/loader/loader.js';
+// data
+export { DEFAULT_ATTRIBUTES, readAttributesCsv } from './data/readers/attributes.js';
+export { readCelebA } from './data/readers/celeba.js';
+export { readImageFolder } from './data/readers/image-folder.js';
+export { type FacePair, type PairList, readLfwPairs, readPairList } from './data/readers/pairs.js';
+export { readRecordIO, writeRecordIO } from './data/readers/recordio.js';
+export { readVerificationBin, type VerificationSet } from './data/readers/verification-bin.js';
+export { generateSynthDataset } from './data/synth/synth-dataset.js';
 // degradations (SPEC §6)
 export { type DegradedBatch, Degrader, type DegraderConfig } from './degrade/degrader.js';
 export { Turbulence } from './degrade/turbulence.js';

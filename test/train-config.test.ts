@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_ATTRIBUTES } from '../src/data/attributes.js';
+import { DEFAULT_ATTRIBUTES } from '../src/data/readers/attributes.js';
 import * as torch from '../src/torch/index.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
 import { loadTrainConfig, parseTrainConfig } from '../src/train/config.js';

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateSynthDataset } from '../data/synthDataset.js';
+import { generateSynthDataset } from '../data/synth/synth-dataset.js';
 import { writeReport } from '../eval/report.js';
 import { parseTrainConfig } from '../train/config.js';
 import { formatDuration } from '../train/progress.js';

@@ -1,7 +1,7 @@
 // The training config file (`catface train --config run.json`): every choice of SPEC §2–§7 is a field here
 // with the SPEC's value as default. `parseTrainConfig` validates a parsed JSON value and names the bad field.
 import { readFileSync } from 'node:fs';
-import { DEFAULT_ATTRIBUTES } from '../data/attributes.js';
+import { DEFAULT_ATTRIBUTES } from '../data/readers/attributes.js';
 import type { DistillationDistance, DistillationTarget } from '../losses/distillation.js';
 import type { MarginKind } from '../losses/margin-head.js';
 import { type FusionKind, fusionKinds } from '../models/fusion-base.js';
