@@ -3,9 +3,9 @@
 // call with its message. The addon keeps its state per JS environment, so the worker loads its own copy.
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { ModelSpec } from '../models/model-dir.js';
 import type { EmbeddingKind, FaceAnalysis, FaceImage, Verification } from './face-model.js';
 import { FaceModel, verification } from './face-model.js';
-import type { ModelSpec } from './model-dir.js';
 
 type Request =
   | { id: number; method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind }
