@@ -330,7 +330,10 @@ void BuildStack(Napi::Env env, AddonState& state, const Op& op, const Napi::Valu
     }
     napi_value arg = nullptr;
     if (i < length) napi_get_element(env, argsValue, i, &arg);
-    else napi_get_undefined(env, &arg);
+    else if (a.default_value) {  // trailing arguments left out take the schema default (no JS value to read)
+      stack.push_back(*a.default_value);
+      continue;
+    } else napi_get_undefined(env, &arg);
     stack.push_back(ToIValue(env, state, op, a, Napi::Value(env, arg)));
   }
 }
