@@ -30,6 +30,7 @@ import { poolTemplates, templateRows } from '../eval/templates.js';
 import { insightfaceDistanceThresholds } from '../eval/tenfold.js';
 import { loadSafetensors } from '../nn/safetensors.js';
 import { FaceModel, pixelsToInput } from '../serve/face-model.js';
+import { modelDirStamp } from '../serve/model-dir.js';
 import * as torch from '../torch/index.js';
 import { type Command, UsageError } from './command.js';
 
@@ -97,6 +98,7 @@ export function modelEmbedder(dir: string): Embedder {
   return {
     name: basename(dir.replace(/\/+$/, '')),
     imageSize: model.imageSize,
+    fingerprint: modelDirStamp(dir),
     embed(crops: Uint8Array[]): EmbedOutput {
       return torch.tidy(() => {
         const out = model.forwardTensor(pixelsToInput(crops, model.imageSize));

@@ -3,8 +3,8 @@
 //   weights.safetensors   the stage-1 network under `network.` and the fusion + fused head under `fusion.`
 // No optimiser or margin-head state: only what inference needs. Written into a temporary directory, then
 // renamed, so a reader never sees half a model.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { FusionConfig } from '../models/fusion-base.js';
 import type { MultiBranchConfig } from '../models/multi-branch.js';
 import { loadSafetensors, saveSafetensors } from '../nn/safetensors.js';
@@ -88,6 +88,17 @@ export function readModelDir(dir: string): { spec: ModelSpec; weights: Map<strin
   const weightsPath = join(dir, WEIGHTS_FILE);
   if (!existsSync(weightsPath)) throw new Error(`${dir}: ${WEIGHTS_FILE} is missing`);
   return { spec, weights: loadSafetensors(weightsPath).tensors };
+}
+
+/** What a model directory's outputs depend on, for caches: its path and its files' sizes and modification times. */
+export function modelDirStamp(dir: string): string {
+  return [
+    resolve(dir),
+    ...[SPEC_FILE, WEIGHTS_FILE].map((f) => {
+      const s = statSync(join(dir, f));
+      return `${f}:${s.size}:${s.mtimeMs}`;
+    }),
+  ].join('\n');
 }
 
 /** The tensors under `prefix.` with the prefix removed. */
