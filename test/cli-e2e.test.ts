@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { writeVerificationBin } from '../src/data/verificationBin.js';
+import { writeVerificationBin } from '../src/data/readers/verification-bin.js';
 import { FaceModel, templateFor, torch } from '../src/index.js';
 import { loadSafetensors, saveSafetensors } from '../src/nn/safetensors.js';
 import { expectedAttributes, type FaceParameters } from './helpers/synth-rules.js';
