@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import * as torch from '../../src/torch/index.js';
-import { closeness, pythonUnavailable, runPython } from './oracle.js';
+import { closeness, pinOracleThreads, pythonUnavailable, runPython } from './oracle.js';
 
 type Tensor = torch.Tensor;
 
@@ -103,6 +103,7 @@ export function checkParity(t: TestContext, cases: OpCase[]): void {
     t.skip(pythonUnavailable);
     return;
   }
+  pinOracleThreads(t);
   torch.manualSeed(20240601);
   const inputs: Record<string, Tensor> = {};
   const ours = new Map<string, Computed>();
