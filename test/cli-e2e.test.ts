@@ -581,7 +581,7 @@ test('catface demo on a reduced config: the report, and the exported fused model
   const fm = FaceModel.load(join(out, 'model'));
   try {
     assert.equal(fm.spec.defaultEmbedding, 'fused');
-    assert.equal(fm.fusion?.kind, 'catf');
+    assert.equal(fm.model.fusion?.kind, 'catf');
     const [a, b] = [join(out, 'data', 'test', 'id00000', '000.png'), join(out, 'data', 'test', 'id00001', '000.png')];
     const [ea, eb] = await fm.embed([a, b]);
     const [fr] = await fm.embed([a], 'fr');
