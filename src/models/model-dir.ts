@@ -5,8 +5,8 @@
 // No optimiser or margin-head state: only what inference needs. Written into a temporary directory, then
 // renamed, so a reader never sees half a model. Version 1 directories (imageSize beside the network config,
 // the fusion with its map geometry) are still read; their weights have the same names.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { loadSafetensors, saveSafetensors } from '../nn/safetensors.js';
 import * as torch from '../torch/index.js';
 import { CATFace, type EmbeddingKind, type ResolvedCATFaceConfig } from './catface.js';
@@ -107,6 +107,15 @@ export function saveModelDir(dir: string, model: CATFace, meta: ModelMeta): Mode
   renameSync(tmp, dir);
   rmSync(old, { recursive: true, force: true });
   return spec;
+}
+
+/** What a model directory's outputs depend on, for caches: its path and its files' sizes and modification times. */
+export function modelDirStamp(dir: string): string {
+  const stamps = [SPEC_FILE, WEIGHTS_FILE].map((f) => {
+    const s = statSync(join(dir, f));
+    return `${f}:${s.size}:${s.mtimeMs}`;
+  });
+  return [resolve(dir), ...stamps].join('\n');
 }
 
 /** Reads a model directory: its spec and the model with its weights loaded, in eval mode (owned by the caller). */
