@@ -367,7 +367,9 @@ test('catface eval verify --bin --metric distance --fusion sum|none --out --repo
   const page = readFileSync(join(combined, 'index.html'), 'utf8');
   assert.match(page, /sum vs none/);
   assert.match(page, /90\.0/);
-  for (const [, src] of page.matchAll(/<img src="([^"]+)"/g)) assert.ok(existsSync(join(combined, src)), src);
+  const pageFigures = [...page.matchAll(/<img src="([^"]+)"/g)].map((m) => m[1]);
+  assert.ok(pageFigures.length >= 2, `report figures ${pageFigures}`);
+  for (const src of pageFigures) assert.ok(existsSync(join(combined, src)), src);
 });
 
 test('catface eval verify --list --cache: the cache is read instead of the model, and a changed image or model recomputes', () => {
