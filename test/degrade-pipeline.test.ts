@@ -228,7 +228,7 @@ test('AdaFace: the crop keeps a box of the drawn area on a zero canvas; augmenta
   // falls, by more than half where the factor is 2 or more.
   const lowResOnly = resolveAdaFaceConfig({ cropProbability: 0, lowResProbability: 1, photometricProbability: 0 });
   const sharp = card(8, 3, 48);
-  const lowPlan = planAdaFace(8, 48, 48, new Rng(6), lowResOnly);
+  const lowPlan = planAdaFace(8, 48, 48, new Prng(6), lowResOnly);
   const low = applyAdaFace(sharp, lowPlan);
   const [before, after] = [edgeEnergy(sharp), edgeEnergy(low)];
   lowPlan.lowRes.forEach((spec, i) => {
