@@ -73,6 +73,7 @@ export const detectCommand: Command = {
         const svg = annotationSvg(full.width, full.height, analysis.faces, names);
         const png = await sharp(full.data, { raw: { width: full.width, height: full.height, channels: 3 } })
           .composite([{ input: Buffer.from(svg) }])
+          .removeAlpha()
           .png()
           .toBuffer();
         writeFileAtomic(values.out, png);

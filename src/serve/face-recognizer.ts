@@ -67,7 +67,7 @@ export interface RecognizerOptions {
 }
 
 /** The model as the pipeline uses it: FaceModel in this process, FaceModelWorker in a child process. */
-interface CropModel {
+export interface CropModel {
   readonly spec: ModelSpec;
   readonly alignment: FaceAlignment;
   analyzeCrops(crops: Uint8Array[], kind?: EmbeddingKind): Promise<FaceAnalysis[]>;
@@ -104,17 +104,26 @@ export class FaceRecognizer {
   /** Loads the detector and a model directory (default: the model shipped in `<catface>/models/default`). */
   static async open(modelDir?: string, options: RecognizerOptions = {}): Promise<FaceRecognizer> {
     const dir = resolveModelDir(modelDir);
-    const detectorReady = FaceDetector.create({
+    if (options.worker) {
+      const worker = await FaceModelWorker.open(dir);
+      return FaceRecognizer.withModel(worker, options, () => worker.close());
+    }
+    const model = FaceModel.load(dir);
+    return FaceRecognizer.withModel(model, options, async () => model.dispose());
+  }
+
+  /** The pipeline around an already loaded model (a FaceModel, a FaceModelWorker or any `CropModel`). */
+  static async withModel(
+    model: CropModel,
+    options: RecognizerOptions = {},
+    close: () => Promise<void> = async () => {},
+  ): Promise<FaceRecognizer> {
+    const detector = await FaceDetector.create({
       minScore: options.minScore,
       maxFaces: options.maxFaces ?? 20,
       maxSide: options.detectionSide ?? 640,
     });
-    if (options.worker) {
-      const worker = await FaceModelWorker.open(dir);
-      return new FaceRecognizer(await detectorReady, worker, () => worker.close(), options);
-    }
-    const model = FaceModel.load(dir);
-    return new FaceRecognizer(await detectorReady, model, async () => model.dispose(), options);
+    return new FaceRecognizer(detector, model, close, options);
   }
 
   get spec(): ModelSpec {
