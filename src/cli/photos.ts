@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { type BadInputReport, DataError } from '../data/errors.js';
-import { listImageTree } from '../data/imageFolder.js';
+import { listImageTree } from '../data/readers/image-folder.js';
 import { FaceRecognizer, type RecognizedFace } from '../serve/face-recognizer.js';
 import { UsageError } from './command.js';
 

@@ -3,10 +3,10 @@
 // attributes). The model runs in this process (`FaceModel`) or in a child process (`FaceModelWorker`,
 // `{ worker: true }`), so a server's event loop is only held by the detector's few milliseconds per photo.
 import { readFile } from 'node:fs/promises';
-import { alignFace } from '../data/align.js';
-import { detectFaces } from '../data/alignImage.js';
+import { alignFace } from '../data/align/align-face.js';
+import { detectFaces } from '../data/align/align-image.js';
+import { FaceDetector, type Point } from '../data/align/detect.js';
 import { DEFAULT_MAX_PIXELS, decodePhoto, type RgbImage } from '../data/decode.js';
-import { FaceDetector, type Point } from '../data/detect.js';
 import { DataError } from '../data/errors.js';
 import { type EmbeddingKind, type FaceAnalysis, FaceModel, type Verification, verification } from './face-model.js';
 import { FaceModelWorker } from './face-model-worker.js';

@@ -1,7 +1,7 @@
 // Detect + align one encoded image: decode (with the pixel limit), shrink a copy for detection when large,
 // map the landmarks back, and warp the full-resolution image to the template.
-import { type AlignedFace, alignFace } from './align.js';
-import { DEFAULT_MAX_PIXELS, type DecodedPhoto, decodePhoto, type RgbImage } from './decode.js';
+import { DEFAULT_MAX_PIXELS, type DecodedPhoto, decodePhoto, type RgbImage } from '../decode.js';
+import { type AlignedFace, alignFace } from './align-face.js';
 import type { FaceDetection, FaceDetector } from './detect.js';
 
 export type AlignOutcome = { face: FaceDetection; aligned: AlignedFace } | { face: null };
