@@ -59,6 +59,16 @@ export * as schedulers from './nn/schedulers.js';
 // inference
 export { type EmbeddingKind, type FaceAnalysis, type FaceImage, FaceModel, pixelsToInput, type Verification } from './serve/face-model.js';
 export { FaceModelWorker } from './serve/face-model-worker.js';
+export {
+  type AnalyzeOptions,
+  type CropModel,
+  type FaceLocation,
+  FaceRecognizer,
+  type PhotoAnalysis,
+  type PhotoVerification,
+  type RecognizedFace,
+  type RecognizerOptions,
+} from './serve/face-recognizer.js';
 export { type ModelSpec, readModelDir, saveModelDir } from './serve/model-dir.js';
 
 // tensors
