@@ -1,11 +1,12 @@
 // Photo in, answer out: decode (EXIF rotation, CMYK/greyscale/16-bit, pixel limit) → detect faces and 5
 // landmarks (Human on tfjs-wasm) → align each face as the model declares → the model (embedding, quality,
-// attributes). The model runs in this process (`FaceModel`) or in a child process (`FaceModelWorker`,
-// `{ worker: true }`), so a server's event loop is only held by the detector's few milliseconds per photo.
+// attributes). Everything runs in this process, or with `{ worker: true }` detection runs on a worker thread and
+// the model in a child process (`FaceModelWorker`), so a server's event loop only aligns (~1 ms per face).
 import { readFile } from 'node:fs/promises';
 import { alignFace } from '../data/align/align-face.js';
 import { detectFaces } from '../data/align/align-image.js';
-import { FaceDetector, type Point } from '../data/align/detect.js';
+import { type Detector, FaceDetector, type Point } from '../data/align/detect.js';
+import { FaceDetectorThread } from '../data/align/detector-thread.js';
 import { DEFAULT_MAX_PIXELS, decodePhoto, type RgbImage } from '../data/decode.js';
 import { DataError } from '../data/errors.js';
 import { type EmbeddingKind, type FaceAnalysis, FaceModel, type Verification, verification } from './face-model.js';
@@ -75,6 +76,12 @@ export interface CropModel {
 
 const area = (f: FaceLocation) => f.box[2] * f.box[3];
 
+const detectorOptions = (options: RecognizerOptions) => ({
+  minScore: options.minScore,
+  maxFaces: options.maxFaces ?? 20,
+  maxSide: options.detectionSide ?? 640,
+});
+
 /** A face's aligned crop as the model declares it. */
 export function alignForModel(image: RgbImage, landmarks: readonly Point[], alignment: FaceAlignment, size: number): Uint8Array {
   if (alignment.template !== 'arcface') throw new Error(`alignment template '${alignment.template}' is not supported by this catface`);
@@ -95,18 +102,21 @@ function checkLocation(face: FaceLocation, source: string): void {
 
 export class FaceRecognizer {
   private constructor(
-    private readonly detector: FaceDetector,
+    private readonly detector: Detector,
     private readonly model: CropModel,
     private readonly close_: () => Promise<void>,
     private readonly options: RecognizerOptions,
   ) {}
 
-  /** Loads the detector and a model directory (default: the model shipped in `<catface>/models/default`). */
+  /**
+   * Loads the detector and a model directory (default: the model shipped in `<catface>/models/default`). With
+   * `worker`, detection runs on a worker thread and the model in a child process.
+   */
   static async open(modelDir?: string, options: RecognizerOptions = {}): Promise<FaceRecognizer> {
     const dir = resolveModelDir(modelDir);
     if (options.worker) {
-      const worker = await FaceModelWorker.open(dir);
-      return FaceRecognizer.withModel(worker, options, () => worker.close());
+      const [worker, detector] = await Promise.all([FaceModelWorker.open(dir), FaceDetectorThread.create(detectorOptions(options))]);
+      return new FaceRecognizer(detector, worker, async () => void (await Promise.all([worker.close(), detector.close()])), options);
     }
     const model = FaceModel.load(dir);
     return FaceRecognizer.withModel(model, options, async () => model.dispose());
@@ -118,12 +128,7 @@ export class FaceRecognizer {
     options: RecognizerOptions = {},
     close: () => Promise<void> = async () => {},
   ): Promise<FaceRecognizer> {
-    const detector = await FaceDetector.create({
-      minScore: options.minScore,
-      maxFaces: options.maxFaces ?? 20,
-      maxSide: options.detectionSide ?? 640,
-    });
-    return new FaceRecognizer(detector, model, close, options);
+    return new FaceRecognizer(await FaceDetector.create(detectorOptions(options)), model, close, options);
   }
 
   get spec(): ModelSpec {
