@@ -13,9 +13,9 @@ import { FaceDetector } from '../src/data/align/detect.js';
 import { decodePhoto } from '../src/data/decode.js';
 import { readLfwPairs } from '../src/data/readers/pairs.js';
 import { faceApiPhotoPipeline } from '../src/eval/peer-faceapi.js';
+import { resolveModelDir } from '../src/models/model-dir.js';
 import { FaceModel } from '../src/serve/face-model.js';
 import { alignForModel, FaceRecognizer } from '../src/serve/face-recognizer.js';
-import { resolveModelDir } from '../src/serve/model-dir.js';
 import * as torch from '../src/torch/index.js';
 import { median, positiveFlags } from './common.js';
 
@@ -122,7 +122,7 @@ for (const bytes of photos) {
   const [face] = await detectFaces(detector, decoded);
   lap('detect');
   if (!face) continue;
-  const crop = alignForModel(decoded.full, face.landmarks, model.alignment, model.imageSize);
+  const crop = alignForModel(decoded.full, face.landmarks, model.alignment);
   lap('align');
   await model.analyzeCrops([crop]);
   lap('embed');

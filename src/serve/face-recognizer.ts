@@ -9,9 +9,9 @@ import { type Detector, FaceDetector, type Point } from '../data/align/detect.js
 import { FaceDetectorThread } from '../data/align/detector-thread.js';
 import { DEFAULT_MAX_PIXELS, decodePhoto, type RgbImage } from '../data/decode.js';
 import { DataError } from '../data/errors.js';
+import { type FaceAlignment, type ModelSpec, resolveModelDir } from '../models/model-dir.js';
 import { type EmbeddingKind, type FaceAnalysis, FaceModel, type Verification, verification } from './face-model.js';
 import { FaceModelWorker } from './face-model-worker.js';
-import { type FaceAlignment, type ModelSpec, resolveModelDir } from './model-dir.js';
 
 export type Box = [number, number, number, number];
 
@@ -67,9 +67,13 @@ export interface RecognizerOptions {
   kind?: EmbeddingKind;
 }
 
+/** What the pipeline reads of a model's description. */
+export type ModelFacts = Pick<ModelSpec, 'attributes' | 'verifyThreshold'>;
+
 /** The model as the pipeline uses it: FaceModel in this process, FaceModelWorker in a child process. */
 export interface CropModel {
-  readonly spec: ModelSpec;
+  /** The model directory's description (FaceModel, FaceModelWorker: the whole model.json). */
+  readonly spec: ModelFacts;
   readonly alignment: FaceAlignment;
   analyzeCrops(crops: Uint8Array[], kind?: EmbeddingKind): Promise<FaceAnalysis[]>;
 }
@@ -83,9 +87,9 @@ const detectorOptions = (options: RecognizerOptions) => ({
 });
 
 /** A face's aligned crop as the model declares it. */
-export function alignForModel(image: RgbImage, landmarks: readonly Point[], alignment: FaceAlignment, size: number): Uint8Array {
+export function alignForModel(image: RgbImage, landmarks: readonly Point[], alignment: FaceAlignment): Uint8Array {
   if (alignment.template !== 'arcface') throw new Error(`alignment template '${alignment.template}' is not supported by this catface`);
-  return alignFace(image.data, image.width, image.height, landmarks, size).pixels;
+  return alignFace(image.data, image.width, image.height, landmarks, alignment.size).pixels;
 }
 
 function checkLocation(face: FaceLocation, source: string): void {
@@ -131,7 +135,7 @@ export class FaceRecognizer {
     return new FaceRecognizer(await FaceDetector.create(detectorOptions(options)), model, close, options);
   }
 
-  get spec(): ModelSpec {
+  get spec(): ModelFacts {
     return this.model.spec;
   }
 
@@ -171,8 +175,7 @@ export class FaceRecognizer {
   async analyze(photo: Photo, options: AnalyzeOptions = {}): Promise<PhotoAnalysis> {
     const { image, faces } = await this.locate(photo, options);
     if (faces.length === 0) return { width: image.width, height: image.height, faces: [] };
-    const size = this.model.spec.imageSize;
-    const crops = faces.map((f) => alignForModel(image, f.landmarks, this.model.alignment, size));
+    const crops = faces.map((f) => alignForModel(image, f.landmarks, this.model.alignment));
     const analyses = await this.model.analyzeCrops(crops, this.options.kind);
     return {
       width: image.width,

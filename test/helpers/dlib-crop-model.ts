@@ -5,7 +5,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DLIB_INPUT_SIZE, type DlibResNet, dlibResNetFromFaceApi, type TfjsManifest } from '../../src/models/dlib-resnet.js';
 import type { CropModel } from '../../src/serve/face-recognizer.js';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION } from '../../src/serve/model-dir.js';
 import * as torch from '../../src/torch/index.js';
 
 const require = createRequire(import.meta.url);
@@ -24,17 +23,7 @@ export function dlibCropModel(network: DlibResNet): CropModel {
   const size = DLIB_INPUT_SIZE;
   network.eval();
   return {
-    spec: {
-      format: MODEL_FORMAT,
-      version: MODEL_FORMAT_VERSION,
-      imageSize: size,
-      attributes: [],
-      network: {},
-      fusion: null,
-      defaultEmbedding: 'fr',
-      verifyThreshold: null,
-      provenance: { weights: 'face-api.js dlib ResNet-34' },
-    },
+    spec: { attributes: [], verifyThreshold: null },
     alignment: { template: 'arcface', size },
     async analyzeCrops(crops) {
       const out = torch.tidy(() => {
