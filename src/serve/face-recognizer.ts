@@ -88,8 +88,7 @@ const detectorOptions = (options: RecognizerOptions) => ({
 
 /** A face's aligned crop as the model declares it. */
 export function alignForModel(image: RgbImage, landmarks: readonly Point[], alignment: FaceAlignment): Uint8Array {
-  if (alignment.template !== 'arcface') throw new Error(`alignment template '${alignment.template}' is not supported by this catface`);
-  return alignFace(image.data, image.width, image.height, landmarks, alignment.size).pixels;
+  return alignFace(image.data, image.width, image.height, landmarks, alignment).pixels;
 }
 
 function checkLocation(face: FaceLocation, source: string): void {

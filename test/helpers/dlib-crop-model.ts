@@ -18,13 +18,13 @@ export function loadFaceApiDlib(): DlibResNet {
   return dlibResNetFromFaceApi(manifest, shards, manifestPath);
 }
 
-/** The dlib network as a CropModel: 150×150 ArcFace-aligned crops → unit 128-d embeddings, norm as quality. */
+/** The dlib network as a CropModel: 150×150 dlib face chips → unit 128-d embeddings, norm as quality. */
 export function dlibCropModel(network: DlibResNet): CropModel {
   const size = DLIB_INPUT_SIZE;
   network.eval();
   return {
     spec: { attributes: [], verifyThreshold: null },
-    alignment: { template: 'arcface', size },
+    alignment: { template: 'dlib', size },
     async analyzeCrops(crops) {
       const out = torch.tidy(() => {
         const batch = torch.stack(crops.map((c) => torch.fromTypedArray(c, [size, size, 3]).permute(2, 0, 1).float()));
