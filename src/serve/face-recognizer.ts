@@ -1,7 +1,7 @@
 // Photo in, answer out: decode (EXIF rotation, CMYK/greyscale/16-bit, pixel limit) → detect faces and 5
 // landmarks (Human on tfjs-wasm) → align each face as the model declares → the model (embedding, quality,
 // attributes). Everything runs in this process, or with `{ worker: true }` detection runs on a worker thread and
-// the model in a child process (`FaceModelWorker`), so a server's event loop only aligns (~1 ms per face).
+// the model on another worker thread (`FaceModelWorker`), so a server's event loop only aligns (~1 ms per face).
 import { readFile } from 'node:fs/promises';
 import { alignFace } from '../data/align/align-face.js';
 import { detectFaces } from '../data/align/align-image.js';
@@ -53,7 +53,7 @@ export interface AnalyzeOptions {
 }
 
 export interface RecognizerOptions {
-  /** Run the model in a child process (FaceModelWorker) so its forward passes never block the event loop. */
+  /** Run the model on a worker thread (FaceModelWorker) so its forward passes never block the event loop. */
   worker?: boolean;
   /** Lowest detection score kept (default 0.3). */
   minScore?: number;
@@ -70,7 +70,7 @@ export interface RecognizerOptions {
 /** What the pipeline reads of a model's description. */
 export type ModelFacts = Pick<ModelSpec, 'attributes' | 'verifyThreshold'>;
 
-/** The model as the pipeline uses it: FaceModel in this process, FaceModelWorker in a child process. */
+/** The model as the pipeline uses it: FaceModel in this process, FaceModelWorker on a worker thread. */
 export interface CropModel {
   /** The model directory's description (FaceModel, FaceModelWorker: the whole model.json). */
   readonly spec: ModelFacts;
@@ -113,7 +113,7 @@ export class FaceRecognizer {
 
   /**
    * Loads the detector and a model directory (default: the model shipped in `<catface>/models/default`). With
-   * `worker`, detection runs on a worker thread and the model in a child process.
+   * `worker`, detection and the model each run on a worker thread.
    */
   static async open(modelDir?: string, options: RecognizerOptions = {}): Promise<FaceRecognizer> {
     const dir = resolveModelDir(modelDir);
