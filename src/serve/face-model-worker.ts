@@ -6,9 +6,13 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { EmbeddingKind, FaceAnalysis, FaceImage, Verification } from './face-model.js';
 import { FaceModel, verification } from './face-model.js';
-import type { ModelSpec } from './model-dir.js';
+import { type FaceAlignment, type ModelSpec, modelAlignment } from './model-dir.js';
 
-type Request = { id: number; method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind } | { id: number; method: 'spec' };
+type Call =
+  | { method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind }
+  | { method: 'analyzeCrops'; crops: Uint8Array[]; kind?: EmbeddingKind }
+  | { method: 'spec' };
+type Request = Call & { id: number };
 type Reply = { id: number; result: unknown } | { id: number; error: string };
 
 const CHILD_FLAG = '--catface-model-worker';
@@ -54,7 +58,11 @@ export class FaceModelWorker {
     return this.specCache as ModelSpec;
   }
 
-  private call(request: { method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind } | { method: 'spec' }): Promise<unknown> {
+  get alignment(): FaceAlignment {
+    return modelAlignment(this.spec);
+  }
+
+  private call(request: Call): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -69,6 +77,10 @@ export class FaceModelWorker {
 
   analyze(images: FaceImage[], kind?: EmbeddingKind): Promise<FaceAnalysis[]> {
     return this.call({ method: 'analyze', images, kind }) as Promise<FaceAnalysis[]>;
+  }
+
+  analyzeCrops(crops: Uint8Array[], kind?: EmbeddingKind): Promise<FaceAnalysis[]> {
+    return this.call({ method: 'analyzeCrops', crops, kind }) as Promise<FaceAnalysis[]>;
   }
 
   async embed(images: FaceImage[], kind?: EmbeddingKind): Promise<Float32Array[]> {
@@ -115,7 +127,11 @@ if (process.argv[2] === CHILD_FLAG && process.send) {
           send({ id: request.id, result: model.spec } satisfies Reply);
           return;
         }
-        send({ id: request.id, result: await model.analyze(request.images, request.kind) } satisfies Reply);
+        const result =
+          request.method === 'analyze'
+            ? await model.analyze(request.images, request.kind)
+            : await model.analyzeCrops(request.crops, request.kind);
+        send({ id: request.id, result } satisfies Reply);
       } catch (err) {
         send({ id: request.id, error: (err as Error).message } satisfies Reply);
       }

@@ -14,7 +14,7 @@ import type { Fusion } from '../models/fusion-base.js';
 import { MultiBranchNet } from '../models/multi-branch.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
-import { type ModelSpec, readModelDir, weightsUnder } from './model-dir.js';
+import { type FaceAlignment, type ModelSpec, modelAlignment, readModelDir, weightsUnder } from './model-dir.js';
 
 /** An aligned face crop: a file path or the encoded image bytes (JPEG/PNG/WebP…); resized to the model's input. */
 export type FaceImage = string | Uint8Array;
@@ -122,6 +122,11 @@ export class FaceModel {
     return this.spec.imageSize;
   }
 
+  /** How photos are cropped for this model (directories without the field: ArcFace at the input size). */
+  get alignment(): FaceAlignment {
+    return modelAlignment(this.spec);
+  }
+
   /** Everything the model computes for a normalised batch [B, 3, S, S] (or [3, S, S]); tensors owned by the caller. */
   forwardTensor(
     images: Tensor,
@@ -188,6 +193,16 @@ export class FaceModel {
         attributes: Object.fromEntries(this.spec.attributes.map((name, j) => [name, a[i * k + j]])),
       }));
     });
+  }
+
+  /** Full analysis of aligned H×W×3 uint8 RGB crops at the model's input size (what the photo pipeline makes). */
+  async analyzeCrops(crops: Uint8Array[], kind?: EmbeddingKind): Promise<FaceAnalysis[]> {
+    const input = pixelsToInput(crops, this.imageSize);
+    try {
+      return await this.analyze(input, kind);
+    } finally {
+      input.dispose();
+    }
   }
 
   /** Unit embeddings, one per face. */

@@ -5,6 +5,7 @@
 // renamed, so a reader never sees half a model.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FusionConfig } from '../models/fusion-base.js';
 import type { MultiBranchConfig } from '../models/multi-branch.js';
 import { loadSafetensors, saveSafetensors } from '../nn/safetensors.js';
@@ -12,6 +13,12 @@ import type { Tensor } from '../torch/index.js';
 
 export const MODEL_FORMAT = 'catface-model';
 export const MODEL_FORMAT_VERSION = 1;
+
+/** The 5-point template a model's crops are aligned to, and the crop side in pixels. */
+export interface FaceAlignment {
+  template: 'arcface' | 'dlib';
+  size: number;
+}
 
 export interface ModelSpec {
   format: typeof MODEL_FORMAT;
@@ -28,6 +35,8 @@ export interface ModelSpec {
   defaultEmbedding: 'fused' | 'fr';
   /** Cosine-similarity threshold for `verify`, chosen on validation pairs (null: none chosen yet). */
   verifyThreshold: number | null;
+  /** How faces are cropped for this model: the 5-point template and crop side (absent: ArcFace at `imageSize`). */
+  alignment?: FaceAlignment;
   /** Free-form provenance (training steps, config file, date). */
   provenance: Record<string, unknown>;
 }
@@ -57,7 +66,32 @@ export function checkModelSpec(value: unknown, dir: string): ModelSpec {
     fail(dir, `defaultEmbedding: expected 'fused' or 'fr', got ${JSON.stringify(spec.defaultEmbedding)}`);
   if (spec.defaultEmbedding === 'fused' && spec.fusion === null) fail(dir, "defaultEmbedding: 'fused' needs a fusion");
   if (spec.verifyThreshold !== null && typeof spec.verifyThreshold !== 'number') fail(dir, 'verifyThreshold: expected a number or null');
+  if (spec.alignment !== undefined) {
+    const { template, size } = spec.alignment as Partial<FaceAlignment>;
+    if (template !== 'arcface' && template !== 'dlib')
+      fail(dir, `alignment.template: expected 'arcface' or 'dlib', got ${JSON.stringify(template)}`);
+    if (!Number.isInteger(size) || (size as number) < 16)
+      fail(dir, `alignment.size: expected an integer ≥ 16, got ${JSON.stringify(size)}`);
+  }
   return { provenance: {}, ...spec } as ModelSpec;
+}
+
+/** How photos are cropped for a model (directories without the field: ArcFace at the input size). */
+export function modelAlignment(spec: ModelSpec): FaceAlignment {
+  return spec.alignment ?? { template: 'arcface', size: spec.imageSize };
+}
+
+/** The model that ships with catface: `<package root>/models/default/`. */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
+
+/** `dir`, or the shipped default model when none is given; a clear error when the default is missing. */
+export function resolveModelDir(dir?: string): string {
+  if (dir !== undefined) return dir;
+  if (!existsSync(join(DEFAULT_MODEL_DIR, SPEC_FILE)))
+    throw new Error(
+      `no model given and the default model is missing (${DEFAULT_MODEL_DIR}); pass a model directory (--model DIR) from \`catface train\``,
+    );
+  return DEFAULT_MODEL_DIR;
 }
 
 /** Writes a model directory atomically (replacing an existing one). */
