@@ -10,6 +10,7 @@ import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { info } from './info.js';
 import { reportCommand } from './report.js';
+import { serveCommand } from './serve.js';
 import { synth } from './synth.js';
 import { trainCommand } from './train.js';
 import { verifyCommand } from './verify.js';
@@ -20,6 +21,7 @@ export const commands: Command[] = [
   embedCommand,
   attributesCommand,
   detectCommand,
+  serveCommand,
   degradeCommand,
   synth,
   trainCommand,

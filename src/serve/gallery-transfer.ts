@@ -64,7 +64,7 @@ export function importGallery(gallery: Gallery, dir: string): { identities: numb
   const { tensors } = parseSafetensors(readFileSync(stPath), stPath);
   const embeddings = tensors.get('embeddings');
   try {
-    if (!embeddings || embeddings.ndim !== 2 || embeddings.dtype !== 'float32')
+    if (embeddings?.ndim !== 2 || embeddings.dtype !== 'float32')
       throw new Error(`${stPath}: expected a float32 tensor 'embeddings' [faces, D]`);
     const [n, dim] = embeddings.shape;
     if (n !== json.faces.length) throw new Error(`${stPath}: ${n} embedding rows for ${json.faces.length} faces in ${jsonPath}`);
