@@ -2,13 +2,12 @@
 // bounded queue. A job beyond the queue's capacity is refused at once (Overloaded → 429) instead of piling
 // up; `close()` stops taking jobs, lets the queued and running ones finish, then stops the workers. A worker
 // that dies fails its job (500) and is replaced.
-import type { PhotoAnalysis, PhotoVerification } from './face-recognizer.js';
+import type { PhotoAnalysis } from './face-recognizer.js';
 import type { ModelIdentity } from './gallery-store.js';
 import type { ModelSpec } from './model-dir.js';
 import {
   type FailureKind,
   type Job,
-  type JobResult,
   RECOGNIZER_WORKER_ENTRY,
   type WorkerMessage,
   type WorkerSettings,
@@ -38,7 +37,7 @@ export interface PoolOptions extends WorkerSettings {
 
 interface Pending {
   job: Job;
-  resolve(result: JobResult): void;
+  resolve(result: PhotoAnalysis): void;
   reject(err: Error): void;
 }
 
@@ -136,7 +135,9 @@ export class InferencePool {
     return this.slots.filter((s) => s.ready).length;
   }
 
-  private submit(job: Job): Promise<JobResult> {
+  /** Decode → detect → align → model for one photo, in a worker (429 when the queue is full). */
+  analyze(photo: Uint8Array, allFaces = false): Promise<PhotoAnalysis> {
+    const job: Job = { photo, allFaces };
     if (this.closing) return Promise.reject(new InferenceError(503, 'shutting_down', 'the service is shutting down'));
     if (this.waiting.length >= this.maxQueue)
       return Promise.reject(
@@ -157,14 +158,6 @@ export class InferencePool {
       slot.port.send({ id: this.nextId++, job: pending.job });
     }
     if (this.closing && this.queueDepth === 0) this.drained?.();
-  }
-
-  analyze(photo: Uint8Array, allFaces = false): Promise<PhotoAnalysis> {
-    return this.submit({ kind: 'analyze', photo, allFaces }) as Promise<PhotoAnalysis>;
-  }
-
-  verify(a: Uint8Array, b: Uint8Array, threshold?: number): Promise<PhotoVerification> {
-    return this.submit({ kind: 'verify', a, b, threshold }) as Promise<PhotoVerification>;
   }
 
   /** Stops taking jobs, finishes the queued and running ones, then stops the workers. */

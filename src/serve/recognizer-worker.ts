@@ -3,7 +3,7 @@
 // (undecodable photo), 413 (too many pixels) or 422 (no face) instead of 500.
 import { fileURLToPath } from 'node:url';
 import { DataError } from '../data/errors.js';
-import { FaceRecognizer, type PhotoAnalysis, type PhotoVerification, type RecognizerOptions } from './face-recognizer.js';
+import { FaceRecognizer, type PhotoAnalysis, type RecognizerOptions } from './face-recognizer.js';
 import type { ModelSpec } from './model-dir.js';
 import { modelFingerprint } from './model-fingerprint.js';
 import { parentChannel } from './worker-port.js';
@@ -23,18 +23,18 @@ export interface WorkerSettings {
   recognizer: RecognizerOptions;
 }
 
-export type Job =
-  | { kind: 'analyze'; photo: Uint8Array; allFaces: boolean }
-  | { kind: 'verify'; a: Uint8Array; b: Uint8Array; threshold?: number };
-
-export type JobResult = PhotoAnalysis | PhotoVerification;
+/** One photo to analyze (the largest face, or every face). */
+export interface Job {
+  photo: Uint8Array;
+  allFaces: boolean;
+}
 
 export type FailureKind = 'bad_image' | 'too_many_pixels' | 'no_face' | 'internal';
 
 export type WorkerMessage =
   | { type: 'ready'; spec: ModelSpec; fingerprint: string }
   | { type: 'failed'; error: string }
-  | { type: 'done'; id: number; result: JobResult }
+  | { type: 'done'; id: number; result: PhotoAnalysis }
   | { type: 'error'; id: number; kind: FailureKind; error: string };
 
 /** Arguments that start this file as a worker. */
@@ -63,10 +63,7 @@ async function serve(settings: WorkerSettings, channel: NonNullable<ReturnType<t
     const { id, job } = message as { id: number; job: Job };
     queue = queue.then(async () => {
       try {
-        const result =
-          job.kind === 'analyze'
-            ? await recognizer.analyze(job.photo, { allFaces: job.allFaces, source: 'photo' })
-            : await recognizer.verify(job.a, job.b, { threshold: job.threshold });
+        const result = await recognizer.analyze(job.photo, { allFaces: job.allFaces, source: 'photo' });
         channel.send({ type: 'done', id, result } satisfies WorkerMessage);
       } catch (err) {
         channel.send({ type: 'error', id, kind: classify(err), error: (err as Error).message } satisfies WorkerMessage);

@@ -7,10 +7,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { Ajv } from 'ajv';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { verification } from '../face-model.js';
 import type { PhotoAnalysis, RecognizedFace } from '../face-recognizer.js';
 import type { Gallery } from '../gallery.js';
-import type { InferencePool } from '../inference-pool.js';
+import { InferenceError, type InferencePool } from '../inference-pool.js';
 import type { TokenAuth } from './auth.js';
 import { ApiError, errorHandler, errorSchema } from './errors.js';
 import { Metrics } from './metrics.js';
@@ -92,6 +94,17 @@ function largestFace(analysis: PhotoAnalysis): RecognizedFace {
   return f;
 }
 
+/** Which failure of two photos to report: the client's broken upload before an overload or a missing face. */
+function severity(err: unknown): number {
+  const status = (err as { status?: number }).status ?? 500;
+  return status === 400 || status === 413 ? 0 : status === 422 ? 2 : 1;
+}
+
+function withSlot(err: unknown, slot: string): unknown {
+  if (err instanceof InferenceError) return new InferenceError(err.status, err.code, err.message.replace(/^photo:/, `photo ${slot}:`));
+  return err;
+}
+
 function intQuery(value: unknown, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -110,7 +123,19 @@ export async function buildApp(options: ServiceOptions): Promise<FastifyInstance
   const maxUpload = options.limits?.maxUploadBytes ?? 10 * 1024 * 1024;
   const maxJson = options.limits?.maxJsonBytes ?? 64 * 1024;
   const { gallery, auth } = options;
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: maxUpload, return503OnClosing: true });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: maxUpload,
+    return503OnClosing: true,
+    maxParamLength: 2000, // long ids reach the id check (400 bad_id) instead of the router's bare 414
+    frameworkErrors: (error, _request, reply) => {
+      (reply as FastifyReply).code(400).send({ error: { code: 'bad_url', message: error.message } });
+    },
+  });
+  // Bodies are validated strictly (no type coercion, no silently dropped fields); query strings are coerced.
+  const strict = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true });
+  const lenient = new Ajv({ coerceTypes: 'array', removeAdditional: false, useDefaults: true });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
   const metrics = new Metrics(() => {
     const pool = options.pool();
     return {
@@ -202,8 +227,19 @@ export async function buildApp(options: ServiceOptions): Promise<FastifyInstance
       const a = photoField(upload, 'a');
       const b = photoField(upload, 'b');
       const threshold = numberQuery((request.query as Record<string, unknown>).threshold, 'threshold');
-      const result = await ready().verify(a, b, threshold);
-      return { same: result.same, similarity: result.similarity, threshold: result.threshold, faces: result.faces.map(publicFace) };
+      const pool = ready();
+      // Both photos in parallel; a broken photo (400/413) is reported before a photo without a face (422).
+      const settled = await Promise.allSettled([pool.analyze(a), pool.analyze(b)]);
+      const failures = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ error: s.reason, slot: i === 0 ? 'a' : 'b' }] : []));
+      failures.sort((x, y) => severity(x.error) - severity(y.error));
+      if (failures.length > 0) throw withSlot(failures[0].error, failures[0].slot);
+      const [fa, fb] = settled.map((s, i) => {
+        const f = (s as PromiseFulfilledResult<PhotoAnalysis>).value.faces[0];
+        if (!f) throw new ApiError(422, 'no_face', `no face found in photo ${i === 0 ? 'a' : 'b'}`);
+        return f;
+      });
+      const result = verification(fa.embedding, fb.embedding, threshold ?? pool.spec.verifyThreshold);
+      return { ...result, faces: [publicFace(fa), publicFace(fb)] };
     },
   });
 

@@ -46,7 +46,7 @@ export class TokenAuth {
       throw new ApiError(403, 'writes_disabled', 'writes are disabled: start the service with CATFACE_TOKENS or --token-file');
     const header = request.headers.authorization;
     if (!header) throw new ApiError(401, 'unauthorized', 'this endpoint needs "Authorization: Bearer <token>"');
-    const match = /^Bearer ([\x21-\x7e]+)$/.exec(header);
+    const match = /^Bearer ([\x21-\x7e]+)$/i.exec(header);
     if (!match) throw new ApiError(401, 'unauthorized', 'malformed Authorization header: expected "Bearer <token>"');
     const given = digest(match[1]);
     // Compare digests in constant time, against every token, so timing says nothing about which one is close.

@@ -14,16 +14,24 @@ export async function readUpload(request: FastifyRequest): Promise<Upload> {
   const photos = new Map<string, Buffer>();
   const fields = new Map<string, string>();
   if (request.isMultipart()) {
-    for await (const part of request.parts()) {
-      if (part.type === 'file') {
-        if (photos.has(part.fieldname)) throw new ApiError(400, 'bad_request', `field '${part.fieldname}' holds more than one file`);
-        photos.set(part.fieldname, await part.toBuffer());
-      } else {
-        fields.set(part.fieldname, String(part.value));
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          if (photos.has(part.fieldname)) throw new ApiError(400, 'bad_request', `field '${part.fieldname}' holds more than one file`);
+          photos.set(part.fieldname, await part.toBuffer());
+        } else {
+          fields.set(part.fieldname, String(part.value));
+        }
       }
+    } catch (err) {
+      // The multipart parser's own syntax errors (no boundary, body cut short) carry no status: the client's fault.
+      const known = err instanceof ApiError || typeof (err as { statusCode?: unknown }).statusCode === 'number';
+      throw known ? err : new ApiError(400, 'bad_multipart', `malformed multipart body: ${(err as Error).message}`);
     }
   } else if (Buffer.isBuffer(request.body)) {
     photos.set('photo', request.body);
+  } else if (/^(image\/|application\/octet-stream)/.test(request.headers['content-type'] ?? '') && request.body === undefined) {
+    photos.set('photo', Buffer.alloc(0)); // an empty raw upload: reported as an empty photo, not a wrong type
   } else {
     throw new ApiError(
       415,
