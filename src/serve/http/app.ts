@@ -127,7 +127,7 @@ export async function buildApp(options: ServiceOptions): Promise<FastifyInstance
     logger: options.logger ?? false,
     bodyLimit: maxUpload,
     return503OnClosing: true,
-    maxParamLength: 2000, // long ids reach the id check (400 bad_id) instead of the router's bare 414
+    routerOptions: { maxParamLength: 2000 }, // long ids reach the id check (400 bad_id) instead of the router's bare 414
     frameworkErrors: (error, _request, reply) => {
       (reply as FastifyReply).code(400).send({ error: { code: 'bad_url', message: error.message } });
     },
