@@ -154,7 +154,7 @@ $('search-form').addEventListener('submit', async (e) => {
     const r = await api('/v1/identify', { method: 'POST', body: form });
     await draw($('canvas-search'), photos.search, [r.face]);
     const rows = r.matches.map((m) => `<tr><td>${escapeHtml(m.id)}</td><td>${m.score.toFixed(3)}</td></tr>`).join('');
-    out.innerHTML = `<p>Best match: <strong id="identified">${r.identity === null ? 'unknown' : escape(r.identity)}</strong>
+    out.innerHTML = `<p>Best match: <strong id="identified">${r.identity === null ? 'unknown' : escapeHtml(r.identity)}</strong>
       (threshold ${r.threshold === null ? 'none' : r.threshold.toFixed(3)})</p>
       <table><thead><tr><th scope="col">identity</th><th scope="col">score</th></tr></thead><tbody>${rows}</tbody></table>`;
   } catch (err) {
