@@ -8,6 +8,7 @@ import { demoCommand } from './demo.js';
 import { detectCommand } from './detect.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
+import { galleryCommand } from './gallery.js';
 import { info } from './info.js';
 import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
@@ -22,6 +23,7 @@ export const commands: Command[] = [
   attributesCommand,
   detectCommand,
   serveCommand,
+  galleryCommand,
   degradeCommand,
   synth,
   trainCommand,
