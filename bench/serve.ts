@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Gallery } from '../src/serve/gallery.js';
-import { resolveModelDir } from '../src/serve/model-dir.js';
+import { resolveModelDir } from '../src/models/model-dir.js';
 import { modelFingerprint } from '../src/serve/model-fingerprint.js';
 import { writeTinyModel } from '../test/helpers/tiny-model.js';
 import { positiveFlags } from './common.js';

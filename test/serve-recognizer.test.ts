@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { DataError } from '../src/data/errors.js';
+import { DEFAULT_MODEL_DIR } from '../src/models/model-dir.js';
 import { FaceRecognizer, type RecognizedFace } from '../src/serve/face-recognizer.js';
-import { DEFAULT_MODEL_DIR } from '../src/serve/model-dir.js';
 import { dlibCropModel, loadFaceApiDlib } from './helpers/dlib-crop-model.js';
 import { awkwardCopies, brokenFiles, hasLfw, lfw, noFacePhoto, twoFacePhoto, YALE } from './helpers/photo-fixtures.js';
 import { TINY_ATTRIBUTES, writeTinyModel } from './helpers/tiny-model.js';
@@ -181,7 +181,7 @@ test('given faces replace detection: same embedding on the same photo, and kept 
   await assert.rejects(recognizer.analyze(photo, { faces: [{ box: [0, 0, 1, 1], landmarks: [[0, 0]], score: 1 }] }), /5 \[x, y\] points/);
 });
 
-test('the model in a worker process answers like the model in this process', async (t) => {
+test('with worker: true (detector thread, model process) the answer is the in-process one', async (t) => {
   if (!hasLfw() && !existsSync(YALE)) return t.skip('no LFW or Yale in ../shared/data: skipped');
   const photo = hasLfw() ? lfw('Serena_Williams', 1) : join(YALE, 'subject01', 'normal.png');
   const inWorker = await FaceRecognizer.open(modelDir, { worker: true });

@@ -1,13 +1,14 @@
 // `catface attributes <photos>`: the soft-biometric attribute probabilities of the faces in photos.
-import { parseArgs } from 'node:util';
 import { BadInputReport } from '../data/errors.js';
 import { type Command, UsageError } from './command.js';
 import {
+  ALL_FACES_FLAG,
   collectPhotos,
   failureReason,
   formatBox,
+  JSON_FLAG,
   openRecognizer,
-  RECOGNIZER_FLAGS,
+  parsePhotoArgs,
   RECOGNIZER_USAGE,
   reportFailures,
   table,
@@ -28,11 +29,7 @@ export const attributesCommand: Command = {
     ...RECOGNIZER_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { ...RECOGNIZER_FLAGS, 'all-faces': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
-    });
+    const { values, positionals } = parsePhotoArgs(argv, { ...ALL_FACES_FLAG, ...JSON_FLAG });
     if (positionals.length === 0) throw new UsageError('expected photos or folders');
     const ignored = new BadInputReport();
     const photos = collectPhotos(positionals, ignored);

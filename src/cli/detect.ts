@@ -1,12 +1,11 @@
 // `catface detect <photo> --out annotated.png`: the faces found in a photo, drawn (box, 5 landmarks, label).
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { decodePhoto } from '../data/decode.js';
 import { writeFileAtomic } from '../data/files.js';
 import type { RecognizedFace } from '../serve/face-recognizer.js';
 import { type Command, UsageError } from './command.js';
-import { formatBox, openRecognizer, RECOGNIZER_FLAGS, RECOGNIZER_USAGE, table } from './photos.js';
+import { ALL_FACES_FLAG, formatBox, JSON_FLAG, openRecognizer, parsePhotoArgs, RECOGNIZER_USAGE, table } from './photos.js';
 
 const escapeXml = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -52,16 +51,7 @@ export const detectCommand: Command = {
     ...RECOGNIZER_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...RECOGNIZER_FLAGS,
-        out: { type: 'string' },
-        'all-faces': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-      },
-    });
+    const { values, positionals } = parsePhotoArgs(argv, { ...ALL_FACES_FLAG, ...JSON_FLAG, out: { type: 'string' } });
     if (positionals.length !== 1) throw new UsageError('expected one photo');
     const [path] = positionals;
     const recognizer = await openRecognizer(values);

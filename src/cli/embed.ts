@@ -3,7 +3,6 @@
 // drops a line torn by a kill and the failed photos' lines (retrying those), and does the rest.
 // `--format safetensors` writes a matrix (one row per face) + index, built from the same JSONL journal.
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { BadInputReport, DataError } from '../data/errors.js';
 import { writeFileAtomic } from '../data/files.js';
 import { saveSafetensors } from '../nn/safetensors.js';
@@ -11,7 +10,16 @@ import type { FaceLocation } from '../serve/face-recognizer.js';
 import * as torch from '../torch/index.js';
 import { ProgressBar } from '../train/progress.js';
 import { type Command, UsageError } from './command.js';
-import { collectPhotos, faceJson, failureReason, openRecognizer, RECOGNIZER_FLAGS, RECOGNIZER_USAGE, reportFailures } from './photos.js';
+import {
+  ALL_FACES_FLAG,
+  collectPhotos,
+  faceJson,
+  failureReason,
+  openRecognizer,
+  parsePhotoArgs,
+  RECOGNIZER_USAGE,
+  reportFailures,
+} from './photos.js';
 
 type FaceRecord = ReturnType<typeof faceJson>;
 /** One line of the output. */
@@ -159,16 +167,11 @@ export const embedCommand: Command = {
     ...RECOGNIZER_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...RECOGNIZER_FLAGS,
-        out: { type: 'string' },
-        'all-faces': { type: 'boolean', default: false },
-        faces: { type: 'string' },
-        format: { type: 'string', default: 'jsonl' },
-      },
+    const { values, positionals } = parsePhotoArgs(argv, {
+      ...ALL_FACES_FLAG,
+      out: { type: 'string' },
+      faces: { type: 'string' },
+      format: { type: 'string', default: 'jsonl' },
     });
     if (positionals.length === 0) throw new UsageError('expected photos or folders');
     if (!values.out) throw new UsageError('--out FILE is required');

@@ -2,6 +2,7 @@
 // from files and folders, one face as JSON, and the table printer.
 import { existsSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type BadInputReport, DataError } from '../data/errors.js';
 import { listImageTree } from '../data/readers/image-folder.js';
 import { FaceRecognizer, type RecognizedFace } from '../serve/face-recognizer.js';
@@ -14,6 +15,24 @@ export const RECOGNIZER_FLAGS = {
   'detection-side': { type: 'string', default: '640' },
   'max-pixels': { type: 'string', default: '50000000' },
 } as const;
+
+/** `--all-faces` and `--json`, taken by most photo commands. */
+export const ALL_FACES_FLAG = { 'all-faces': { type: 'boolean', default: false } } as const;
+export const JSON_FLAG = { json: { type: 'boolean', default: false } } as const;
+
+/** Parses a photo command's arguments: positionals, the recognizer flags and the command's own `options`. */
+/** parseArgs' option table (not exported by name from node:util). */
+type OptionTable = NonNullable<ParseArgsConfig['options']>;
+
+type PhotoArgsConfig<O extends OptionTable> = { args: string[]; allowPositionals: true; options: typeof RECOGNIZER_FLAGS & O };
+
+export function parsePhotoArgs<const O extends OptionTable>(argv: string[], options: O): ReturnType<typeof parseArgs<PhotoArgsConfig<O>>> {
+  return parseArgs<PhotoArgsConfig<O>>({
+    args: argv,
+    allowPositionals: true,
+    options: { ...RECOGNIZER_FLAGS, ...options },
+  });
+}
 
 export const RECOGNIZER_USAGE = [
   '  --model DIR           model directory (default: the model shipped with catface, models/default)',

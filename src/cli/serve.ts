@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { TokenAuth } from '../serve/http/auth.js';
 import { startService } from '../serve/http/service.js';
-import { resolveModelDir } from '../serve/model-dir.js';
+import { resolveModelDir } from '../models/model-dir.js';
 import { type Command, UsageError } from './command.js';
 
 function integer(value: string, flag: string, min: number, max: number): number {

@@ -1,8 +1,7 @@
 // `catface verify a.jpg b.jpg`: are the (largest) faces of two photos the same person?
-import { parseArgs } from 'node:util';
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
-import { faceJson, formatBox, openRecognizer, RECOGNIZER_FLAGS, RECOGNIZER_USAGE, table } from './photos.js';
+import { faceJson, formatBox, JSON_FLAG, openRecognizer, parsePhotoArgs, RECOGNIZER_USAGE, table } from './photos.js';
 
 export const verifyCommand: Command = {
   name: 'verify',
@@ -19,11 +18,7 @@ export const verifyCommand: Command = {
     ...RECOGNIZER_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { ...RECOGNIZER_FLAGS, threshold: { type: 'string' }, json: { type: 'boolean', default: false } },
-    });
+    const { values, positionals } = parsePhotoArgs(argv, { ...JSON_FLAG, threshold: { type: 'string' } });
     if (positionals.length !== 2) throw new UsageError('expected two photos');
     const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
     if (threshold !== undefined && !(threshold >= -1 && threshold <= 1))

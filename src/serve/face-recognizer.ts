@@ -1,16 +1,17 @@
 // Photo in, answer out: decode (EXIF rotation, CMYK/greyscale/16-bit, pixel limit) → detect faces and 5
 // landmarks (Human on tfjs-wasm) → align each face as the model declares → the model (embedding, quality,
-// attributes). The model runs in this process (`FaceModel`) or in a child process (`FaceModelWorker`,
-// `{ worker: true }`), so a server's event loop is only held by the detector's few milliseconds per photo.
+// attributes). Everything runs in this process, or with `{ worker: true }` detection runs on a worker thread and
+// the model in a child process (`FaceModelWorker`), so a server's event loop only aligns (~1 ms per face).
 import { readFile } from 'node:fs/promises';
 import { alignFace } from '../data/align/align-face.js';
 import { detectFaces } from '../data/align/align-image.js';
-import { FaceDetector, type Point } from '../data/align/detect.js';
+import { type Detector, FaceDetector, type Point } from '../data/align/detect.js';
+import { FaceDetectorThread } from '../data/align/detector-thread.js';
 import { DEFAULT_MAX_PIXELS, decodePhoto, type RgbImage } from '../data/decode.js';
 import { DataError } from '../data/errors.js';
+import { type FaceAlignment, type ModelSpec, resolveModelDir } from '../models/model-dir.js';
 import { type EmbeddingKind, type FaceAnalysis, FaceModel, type Verification, verification } from './face-model.js';
 import { FaceModelWorker } from './face-model-worker.js';
-import { type FaceAlignment, type ModelSpec, resolveModelDir } from './model-dir.js';
 
 export type Box = [number, number, number, number];
 
@@ -66,19 +67,28 @@ export interface RecognizerOptions {
   kind?: EmbeddingKind;
 }
 
+/** What the pipeline reads of a model's description. */
+export type ModelFacts = Pick<ModelSpec, 'attributes' | 'verifyThreshold'>;
+
 /** The model as the pipeline uses it: FaceModel in this process, FaceModelWorker in a child process. */
 export interface CropModel {
-  readonly spec: ModelSpec;
+  /** The model directory's description (FaceModel, FaceModelWorker: the whole model.json). */
+  readonly spec: ModelFacts;
   readonly alignment: FaceAlignment;
   analyzeCrops(crops: Uint8Array[], kind?: EmbeddingKind): Promise<FaceAnalysis[]>;
 }
 
 const area = (f: FaceLocation) => f.box[2] * f.box[3];
 
+const detectorOptions = (options: RecognizerOptions) => ({
+  minScore: options.minScore,
+  maxFaces: options.maxFaces ?? 20,
+  maxSide: options.detectionSide ?? 640,
+});
+
 /** A face's aligned crop as the model declares it. */
-export function alignForModel(image: RgbImage, landmarks: readonly Point[], alignment: FaceAlignment, size: number): Uint8Array {
-  if (alignment.template !== 'arcface') throw new Error(`alignment template '${alignment.template}' is not supported by this catface`);
-  return alignFace(image.data, image.width, image.height, landmarks, size).pixels;
+export function alignForModel(image: RgbImage, landmarks: readonly Point[], alignment: FaceAlignment): Uint8Array {
+  return alignFace(image.data, image.width, image.height, landmarks, alignment).pixels;
 }
 
 function checkLocation(face: FaceLocation, source: string): void {
@@ -95,18 +105,21 @@ function checkLocation(face: FaceLocation, source: string): void {
 
 export class FaceRecognizer {
   private constructor(
-    private readonly detector: FaceDetector,
+    private readonly detector: Detector,
     private readonly model: CropModel,
     private readonly close_: () => Promise<void>,
     private readonly options: RecognizerOptions,
   ) {}
 
-  /** Loads the detector and a model directory (default: the model shipped in `<catface>/models/default`). */
+  /**
+   * Loads the detector and a model directory (default: the model shipped in `<catface>/models/default`). With
+   * `worker`, detection runs on a worker thread and the model in a child process.
+   */
   static async open(modelDir?: string, options: RecognizerOptions = {}): Promise<FaceRecognizer> {
     const dir = resolveModelDir(modelDir);
     if (options.worker) {
-      const worker = await FaceModelWorker.open(dir);
-      return FaceRecognizer.withModel(worker, options, () => worker.close());
+      const [worker, detector] = await Promise.all([FaceModelWorker.open(dir), FaceDetectorThread.create(detectorOptions(options))]);
+      return new FaceRecognizer(detector, worker, async () => void (await Promise.all([worker.close(), detector.close()])), options);
     }
     const model = FaceModel.load(dir);
     return FaceRecognizer.withModel(model, options, async () => model.dispose());
@@ -118,15 +131,10 @@ export class FaceRecognizer {
     options: RecognizerOptions = {},
     close: () => Promise<void> = async () => {},
   ): Promise<FaceRecognizer> {
-    const detector = await FaceDetector.create({
-      minScore: options.minScore,
-      maxFaces: options.maxFaces ?? 20,
-      maxSide: options.detectionSide ?? 640,
-    });
-    return new FaceRecognizer(detector, model, close, options);
+    return new FaceRecognizer(await FaceDetector.create(detectorOptions(options)), model, close, options);
   }
 
-  get spec(): ModelSpec {
+  get spec(): ModelFacts {
     return this.model.spec;
   }
 
@@ -166,8 +174,7 @@ export class FaceRecognizer {
   async analyze(photo: Photo, options: AnalyzeOptions = {}): Promise<PhotoAnalysis> {
     const { image, faces } = await this.locate(photo, options);
     if (faces.length === 0) return { width: image.width, height: image.height, faces: [] };
-    const size = this.model.spec.imageSize;
-    const crops = faces.map((f) => alignForModel(image, f.landmarks, this.model.alignment, size));
+    const crops = faces.map((f) => alignForModel(image, f.landmarks, this.model.alignment));
     const analyses = await this.model.analyzeCrops(crops, this.options.kind);
     return {
       width: image.width,

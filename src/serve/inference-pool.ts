@@ -2,9 +2,8 @@
 // bounded queue. A job beyond the queue's capacity is refused at once (Overloaded → 429) instead of piling
 // up; `close()` stops taking jobs, lets the queued and running ones finish, then stops the workers. A worker
 // that dies fails its job (500) and is replaced.
-import type { PhotoAnalysis } from './face-recognizer.js';
+import type { ModelFacts, PhotoAnalysis } from './face-recognizer.js';
 import type { ModelIdentity } from './gallery-store.js';
-import type { ModelSpec } from './model-dir.js';
 import {
   type FailureKind,
   type Job,
@@ -53,7 +52,7 @@ export class InferencePool {
   private closing = false;
   private drained: (() => void) | null = null;
   private nextId = 0;
-  private specValue: ModelSpec | null = null;
+  private specValue: ModelFacts | null = null;
   private fingerprint: string | null = null;
   private readonly maxQueue: number;
 
@@ -116,7 +115,7 @@ export class InferencePool {
     return !this.closing && this.slots.some((s) => s.ready);
   }
 
-  get spec(): ModelSpec {
+  get spec(): ModelFacts {
     if (!this.specValue) throw new Error('InferencePool: no worker is ready');
     return this.specValue;
   }

@@ -3,8 +3,7 @@
 // (undecodable photo), 413 (too many pixels) or 422 (no face) instead of 500.
 import { fileURLToPath } from 'node:url';
 import { DataError } from '../data/errors.js';
-import { FaceRecognizer, type PhotoAnalysis, type RecognizerOptions } from './face-recognizer.js';
-import type { ModelSpec } from './model-dir.js';
+import { FaceRecognizer, type ModelFacts, type PhotoAnalysis, type RecognizerOptions } from './face-recognizer.js';
 import { modelFingerprint } from './model-fingerprint.js';
 import { parentChannel } from './worker-port.js';
 
@@ -32,7 +31,7 @@ export interface Job {
 export type FailureKind = 'bad_image' | 'too_many_pixels' | 'no_face' | 'internal';
 
 export type WorkerMessage =
-  | { type: 'ready'; spec: ModelSpec; fingerprint: string }
+  | { type: 'ready'; spec: ModelFacts; fingerprint: string }
   | { type: 'failed'; error: string }
   | { type: 'done'; id: number; result: PhotoAnalysis }
   | { type: 'error'; id: number; kind: FailureKind; error: string };

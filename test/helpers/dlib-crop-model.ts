@@ -5,7 +5,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DLIB_INPUT_SIZE, type DlibResNet, dlibResNetFromFaceApi, type TfjsManifest } from '../../src/models/dlib-resnet.js';
 import type { CropModel } from '../../src/serve/face-recognizer.js';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION } from '../../src/serve/model-dir.js';
 import * as torch from '../../src/torch/index.js';
 
 const require = createRequire(import.meta.url);
@@ -19,23 +18,13 @@ export function loadFaceApiDlib(): DlibResNet {
   return dlibResNetFromFaceApi(manifest, shards, manifestPath);
 }
 
-/** The dlib network as a CropModel: 150×150 ArcFace-aligned crops → unit 128-d embeddings, norm as quality. */
+/** The dlib network as a CropModel: 150×150 dlib face chips → unit 128-d embeddings, norm as quality. */
 export function dlibCropModel(network: DlibResNet): CropModel {
   const size = DLIB_INPUT_SIZE;
   network.eval();
   return {
-    spec: {
-      format: MODEL_FORMAT,
-      version: MODEL_FORMAT_VERSION,
-      imageSize: size,
-      attributes: [],
-      network: {},
-      fusion: null,
-      defaultEmbedding: 'fr',
-      verifyThreshold: null,
-      provenance: { weights: 'face-api.js dlib ResNet-34' },
-    },
-    alignment: { template: 'arcface', size },
+    spec: { attributes: [], verifyThreshold: null },
+    alignment: { template: 'dlib', size },
     async analyzeCrops(crops) {
       const out = torch.tidy(() => {
         const batch = torch.stack(crops.map((c) => torch.fromTypedArray(c, [size, size, 3]).permute(2, 0, 1).float()));

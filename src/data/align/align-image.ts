@@ -2,7 +2,7 @@
 // map the landmarks back, and warp the full-resolution image to the template.
 import { DEFAULT_MAX_PIXELS, type DecodedPhoto, decodePhoto, type RgbImage } from '../decode.js';
 import { type AlignedFace, alignFace } from './align-face.js';
-import type { FaceDetection, FaceDetector } from './detect.js';
+import type { Detector, FaceDetection } from './detect.js';
 
 export type AlignOutcome = { face: FaceDetection; aligned: AlignedFace } | { face: null };
 
@@ -16,7 +16,7 @@ function mapDetections(faces: FaceDetection[], dx: number, dy: number, sx: numbe
 }
 
 /** Tightly cropped faces (e.g. ORL) escape the detector; retry with a grey border of half the size. */
-async function detectPadded(detector: FaceDetector, image: RgbImage): Promise<FaceDetection[]> {
+async function detectPadded(detector: Detector, image: RgbImage): Promise<FaceDetection[]> {
   const pad = Math.round(Math.max(image.width, image.height) / 2);
   const width = image.width + 2 * pad;
   const height = image.height + 2 * pad;
@@ -27,7 +27,7 @@ async function detectPadded(detector: FaceDetector, image: RgbImage): Promise<Fa
 }
 
 /** Every face the detector finds in a decoded photo (run on its small copy), in full-resolution pixels, most confident first. */
-export async function detectFaces(detector: FaceDetector, photo: DecodedPhoto): Promise<FaceDetection[]> {
+export async function detectFaces(detector: Detector, photo: DecodedPhoto): Promise<FaceDetection[]> {
   const { full, small } = photo;
   let faces = await detector.detect(small.data, small.width, small.height);
   if (faces.length === 0) faces = await detectPadded(detector, small);
@@ -36,7 +36,7 @@ export async function detectFaces(detector: FaceDetector, photo: DecodedPhoto): 
 
 /** Detects the most confident face of an encoded image and aligns it to size×size. */
 export async function detectAndAlign(
-  detector: FaceDetector,
+  detector: Detector,
   bytes: Uint8Array,
   source: string,
   size = 112,

@@ -183,7 +183,7 @@ export async function buildApp(options: ServiceOptions): Promise<FastifyInstance
       const body = {
         status: pool?.ready ? 'ok' : 'not_ready',
         model: pool?.ready
-          ? { threshold: pool.spec.verifyThreshold, imageSize: pool.spec.imageSize, attributes: pool.spec.attributes }
+          ? { threshold: pool.spec.verifyThreshold, attributes: pool.spec.attributes }
           : null,
         gallery: { identities: gallery.identityCount, faces: gallery.faceCount, scoring: gallery.scoring, model: gallery.model },
         queue: { depth: pool?.queueDepth ?? 0, workers: pool?.workers ?? 0 },
