@@ -10,6 +10,7 @@ import { FaceDetectorThread } from '../data/align/detector-thread.js';
 import { DEFAULT_MAX_PIXELS, decodePhoto, type RgbImage } from '../data/decode.js';
 import { DataError } from '../data/errors.js';
 import { type FaceAlignment, type ModelSpec, resolveModelDir } from '../models/model-dir.js';
+import * as torch from '../torch/index.js';
 import { type EmbeddingKind, type FaceAnalysis, FaceModel, type Verification, verification } from './face-model.js';
 import { FaceModelWorker } from './face-model-worker.js';
 
@@ -65,6 +66,12 @@ export interface RecognizerOptions {
   maxPixels?: number;
   /** Which embedding to return (default: the model's). */
   kind?: EmbeddingKind;
+  /**
+   * libtorch intra-op threads for the model, process-wide (and the worker's). Unset: as it is ($CATFACE_THREADS
+   * or every core). One photo at a time, 1 is the fastest on a small or shared machine: the forward is ~10 ms
+   * and a second thread that must wait for a busy core costs far more than it saves.
+   */
+  threads?: number;
 }
 
 /** What the pipeline reads of a model's description. */
@@ -117,6 +124,10 @@ export class FaceRecognizer {
    */
   static async open(modelDir?: string, options: RecognizerOptions = {}): Promise<FaceRecognizer> {
     const dir = resolveModelDir(modelDir);
+    if (options.threads !== undefined) {
+      torch.setNumThreads(options.threads);
+      process.env.CATFACE_THREADS = String(options.threads); // read by the addon when the model's worker loads it
+    }
     if (options.worker) {
       const [worker, detector] = await Promise.all([FaceModelWorker.open(dir), FaceDetectorThread.create(detectorOptions(options))]);
       return new FaceRecognizer(detector, worker, async () => void (await Promise.all([worker.close(), detector.close()])), options);
