@@ -1,8 +1,9 @@
 // `catface serve`: the HTTP face service with its gallery and web page.
 import { parseArgs } from 'node:util';
+import { resolveModelDir } from '../models/model-dir.js';
 import { TokenAuth } from '../serve/http/auth.js';
 import { startService } from '../serve/http/service.js';
-import { resolveModelDir } from '../models/model-dir.js';
+import { usearchIndex } from '../serve/usearch-index.js';
 import { type Command, UsageError } from './command.js';
 
 function integer(value: string, flag: string, min: number, max: number): number {
@@ -16,13 +17,15 @@ export const serveCommand: Command = {
   summary: 'HTTP face service: verify, identify, analyze, embed, a persistent gallery and a web page',
   usage: [
     'catface serve [--port 8080] [--host 127.0.0.1] [--model DIR] [--gallery FILE] [--token-file FILE]',
-    '              [--scoring best|mean] [--workers 1] [--queue 32] [--max-upload-mb 10] [--max-megapixels 40]',
+    '              [--scoring best|mean] [--approximate-from N] [--workers 1] [--queue 32] [--max-upload-mb 10]',
+    '              [--max-megapixels 40]',
     '',
     'Serves the API under /v1 (OpenAPI document at /openapi.json), Prometheus metrics at /metrics and a web page',
     'at /. --model defaults to the shipped model (models/default), --gallery to gallery.sqlite in the current',
     'folder. Writes (enrol, create, delete) need "Authorization: Bearer <token>" with a token from CATFACE_TOKENS',
     '(comma-separated) or --token-file / CATFACE_TOKEN_FILE (one per line); with none, writes are refused.',
     '--scoring: an identity scores the best (default) or the mean similarity of its enrolled faces.',
+    '--approximate-from N: search through an HNSW index (usearch) once the gallery holds N faces (default: always exact).',
     'SIGINT/SIGTERM stop gracefully: requests in flight are answered, then the process exits.',
   ].join('\n'),
   async run(argv) {
@@ -35,6 +38,7 @@ export const serveCommand: Command = {
         gallery: { type: 'string', default: 'gallery.sqlite' },
         'token-file': { type: 'string' },
         scoring: { type: 'string', default: 'best' },
+        'approximate-from': { type: 'string' },
         workers: { type: 'string', default: '1' },
         queue: { type: 'string', default: '32' },
         'max-upload-mb': { type: 'string', default: '10' },
@@ -47,7 +51,13 @@ export const serveCommand: Command = {
       host: values.host,
       port: integer(values.port, 'port', 0, 65535),
       galleryFile: values.gallery,
-      gallery: { scoring },
+      gallery: {
+        scoring,
+        approximate:
+          values['approximate-from'] === undefined
+            ? undefined
+            : { create: usearchIndex, from: integer(values['approximate-from'], 'approximate-from', 1, 1e9) },
+      },
       auth: TokenAuth.fromEnvironment(process.env, values['token-file']),
       limits: { maxUploadBytes: integer(values['max-upload-mb'], 'max-upload-mb', 1, 1024) * 1024 * 1024 },
       pool: {
