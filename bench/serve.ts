@@ -3,7 +3,7 @@
 // synthetic identities (random unit vectors tagged with the model's fingerprint, written in one transaction).
 // Bounded in count and time: it stops after --requests or --max-seconds, whichever comes first.
 // Reports throughput, p50/p95/p99 latency, status counts (5xx must be 0) and the service's RSS (server +
-// model worker) after warm-up and at the end.
+// model worker) after warm-up and at the end. The service runs with --threads 1 (one libtorch thread per forward).
 //
 //   npm run bench:serve -- [--requests 10000] [--concurrency 50] [--identities 100000] [--max-seconds 900] [--model DIR]
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -47,7 +47,7 @@ function rssMb(pid: number): number {
 async function startServer(modelDir: string, gallery: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--model', modelDir, '--gallery', gallery, '--queue', '256'],
+    [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--model', modelDir, '--gallery', gallery, '--queue', '256', '--threads', '1'],
     { env: { ...process.env, CATFACE_TOKENS: TOKEN }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';

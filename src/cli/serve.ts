@@ -18,13 +18,14 @@ export const serveCommand: Command = {
   usage: [
     'catface serve [--port 8080] [--host 127.0.0.1] [--model DIR] [--gallery FILE] [--token-file FILE]',
     '              [--scoring best|mean] [--approximate-from N] [--workers 1] [--queue 32] [--max-upload-mb 10]',
-    '              [--max-megapixels 40]',
+    '              [--max-megapixels 40] [--threads N]',
     '',
     'Serves the API under /v1 (OpenAPI document at /openapi.json), Prometheus metrics at /metrics and a web page',
     'at /. --model defaults to the shipped model (models/default), --gallery to gallery.sqlite in the current',
     'folder. Writes (enrol, create, delete) need "Authorization: Bearer <token>" with a token from CATFACE_TOKENS',
     '(comma-separated) or --token-file / CATFACE_TOKEN_FILE (one per line); with none, writes are refused.',
     '--scoring: an identity scores the best (default) or the mean similarity of its enrolled faces.',
+    '--threads N: libtorch intra-op threads (default: $CATFACE_THREADS or every core; 1 is often fastest on a busy machine).',
     '--approximate-from N: search through an HNSW index (usearch) once the gallery holds N faces (default: always exact).',
     'SIGINT/SIGTERM stop gracefully: requests in flight are answered, then the process exits.',
   ].join('\n'),
@@ -43,6 +44,7 @@ export const serveCommand: Command = {
         queue: { type: 'string', default: '32' },
         'max-upload-mb': { type: 'string', default: '10' },
         'max-megapixels': { type: 'string', default: '40' },
+        threads: { type: 'string' },
       },
     });
     const scoring = values.scoring;
@@ -63,7 +65,10 @@ export const serveCommand: Command = {
       pool: {
         modelDir: resolveModelDir(values.model),
         backend: 'libtorch',
-        recognizer: { maxPixels: integer(values['max-megapixels'], 'max-megapixels', 1, 1000) * 1_000_000 },
+        recognizer: {
+          maxPixels: integer(values['max-megapixels'], 'max-megapixels', 1, 1000) * 1_000_000,
+          threads: values.threads === undefined ? undefined : integer(values.threads, 'threads', 1, 256),
+        },
         workers: integer(values.workers, 'workers', 1, 64),
         maxQueue: integer(values.queue, 'queue', 0, 100_000),
       },
