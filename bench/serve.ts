@@ -6,7 +6,7 @@
 // model worker) after warm-up and at the end. The service runs with --threads 1 (one libtorch thread per forward).
 //
 //   npm run bench:serve -- [--requests 10000] [--concurrency 50] [--identities 100000] [--max-seconds 900] [--model DIR]
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -27,15 +27,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** RSS in MB of a process and its children (the model worker). */
+/** RSS in MB of a process and its children (model workers, when they are processes). */
 function rssMb(pid: number): number {
-  const pids = [
-    pid,
-    ...execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number),
-  ];
+  // pgrep exits 1 when there is no child (workers on threads): its output is then empty.
+  const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout ?? '';
+  const pids = [pid, ...children.split('\n').filter(Boolean).map(Number)];
   let kb = 0;
   for (const p of pids) {
     const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
