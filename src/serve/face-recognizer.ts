@@ -1,7 +1,7 @@
 // Photo in, answer out: decode (EXIF rotation, CMYK/greyscale/16-bit, pixel limit) → detect faces and 5
 // landmarks (Human on tfjs-wasm) → align each face as the model declares → the model (embedding, quality,
-// attributes). Everything runs on the calling thread, or with `{ worker: true }` detection runs on a worker thread
-// and the model on another (`FaceModelWorker`), so a server's event loop only aligns (~0.5 ms per face).
+// attributes). Everything runs in this process, or with `{ worker: true }` detection runs on a worker thread and
+// the model on another worker thread (`FaceModelWorker`), so a server's event loop only aligns (~1 ms per face).
 import { readFile } from 'node:fs/promises';
 import { alignFace } from '../data/align/align-face.js';
 import { detectFaces } from '../data/align/align-image.js';
@@ -54,7 +54,7 @@ export interface AnalyzeOptions {
 }
 
 export interface RecognizerOptions {
-  /** Detection and the model on worker threads (FaceDetectorThread, FaceModelWorker): the event loop stays free. */
+  /** Run the model on a worker thread (FaceModelWorker) so its forward passes never block the event loop. */
   worker?: boolean;
   /** Lowest detection score kept (default 0.3). */
   minScore?: number;
@@ -77,7 +77,7 @@ export interface RecognizerOptions {
 /** What the pipeline reads of a model's description. */
 export type ModelFacts = Pick<ModelSpec, 'attributes' | 'verifyThreshold'>;
 
-/** The model as the pipeline uses it: FaceModel on this thread, FaceModelWorker on its own. */
+/** The model as the pipeline uses it: FaceModel in this process, FaceModelWorker on a worker thread. */
 export interface CropModel {
   /** The model directory's description (FaceModel, FaceModelWorker: the whole model.json). */
   readonly spec: ModelFacts;
@@ -120,7 +120,7 @@ export class FaceRecognizer {
 
   /**
    * Loads the detector and a model directory (default: the model shipped in `<catface>/models/default`). With
-   * `worker`, detection runs on a worker thread and the model on another.
+   * `worker`, detection and the model each run on a worker thread.
    */
   static async open(modelDir?: string, options: RecognizerOptions = {}): Promise<FaceRecognizer> {
     const dir = resolveModelDir(modelDir);
