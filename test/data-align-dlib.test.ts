@@ -6,9 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { templateFor } from '../src/data/align.js';
-import { detectAndAlign } from '../src/data/alignImage.js';
-import { FaceDetector } from '../src/data/detect.js';
+import { templateFor } from '../src/data/align/align-face.js';
+import { detectAndAlign } from '../src/data/align/align-image.js';
+import { FaceDetector } from '../src/data/align/detect.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const LFW = join(here, '..', '..', '..', 'shared', 'data', 'lfw');

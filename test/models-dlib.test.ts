@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { pixelsToNormalized } from '../src/common/image-convention.js';
 import { faceApiEmbedder } from '../src/eval/peer-faceapi.js';
 import { dlibToMultiBranch } from '../src/models/dlib-multi-branch.js';
 import { DLIB_INPUT_SIZE, DlibResNet, loadFaceApiDlibResNet, parseTfjsWeights, type TfjsManifest } from '../src/models/dlib-resnet.js';
@@ -14,7 +15,6 @@ import * as torch from '../src/torch/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ORL = join(here, '..', '..', '..', 'shared', 'data', 'orl');
-const loadDlib = loadFaceApiDlibResNet;
 
 /** A 150×150 RGB crop (HWC bytes) of an ORL face: the 92×112 greyscale image stretched, grey in all channels. */
 async function crop(file: string): Promise<Uint8Array> {
@@ -34,7 +34,7 @@ test('dlib ResNet descriptors equal face-api.js on ORL crops within 1e-4', async
   const crops = await Promise.all(files.map(crop));
   const peer = await faceApiEmbedder();
   const expected = await peer.embed(crops);
-  const model = loadDlib();
+  const model = loadFaceApiDlibResNet();
   const s = DLIB_INPUT_SIZE;
   const ours = torch.tidy(() => {
     const batch = torch.stack(crops.map((c) => torch.fromTypedArray(c, [s, s, 3]).permute(2, 0, 1).float()));
@@ -62,15 +62,16 @@ test('tfjs weight manifests are checked', () => {
 test('the dlib backbone of the multi-branch network gives the standalone descriptor with dlib weights loaded', async (t) => {
   if (!existsSync(ORL)) return t.skip(`ORL data not found at ${ORL}: backbone parity skipped`);
   const crops = await Promise.all(['s1/1.png', 's4/3.png', 's7/9.png'].map((f) => crop(join(ORL, f))));
-  const dlib = loadDlib();
+  const dlib = loadFaceApiDlibResNet();
   const network = createMultiBranchNet({ backbone: 'dlib', inputSize: DLIB_INPUT_SIZE, embeddingSize: 128, attributes: 1 });
   network.loadStateDict(dlibToMultiBranch(dlib.stateDict()), { strict: false, source: 'dlib' });
   network.eval();
   const s = DLIB_INPUT_SIZE;
   const [expected, got] = torch.tidy(() =>
     torch.noGrad(() => {
+      // the network takes what the model directory feeds it (pixelsToNormalized), dlib 0–255 pixels
       const pixels = torch.stack(crops.map((c) => torch.fromTypedArray(c, [s, s, 3]).permute(2, 0, 1).float()));
-      const out = network.forward(pixels.div(127.5).sub(1));
+      const out = network.forward(pixelsToNormalized(crops, s));
       return [dlib.forward(pixels), out.embedding.mul(out.norm)];
     }),
   );
@@ -78,6 +79,6 @@ test('the dlib backbone of the multi-branch network gives the standalone descrip
   const b = got.dataSync() as Float32Array;
   let maxDiff = 0;
   for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
-  assert.ok(maxDiff <= 1e-4, `max |backbone − dlib| = ${maxDiff}`);
+  assert.ok(maxDiff <= 1e-6, `max |backbone − dlib| = ${maxDiff}`);
   t.diagnostic(`max |backbone − dlib| = ${maxDiff.toExponential(2)}`);
 });

@@ -10,8 +10,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
-import { alignFace } from '../data/align.js';
-import { FaceDetector, type Point } from '../data/detect.js';
+import { pixelsToNormalized } from '../common/image-convention.js';
+import { alignFace } from '../data/align/align-face.js';
+import { FaceDetector, type Point } from '../data/align/detect.js';
 import { writeFileAtomic } from '../data/files.js';
 import { splitLfw } from '../data/lfw-split.js';
 import { applyPhotoCondition, PHOTO_CONDITIONS, type PhotoCondition, photoTurbulence, type RgbPhoto } from '../degrade/photo-conditions.js';
@@ -21,7 +22,7 @@ import { type ReportSection, writeReport } from '../eval/report.js';
 import { auc, SortedScores, tarAtFar } from '../eval/roc.js';
 import { tenFold } from '../eval/tenfold.js';
 import { loadFaceApiDlibResNet } from '../models/dlib-resnet.js';
-import { FaceModel, pixelsToInput } from '../serve/face-model.js';
+import { FaceModel } from '../serve/face-model.js';
 import * as torch from '../torch/index.js';
 import { UsageError } from './command.js';
 
@@ -125,9 +126,9 @@ async function embedCondition(
     }
     const { fused, fr, pre } = torch.tidy(() =>
       torch.noGrad(() => {
-        const input = pixelsToInput(chips, 150);
-        const out = ctx.model.network.forward(input);
-        const f = ctx.model.fusion ? ctx.model.fusion.forward(out.fr.map, out.sb.map).embedding : out.embedding;
+        const input = pixelsToNormalized(chips, 150);
+        const out = ctx.model.model.network.forward(input);
+        const f = ctx.model.model.fusion ? ctx.model.model.fusion.forward(out.fr.map, out.sb.map).embedding : out.embedding;
         const p = ctx.pretrained.forward(input.add(1).mul(127.5));
         return {
           fused: f.dataSync() as Float32Array,
@@ -221,7 +222,7 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
     clean,
     model: FaceModel.load(o.model),
     pretrained: loadFaceApiDlibResNet(),
-    detector: () => {
+    detector: (): Promise<FaceDetector> => {
       detector ??= FaceDetector.create({ maxFaces: 1 });
       return detector;
     },

@@ -7,7 +7,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../data/files.js';
 import { splitLfw, VALIDATION_FOLDS } from '../data/lfw-split.js';
-import { writePairList } from '../data/pairs.js';
+import { writePairList } from '../data/readers/pairs.js';
 import { type Command, UsageError } from './command.js';
 
 /** The 0-based pairs.txt fold whose people are held out of training for our own checks (never validation). */

@@ -6,35 +6,34 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../data/files.js';
+import { CATFace } from '../models/catface.js';
 import { dlibToMultiBranch } from '../models/dlib-multi-branch.js';
 import { loadFaceApiDlibResNet } from '../models/dlib-resnet.js';
+import { type ModelMeta, readModelDir, saveModelDir } from '../models/model-dir.js';
 import { createMultiBranchNet } from '../models/multi-branch.js';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelSpec, readModelDir, saveModelDir } from '../serve/model-dir.js';
-import type { Tensor } from '../torch/index.js';
-import * as torch from '../torch/index.js';
 import { type Command, UsageError } from './command.js';
 
-/** face-api.js's dlib network alone as a model directory (FR branch = the pretrained descriptor; no fusion). */
-function pretrainedModel(): { spec: ModelSpec; weights: Map<string, Tensor> } {
+/** face-api.js's dlib network alone as a model (FR branch = the pretrained descriptor; no fusion) and its meta. */
+function pretrainedModel(): { model: CATFace; meta: ModelMeta } {
   const network = createMultiBranchNet({ backbone: 'dlib', inputSize: 150, embeddingSize: 128, attributes: 1 });
   const dlib = loadFaceApiDlibResNet();
   network.loadStateDict(dlibToMultiBranch(dlib.stateDict()), { strict: false, source: "face-api.js's dlib ResNet-34" });
   dlib.dispose();
-  const weights = new Map<string, Tensor>();
-  for (const [k, v] of network.stateDict()) weights.set(`network.${k}`, v);
-  const spec: ModelSpec = {
-    format: MODEL_FORMAT,
-    version: MODEL_FORMAT_VERSION,
-    imageSize: 150,
+  const meta: ModelMeta = {
     alignment: { template: 'dlib', size: 150 },
     attributes: ['male'],
-    network: network.config,
-    fusion: null,
     defaultEmbedding: 'fr',
     verifyThreshold: null,
     provenance: { source: "face-api.js's dlib ResNet-34 weights (@vladmandic/face-api npm package), untrained SB head" },
   };
-  return { spec, weights };
+  return { model: new CATFace(network, null), meta };
+}
+
+/** A trained model directory's model and the meta fields of its spec. */
+function modelAndMeta(dir: string): { model: CATFace; meta: ModelMeta } {
+  const { spec, model } = readModelDir(dir);
+  const { alignment, attributes, defaultEmbedding, verifyThreshold, provenance } = spec;
+  return { model, meta: { ...(alignment ? { alignment } : {}), attributes, defaultEmbedding, verifyThreshold, provenance } };
 }
 
 const readJson = (path: string): unknown => JSON.parse(readFileSync(path, 'utf8'));
@@ -74,13 +73,12 @@ export const shipCommand: Command = {
       throw new UsageError(`--threshold must be in [-1, 1], got '${values.threshold}'`);
     const far = values.far === undefined ? null : Number(values.far);
     if ((threshold === null) !== (far === null)) throw new UsageError('--threshold and --far go together');
-    const { spec, weights } = values.pretrained ? pretrainedModel() : readModelDir(values.model as string);
-    const half = new Map<string, Tensor>();
-    torch.tidy(() => {
-      for (const [k, v] of weights) half.set(k, torch.keep(v.isFloatingPoint ? v.to('float16') : v));
-    });
-    saveModelDir(values.out, { ...spec, verifyThreshold: threshold }, half);
-    torch.dispose([...half.values()]);
+    const { model, meta } = values.pretrained ? pretrainedModel() : modelAndMeta(values.model as string);
+    try {
+      saveModelDir(values.out, model, { ...meta, verifyThreshold: threshold }, { float16: true });
+    } finally {
+      model.dispose();
+    }
     let commit = 'unknown';
     try {
       commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();

@@ -4,8 +4,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { BadInputReport, DataError } from './errors.js';
-import { listImages } from './imageFolder.js';
-import { type FacePair, readLfwPairs } from './pairs.js';
+import { listImages } from './readers/image-folder.js';
+import { type FacePair, readLfwPairs } from './readers/pairs.js';
 
 export interface LfwSplit {
   root: string;

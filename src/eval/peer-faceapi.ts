@@ -39,16 +39,17 @@ interface FaceApiResult {
   landmarks: { positions: { x: number; y: number }[] };
   descriptor: Float32Array;
 }
-interface DiskNet {
+interface Loadable {
   loadFromDisk(dir: string): Promise<void>;
+  isLoaded: boolean;
 }
 interface FaceApi {
   tf: TfCore & { setWasmPaths(prefix: string): void };
   nets: {
-    faceRecognitionNet: DiskNet & { computeFaceDescriptor(inputs: TfTensor | TfTensor[]): Promise<Float32Array | Float32Array[]> };
-    ssdMobilenetv1: DiskNet;
-    tinyFaceDetector: DiskNet;
-    faceLandmark68Net: DiskNet;
+    faceRecognitionNet: Loadable & { computeFaceDescriptor(inputs: TfTensor | TfTensor[]): Promise<Float32Array | Float32Array[]> };
+    ssdMobilenetv1: Loadable;
+    tinyFaceDetector: Loadable;
+    faceLandmark68Net: Loadable;
   };
   SsdMobilenetv1Options: new (options: { minConfidence: number }) => object;
   TinyFaceDetectorOptions: new (options: { inputSize: number; scoreThreshold: number }) => object;
@@ -98,9 +99,9 @@ function requireFaceApi(): FaceApi {
   }
 }
 
-let loading: Promise<FaceApi> | null = null;
-
 const faceApiModelDir = () => join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+
+let loading: Promise<FaceApi> | null = null;
 
 /** Loads face-api, the wasm backend and the recognition weights once per process. */
 function loadFaceApi(): Promise<FaceApi> {
@@ -165,18 +166,20 @@ export type FaceApiDetector = 'ssd' | 'tiny';
  * landmark net, then the descriptor of the landmarks' axis-aligned box. `describeBox` computes the descriptor
  * of a given crop box (reusing another photo's face where detection fails).
  */
-export async function faceApiPipeline(detector: FaceApiDetector = 'ssd'): Promise<{
+export async function faceApiPipeline(
+  detector: FaceApiDetector = 'ssd',
+  minConfidence = 0.3,
+): Promise<{
   describe(rgb: Uint8Array, width: number, height: number): Promise<FaceApiFace | null>;
   describeBox(rgb: Uint8Array, width: number, height: number, box: [number, number, number, number]): Promise<Float32Array>;
 }> {
   const faceapi = await loadFaceApi();
   const net = detector === 'ssd' ? faceapi.nets.ssdMobilenetv1 : faceapi.nets.tinyFaceDetector;
-  await net.loadFromDisk(faceApiModelDir());
-  await faceapi.nets.faceLandmark68Net.loadFromDisk(faceApiModelDir());
+  for (const loadable of [net, faceapi.nets.faceLandmark68Net]) if (!loadable.isLoaded) await loadable.loadFromDisk(faceApiModelDir());
   const options =
     detector === 'ssd'
-      ? new faceapi.SsdMobilenetv1Options({ minConfidence: 0.3 })
-      : new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: 0.3 });
+      ? new faceapi.SsdMobilenetv1Options({ minConfidence })
+      : new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: minConfidence });
   const asBox = (b: FaceApiBox): [number, number, number, number] => [b.x, b.y, b.width, b.height];
   return {
     async describe(rgb, width, height) {
@@ -206,4 +209,14 @@ export async function faceApiPipeline(detector: FaceApiDetector = 'ssd'): Promis
       }
     },
   };
+}
+
+/**
+ * face-api.js's own photo pipeline as its users run it: `detectSingleFace` (SSD MobileNet v1) →
+ * `withFaceLandmarks` (68 points) → `withFaceDescriptor` (dlib ResNet-34 on its aligned crop), on a decoded
+ * H×W×3 RGB photo. Resolves to the descriptor, or null when no face is found.
+ */
+export async function faceApiPhotoPipeline(): Promise<(rgb: Uint8Array, width: number, height: number) => Promise<Float32Array | null>> {
+  const pipeline = await faceApiPipeline('ssd', 0.5);
+  return async (rgb, width, height) => (await pipeline.describe(rgb, width, height))?.descriptor ?? null;
 }

@@ -3,6 +3,7 @@
 // (1 − cos(vec V_hq, vec V_lq))]. Ablations: an L2 distance instead of the cosine; distilling the branch
 // feature maps; or distilling CBAM-style attention maps computed from those feature maps.
 
+import type { BranchTaps } from '../models/multi-branch.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 
@@ -11,16 +12,12 @@ export type DistillationDistance = 'cosine' | 'l2';
 /** What is matched: the self-attention (A, V) (default), the feature maps, or CBAM-style channel + spatial maps. */
 export type DistillationTarget = 'attention' | 'features' | 'cbam';
 
+/** The one place the distillation defaults live (SPEC §4). */
+export const DISTILLATION_DEFAULTS = { distance: 'cosine', target: 'attention' } as const satisfies Required<DistillationOptions>;
+
 export interface DistillationOptions {
   distance?: DistillationDistance;
   target?: DistillationTarget;
-}
-
-/** What one branch exposes for one image batch: its self-attention A [B, N, N], values V [B, N, C], map [B, C, H, W]. */
-export interface BranchTaps {
-  A: Tensor;
-  V: Tensor;
-  map: Tensor;
 }
 
 /** Distance between a teacher and a student map per sample, averaged over the batch; the teacher is detached. */
@@ -52,7 +49,7 @@ export function cbamMaps(features: Tensor): { channel: Tensor; spatial: Tensor }
 
 /** The distillation loss of one branch: a sum of per-term batch means (two terms, or one for 'features'). */
 export function distillationLoss(teacher: BranchTaps, student: BranchTaps, options: DistillationOptions = {}): Tensor {
-  const { distance = 'cosine', target = 'attention' } = options;
+  const { distance = DISTILLATION_DEFAULTS.distance, target = DISTILLATION_DEFAULTS.target } = options;
   switch (target) {
     case 'attention':
       return mapDistance(teacher.A, student.A, distance).add(mapDistance(teacher.V, student.V, distance));

@@ -4,38 +4,55 @@
 // prelu, layer1..3; the branches' fr_layer4 / sb_layer4), so an IR backbone's weights map onto it by name.
 import { PReLU } from '../nn/activation.js';
 import { BatchNorm2d } from '../nn/batchnorm.js';
-import type { Sequential } from '../nn/containers.js';
+import { chain, type Sequential } from '../nn/containers.js';
 import { Conv2d } from '../nn/conv.js';
 import { Module, type StateDict } from '../nn/module.js';
-import type { Tensor } from '../torch/index.js';
+import { type Tensor, tidy } from '../torch/index.js';
 import { AttributeHead } from './attribute-head.js';
 import { DlibMultiBranchNet } from './dlib-multi-branch.js';
-import { type Embedding, EmbeddingHead } from './embedding-head.js';
+import { EMBEDDING_HEAD_DEFAULTS, type Embedding, EmbeddingHead } from './embedding-head.js';
 import { IRESNET_LAYERS, type IResNetName, makeStage, outputSide, type ShortcutStyle } from './iresnet.js';
 import { SelfAttention } from './self-attention.js';
 
+/** The family of the trunk and branch stages: insightface's IR-ResNet or dlib's ResNet-34 (150 chips, 128-d, see dlib-multi-branch.ts). */
+export type MultiBranchBackbone = 'iresnet' | 'dlib';
+
 export interface MultiBranchConfig {
-  /** The trunk and branches: insightface's IR-ResNet (default) or dlib's ResNet-34 (150 chips, 128-d, see dlib-multi-branch.ts). */
-  backbone?: 'iresnet' | 'dlib';
-  /** IR-ResNet depth giving the blocks per stage. Default 'ir18'. */
+  /** Trunk and branch stages: IR-ResNet blocks, or dlib's ResNet-34 (built by `createMultiBranchNet`). */
+  backbone?: MultiBranchBackbone;
+  /** IR-ResNet depth giving the blocks per stage. */
   depth?: IResNetName;
   /** Blocks per stage (4 numbers); overrides `depth`. */
   layers?: readonly number[];
-  /** Channels of the stem/stage 1 and stages 2–4. Default [64, 128, 256, 512]. */
+  /** Channels of the stem/stage 1 and stages 2–4. */
   widths?: readonly number[];
-  /** Side of the square input in pixels. Default 112. */
+  /** Side of the square input in pixels. */
   inputSize?: number;
-  /** Number of binary attributes K of the SB head. Default 5 (Male, Big_Nose, Chubby, Narrow_Eyes, Bald). */
+  /** Number of binary attributes K of the SB head. */
   attributes?: number;
-  /** FR embedding size. Default 512. */
+  /** FR embedding size. */
   embeddingSize?: number;
-  /** Dropout of the FR head. Default 0. */
+  /** Dropout of the FR head. */
   dropout?: number;
-  /** Self-attention query/key reduction (d = C/reduction). Default 8. */
+  /** Self-attention query/key reduction (d = C/reduction). */
   attentionReduction?: number;
-  /** Shortcut of stride-2 blocks that keep their width (see iresnet.ts). Default 'conv'. */
+  /** Shortcut of stride-2 blocks that keep their width (see iresnet.ts). */
   shortcut?: ShortcutStyle;
 }
+
+/** The one place the network's defaults live (SPEC §2); the training config's schema shows these. */
+export const MULTI_BRANCH_DEFAULTS = {
+  backbone: 'iresnet',
+  depth: 'ir18',
+  widths: [64, 128, 256, 512],
+  inputSize: 112,
+  /** Male, Big_Nose, Chubby, Narrow_Eyes, Bald. */
+  attributes: 5,
+  embeddingSize: EMBEDDING_HEAD_DEFAULTS.embeddingSize,
+  dropout: EMBEDDING_HEAD_DEFAULTS.dropout,
+  attentionReduction: 8,
+  shortcut: 'conv',
+} as const satisfies Required<Omit<MultiBranchConfig, 'layers'>>;
 
 /** One branch's outputs after its self-attention block. */
 export interface BranchTaps {
@@ -58,21 +75,25 @@ export interface MultiBranchOutput extends Embedding {
 export type ResolvedMultiBranchConfig = Required<Omit<MultiBranchConfig, 'depth'>>;
 
 export function resolveMultiBranchConfig(config: MultiBranchConfig = {}): ResolvedMultiBranchConfig {
-  const depth = config.depth ?? 'ir18';
+  const d = MULTI_BRANCH_DEFAULTS;
+  const depth = config.depth ?? d.depth;
   if (!config.layers && !IRESNET_LAYERS[depth]) {
     throw new RangeError(`MultiBranchNet: config.depth must be one of ${Object.keys(IRESNET_LAYERS).join(', ')}, got '${depth}'`);
   }
   const resolved: ResolvedMultiBranchConfig = {
-    backbone: config.backbone ?? 'iresnet',
+    backbone: config.backbone ?? d.backbone,
     layers: [...(config.layers ?? IRESNET_LAYERS[depth])],
-    widths: [...(config.widths ?? [64, 128, 256, 512])],
-    inputSize: config.inputSize ?? 112,
-    attributes: config.attributes ?? 5,
-    embeddingSize: config.embeddingSize ?? 512,
-    dropout: config.dropout ?? 0,
-    attentionReduction: config.attentionReduction ?? 8,
-    shortcut: config.shortcut ?? 'conv',
+    widths: [...(config.widths ?? d.widths)],
+    inputSize: config.inputSize ?? d.inputSize,
+    attributes: config.attributes ?? d.attributes,
+    embeddingSize: config.embeddingSize ?? d.embeddingSize,
+    dropout: config.dropout ?? d.dropout,
+    attentionReduction: config.attentionReduction ?? d.attentionReduction,
+    shortcut: config.shortcut ?? d.shortcut,
   };
+  if (resolved.backbone !== 'iresnet' && resolved.backbone !== 'dlib') {
+    throw new RangeError(`MultiBranchNet: config.backbone must be 'iresnet' or 'dlib', got '${resolved.backbone as string}'`);
+  }
   for (const key of ['layers', 'widths'] as const) {
     const v = resolved[key];
     if (v.length !== 4 || !v.every((n) => Number.isInteger(n) && n > 0)) {
@@ -85,8 +106,6 @@ export function resolveMultiBranchConfig(config: MultiBranchConfig = {}): Resolv
   }
   if (!(resolved.dropout >= 0 && resolved.dropout < 1))
     throw new RangeError(`MultiBranchNet: config.dropout must be in [0, 1), got ${resolved.dropout}`);
-  if (resolved.backbone !== 'iresnet' && resolved.backbone !== 'dlib')
-    throw new RangeError(`MultiBranchNet: config.backbone must be 'iresnet' or 'dlib', got '${resolved.backbone}'`);
   if (resolved.shortcut !== 'conv' && resolved.shortcut !== 'subsample') {
     throw new RangeError(`MultiBranchNet: config.shortcut must be 'conv' or 'subsample', got '${resolved.shortcut}'`);
   }
@@ -139,33 +158,18 @@ export class MultiBranchNet extends Module {
     if (images.ndim !== 4 || images.shape[1] !== 3 || images.shape[2] !== s || images.shape[3] !== s) {
       throw new RangeError(`MultiBranchNet: expected images [B, 3, ${s}, ${s}], got [${images.shape}]`);
     }
-    // Each intermediate is freed once consumed (autograd keeps what backward needs), so a pass reuses memory.
-    let x = images;
-    for (const layer of [this.conv1, this.bn1, this.prelu, ...this.trunkStages]) {
-      const next = layer.forward(x);
-      if (x !== images) x.dispose();
-      x = next;
-    }
-    return x;
+    return chain(images, [this.conv1, this.bn1, this.prelu, ...this.trunkStages]);
   }
 
   /** Both branches' stage 4 and self-attention, without the heads (what stage 2 fuses). */
   branches(trunk: Tensor): { fr: BranchTaps; sb: BranchTaps } {
-    const branch = (stage: Sequential, attention: SelfAttention): BranchTaps => {
-      const features = stage.forward(trunk);
-      const taps = attention.forward(features);
-      features.dispose();
-      return taps;
-    };
+    const branch = (stage: Sequential, attention: SelfAttention) => tidy(() => attention.forward(stage.forward(trunk)));
     return { fr: branch(this.fr_layer4, this.fr_attention), sb: branch(this.sb_layer4, this.sb_attention) };
   }
 
   /** Branch maps and attention of images [B, 3, S, S], skipping both heads. */
   forwardBranches(images: Tensor): { fr: BranchTaps; sb: BranchTaps } {
-    const trunk = this.trunk(images);
-    const taps = this.branches(trunk);
-    trunk.dispose();
-    return taps;
+    return tidy(() => this.branches(this.trunk(images)));
   }
 
   forward(images: Tensor): MultiBranchOutput {

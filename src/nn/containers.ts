@@ -1,5 +1,5 @@
-// Containers (torch.nn.Sequential, ModuleList): children named '0', '1', … so state-dict keys read
-// `layer.0.weight` exactly as in PyTorch.
+// Containers (torch.nn.Sequential, ModuleList, ModuleDict): children named '0', '1', … (or by key) so state-dict
+// keys read `layer.0.weight` exactly as in PyTorch.
 import type { Tensor } from '../torch/tensor.js';
 import { Layer } from './layer.js';
 import { Module } from './module.js';
@@ -34,6 +34,30 @@ export class ModuleList<M extends Module = Module> extends Module {
   }
 }
 
+/** Modules under names of their own; it registers them (so its state dict is theirs, prefixed) but defines no forward. */
+export class ModuleDict<M extends Module = Module> extends Module {
+  constructor(modules: Readonly<Record<string, M>>) {
+    super();
+    for (const [name, m] of Object.entries(modules)) this.module(name, m);
+  }
+}
+
+/**
+ * Applies `layers` in turn, freeing each intermediate result as soon as the next layer has consumed it (as
+ * Python frees it when its last reference goes), so a pass reuses memory; autograd keeps what backward needs by
+ * itself. The input is the caller's and stays alive unless `ownsInput`. A layer must therefore not hold on to
+ * its input tensor object after `forward` returns.
+ */
+export function chain(input: Tensor, layers: Iterable<Layer>, ownsInput = false): Tensor {
+  let x = input;
+  for (const layer of layers) {
+    const next = layer.forward(x);
+    if ((x !== input || ownsInput) && next !== x) x.dispose();
+    x = next;
+  }
+  return x;
+}
+
 /** Layers applied one after another. */
 export class Sequential extends Layer {
   private readonly layers: Layer[];
@@ -60,18 +84,7 @@ export class Sequential extends Layer {
     return this.layers[Symbol.iterator]();
   }
 
-  /**
-   * Each intermediate result is freed as soon as the next layer has consumed it (as Python frees it when its
-   * last reference goes), so memory is reused within a pass; autograd keeps what backward needs by itself.
-   * A layer must therefore not hold on to its input tensor object after `forward` returns.
-   */
   forward(input: Tensor): Tensor {
-    let x = input;
-    for (const layer of this.layers) {
-      const next = layer.forward(x);
-      if (x !== input && next !== x) x.dispose();
-      x = next;
-    }
-    return x;
+    return chain(input, this.layers);
   }
 }

@@ -1,27 +1,11 @@
 // What the training loop needs from the network, the data loader and the degrader, as structural types: the
 // loop works with any implementation of these (tests plug in small ones), and the real ones come from
 // src/models, src/data and src/degrade (see build.ts).
+import type { MultiBranchOutput } from '../models/multi-branch.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
 
-/** One branch's outputs after its self-attention block: map [B,C,H,W], attention A [B,N,N], values V [B,N,C]. */
-export interface BranchTaps {
-  map: Tensor;
-  A: Tensor;
-  V: Tensor;
-}
-
-/** The stage-1 multi-branch network's outputs for a batch (SPEC §2). */
-export interface MultiBranchOutput {
-  /** Unit FR embedding [B, E] and its pre-normalisation norm [B, 1]. */
-  embedding: Tensor;
-  norm: Tensor;
-  /** One logit per attribute [B, K]. */
-  attributes: Tensor;
-  fr: BranchTaps;
-  sb: BranchTaps;
-}
-
+/** The stage-1 multi-branch network (SPEC §2): embedding, norm, attribute logits and both branches' taps. */
 export interface MultiBranchNetwork extends Module {
   forward(images: Tensor): MultiBranchOutput;
 }
@@ -36,14 +20,14 @@ export interface MarginLoss extends Module {
   forward(embedding: Tensor, norm: Tensor, labels: Tensor): Tensor;
 }
 
-/** A frozen network whose unit embedding of normalised HQ images [B, 3, H, W] the student's LQ embedding learns. */
+/** A frozen network whose unit embedding of normalised HQ images [B, 3, H, W] (in [−1, 1]) the student's LQ embedding learns. */
 export interface EmbeddingTeacher {
   embed(images: Tensor): Tensor;
 }
 
-/** One training batch of aligned, normalised HQ images. */
+/** One training batch of aligned HQ images. */
 export interface TrainBatch {
-  /** [B, 3, H, W] float32 in (x/255 − 0.5)/0.5. */
+  /** [B, 3, H, W] float32 in [0, 1] (x/255); the loop normalises them for the network. */
   images: Tensor;
   /** [B] int64 identity labels. */
   labels: Tensor;
@@ -59,8 +43,9 @@ export interface BatchSource {
 }
 
 /**
- * Makes the LQ twin of a normalised HQ batch (SPEC §6), possibly augmenting the HQ images too (AdaFace
- * augmentations); both come back normalised. Its random position is saved and restored for resume.
+ * Makes the LQ twin of a unit-range HQ batch (SPEC §6), possibly augmenting the HQ images too (AdaFace
+ * augmentations); both come back in [0, 1] (src/degrade's Degrader as it is). Its random position is saved
+ * and restored for resume.
  */
 export interface TwinDegrader {
   degrade(images: Tensor): Promise<{ hq: Tensor; lq: Tensor }>;

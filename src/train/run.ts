@@ -2,17 +2,18 @@
 // two-stage loop (trainer.ts) and the export of the model directory to <outDir>/model.
 import { join } from 'node:path';
 import type { FaceDataset } from '../data/dataset.js';
-import { readImageFolder } from '../data/imageFolder.js';
-import { Loader } from '../data/loader.js';
-import { readRecordIO } from '../data/recordio.js';
-import { Degrader, type DegraderConfig } from '../degrade/degrader.js';
+import { Loader } from '../data/loader/loader.js';
+import { readImageFolder } from '../data/readers/image-folder.js';
+import { readRecordIO } from '../data/readers/recordio.js';
+import { Degrader } from '../degrade/degrader.js';
 import type { DlibResNet } from '../models/dlib-resnet.js';
-import { saveModelDir } from '../serve/model-dir.js';
+import type { Fusion } from '../models/fusion-base.js';
+import { saveModelDir } from '../models/model-dir.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
-import { buildModules, modelSpec, modelWeights, type TrainModules } from './build.js';
-import type { TrainConfig } from './config.js';
-import type { EmbeddingTeacher, TwinDegrader } from './contracts.js';
+import { buildModules, type TrainModules } from './build.js';
+import { degraderConfig, type TrainConfig } from './config.js';
+import type { EmbeddingTeacher } from './contracts.js';
 import { makeStageOptimizer } from './optimizer.js';
 import { type Stage, type TrainResult, train } from './trainer.js';
 import { makePairValidator } from './validation.js';
@@ -27,23 +28,6 @@ export interface RunResult extends TrainResult {
   /** The exported model directory (null when the run stopped before its last step). */
   modelDir: string | null;
   modules: TrainModules;
-}
-
-/** The Degrader on normalised batches: it works in [0, 1], the network in (x − 0.5)/0.5. */
-export function twinDegrader(degrader: Degrader): TwinDegrader {
-  return {
-    async degrade(images: Tensor) {
-      const unit = torch.tidy(() => images.add(1).div(2));
-      const out = await degrader.degrade(unit).finally(() => unit.dispose());
-      try {
-        return torch.tidy(() => ({ hq: out.hq.mul(2).sub(1), lq: out.lq.mul(2).sub(1) }));
-      } finally {
-        torch.dispose([out.hq, out.lq]);
-      }
-    },
-    state: () => degrader.state(),
-    restore: (state) => degrader.restore(state as number[]),
-  };
 }
 
 /** The frozen dlib network as the embedding teacher: normalised images back to 0–255, unit descriptors. */
@@ -97,7 +81,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     mode: config.data.sampling,
     imagesPerIdentity: config.data.imagesPerIdentity,
   });
-  const degrader = new Degrader({ seed: config.seed, ...(config.degrade as Partial<DegraderConfig>) });
+  const degrader = new Degrader(degraderConfig(config));
   const modules = buildModules(config, classes);
   const validator = config.validation.pairs
     ? await makePairValidator(config.validation.pairs, config.data.imageSize, config.validation.folds)
@@ -105,12 +89,15 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   try {
     const result = await train(
       {
-        ...modules,
+        network: modules.model.network,
+        frHead: modules.frHead,
+        fusion: modules.model.fusion as Fusion,
+        fusedHead: modules.fusedHead,
         source: loader,
-        degrader: twinDegrader(degrader),
+        degrader,
         teacher: modules.teacher ? dlibTeacher(modules.teacher) : null,
         makeOptimizer: (stage, trained) => makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained),
-        validate: validator ? (stage: Stage) => validator.run(modules, stage) : undefined,
+        validate: validator ? (stage: Stage) => validator.run(modules.model, stage) : undefined,
       },
       {
         runDir: config.outDir,
@@ -124,12 +111,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
           attributeWeights: config.loss.attributeWeights ? torch.keep(torch.tensor(config.loss.attributeWeights)) : null,
           distill: { distance: config.loss.distillDistance, target: config.loss.distillTarget },
         },
-        checkpointEvery: config.checkpoint.every,
-        keepCheckpoints: config.checkpoint.keep,
-        validateEvery: config.validation.every,
-        logEvery: config.log.every,
-        progress: config.log.progress,
-        lineEverySeconds: config.log.lineEverySeconds,
+        checkpoint: config.checkpoint,
+        validation: config.validation,
+        log: config.log,
         resume: options.resume ?? false,
         stopAfter: options.stopAfter,
         stream: options.stream,
@@ -140,16 +124,13 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     if (finished) {
       modelDir = join(config.outDir, 'model');
       const withFusion = config.stage2.steps > 0;
-      saveModelDir(
-        modelDir,
-        modelSpec(
-          config,
-          modules,
-          { steps: result.step, classes, identities: dataset.classes.length, trainedAt: new Date().toISOString() },
-          validator?.threshold ?? null,
-        ),
-        modelWeights(modules, withFusion),
-      );
+      saveModelDir(modelDir, withFusion ? modules.model : modules.model.withoutFusion(), {
+        alignment: { template: config.model.backbone === 'dlib' ? 'dlib' : 'arcface', size: config.data.imageSize },
+        attributes: [...config.data.attributes],
+        defaultEmbedding: withFusion ? 'fused' : 'fr',
+        verifyThreshold: validator?.threshold ?? null,
+        provenance: { steps: result.step, classes, identities: dataset.classes.length, trainedAt: new Date().toISOString() },
+      });
     }
     return { ...result, modelDir, modules };
   } finally {

@@ -1,0 +1,59 @@
+// Worker thread of `alignFolder`: one Human detector per thread (tfjs wasm is single-threaded in Node).
+import { readFileSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import sharp from 'sharp';
+import { DataError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
+import type { AlignmentTemplate } from './align-face.js';
+import { detectAndAlign } from './align-image.js';
+import { FaceDetector } from './detect.js';
+
+export interface AlignRequest {
+  id: number;
+  source: string;
+  output: string;
+  size: number;
+  template: AlignmentTemplate;
+  minScore: number;
+  maxPixels: number;
+}
+
+export type AlignReply =
+  | { id: number; kind: 'aligned'; box: number[]; landmarks: number[][]; score: number }
+  | { id: number; kind: 'noface' }
+  | { id: number; kind: 'failed'; reason: string };
+
+sharp.concurrency(1);
+let detector: Promise<FaceDetector> | undefined;
+
+/** Detects, aligns and writes one image; shared by the worker and the in-thread path. */
+export async function alignOne(request: AlignRequest, getDetector: () => Promise<FaceDetector>): Promise<AlignReply> {
+  try {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(request.source);
+    } catch {
+      throw new DataError(request.source, 'file not found or unreadable');
+    }
+    const outcome = await detectAndAlign(
+      await getDetector(),
+      bytes,
+      request.source,
+      { template: request.template, size: request.size },
+      request.maxPixels,
+    );
+    if (!outcome.face) return { id: request.id, kind: 'noface' };
+    const png = await sharp(outcome.aligned.pixels, { raw: { width: request.size, height: request.size, channels: 3 } })
+      .png()
+      .toBuffer();
+    writeFileAtomic(request.output, png);
+    return { id: request.id, kind: 'aligned', box: outcome.face.box, landmarks: outcome.face.landmarks, score: outcome.face.score };
+  } catch (error) {
+    return { id: request.id, kind: 'failed', reason: error instanceof DataError ? error.reason : String(error) };
+  }
+}
+
+parentPort?.on('message', async (request: AlignRequest) => {
+  detector ??= FaceDetector.create({ minScore: request.minScore });
+  parentPort?.postMessage(await alignOne(request, () => detector as Promise<FaceDetector>));
+});
