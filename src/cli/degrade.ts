@@ -1,13 +1,13 @@
 // `catface degrade <image>`: one face across strengths of every degradation — a labelled contact sheet
 // (rows: effects, columns: strengths) and/or the single degraded images.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp, { type OverlayOptions } from 'sharp';
 import { Degrader } from '../degrade/degrader.js';
 import { withTorchSeed } from '../degrade/rng.js';
 import { Turbulence } from '../degrade/turbulence.js';
 import { applyStage, type StageSpec } from '../degrade/unconstrained.js';
+import { writeFileDurably } from '../io/durable.js';
 import * as torch from '../torch/index.js';
 import { type Command, UsageError } from './command.js';
 
@@ -136,14 +136,6 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Writes `data` to `path` through a temporary file and a rename. */
-function writeAtomic(path: string, data: Buffer): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
 const LABEL_WIDTH = 130;
 const CAPTION_HEIGHT = 16;
 const GAP = 4;
@@ -224,7 +216,7 @@ export const degradeCommand: Command = {
       for (const { row, cells } of table) {
         for (const [i, cell] of cells.entries()) {
           const name = `${stem}_${row.name.replace(/[^a-z0-9]+/gi, '-')}_${row.captions[i].replace(/[^a-z0-9.]+/gi, '-')}.png`;
-          writeAtomic(
+          writeFileDurably(
             join(values.save, name),
             await sharp(cell, { raw: { width: size, height: size, channels: 3 } })
               .png()
@@ -235,7 +227,7 @@ export const degradeCommand: Command = {
       console.log(`wrote ${table.length * 6} images to ${values.save}`);
     }
     if (values.out) {
-      writeAtomic(values.out, await contactSheet(size, original, table));
+      writeFileDurably(values.out, await contactSheet(size, original, table));
       console.log(`wrote contact sheet ${values.out} (${table.length} effects × 6 strengths, ${size} px)`);
     }
     return 0;

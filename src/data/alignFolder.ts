@@ -1,15 +1,15 @@
 // `catface align`: detect and align every image of a folder tree into a cache of size×size PNGs with the
 // same relative layout, a manifest (source, box, landmarks, score) and a report of images with no face or
 // that failed. A re-run skips what the manifest says is done (aligned or no face) and retries failures.
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
+import { writeFileDurably } from '../io/durable.js';
 import { type AlignReply, type AlignRequest, alignOne } from './alignWorker.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
 import { FaceDetector } from './detect.js';
 import { BadInputReport, DataError } from './errors.js';
-import { writeFileAtomic } from './files.js';
 import { listImages } from './imageFolder.js';
 
 void sharp.versions; // sharp must be loaded by the main thread before workers load it
@@ -79,13 +79,13 @@ function readManifest(path: string, size: number): AlignManifest {
 }
 
 function writeManifest(out: string, manifest: AlignManifest): void {
-  writeFileAtomic(join(out, MANIFEST), `${JSON.stringify(manifest)}\n`);
+  writeFileDurably(join(out, MANIFEST), `${JSON.stringify(manifest)}\n`);
   const lines = [
     `# ${manifest.entries.length} aligned, ${manifest.noFace.length} without a face, ${manifest.failed.length} failed`,
     ...manifest.noFace.map((s) => `no face: ${s}`),
     ...manifest.failed.map((f) => `failed: ${f.source}: ${f.reason}`),
   ];
-  writeFileAtomic(join(out, REPORT), `${lines.join('\n')}\n`);
+  writeFileDurably(join(out, REPORT), `${lines.join('\n')}\n`);
 }
 
 /** Runs requests on `workers` threads (or on this thread), calling `onReply` as each finishes. */
@@ -159,7 +159,7 @@ export async function alignFolder(inRoot: string, outRoot: string, options: Alig
   manifest.entries.sort((a, b) => a.source.localeCompare(b.source, 'en', { numeric: true }));
   writeManifest(outRoot, manifest);
   // Identity attributes carry over, so the cache reads as an image folder like its source.
-  if (existsSync(join(inRoot, 'attributes.csv'))) copyFileSync(join(inRoot, 'attributes.csv'), join(outRoot, 'attributes.csv'));
+  if (existsSync(join(inRoot, 'attributes.csv'))) writeFileDurably(join(outRoot, 'attributes.csv'), readFileSync(join(inRoot, 'attributes.csv')));
   return {
     manifest,
     processed: todo.length,

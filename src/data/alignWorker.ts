@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
+import { writeFileDurably } from '../io/durable.js';
 import { detectAndAlign } from './alignImage.js';
 import { FaceDetector } from './detect.js';
 import { DataError } from './errors.js';
-import { writeFileAtomic } from './files.js';
 
 export interface AlignRequest {
   id: number;
@@ -38,7 +38,7 @@ export async function alignOne(request: AlignRequest, getDetector: () => Promise
     const png = await sharp(outcome.aligned.pixels, { raw: { width: request.size, height: request.size, channels: 3 } })
       .png()
       .toBuffer();
-    writeFileAtomic(request.output, png);
+    writeFileDurably(request.output, png);
     return { id: request.id, kind: 'aligned', box: outcome.face.box, landmarks: outcome.face.landmarks, score: outcome.face.score };
   } catch (error) {
     return { id: request.id, kind: 'failed', reason: error instanceof DataError ? error.reason : String(error) };

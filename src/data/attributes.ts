@@ -1,7 +1,9 @@
 // Soft-biometric attribute tables: choosing attributes by column name, and the `attributes.csv` of an image
 // folder (`identity,<attr1>,<attr2>,…` with 1/0 — or CelebA-style 1/−1 — per identity).
+
+import { writeFileDurably } from '../io/durable.js';
 import { DataError } from './errors.js';
-import { readTextLines, writeFileAtomic } from './files.js';
+import { readTextLines } from './files.js';
 
 /** SPEC §2's default attributes (CelebA column names). */
 export const DEFAULT_ATTRIBUTES = ['Male', 'Big_Nose', 'Chubby', 'Narrow_Eyes', 'Bald'] as const;
@@ -59,5 +61,5 @@ export function writeAttributesCsv(file: string, table: AttributeTable): void {
       throw new RangeError(`writeAttributesCsv: identity '${identity}' has ${values.length} values`);
     lines.push([identity, ...values.map((v) => (v ? 1 : 0))].join(','));
   }
-  writeFileAtomic(file, `${lines.join('\n')}\n`);
+  writeFileDurably(file, `${lines.join('\n')}\n`);
 }

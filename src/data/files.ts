@@ -1,15 +1,6 @@
-// Small file helpers shared by the readers and writers: atomic writes and line-numbered text reading.
-import { existsSync, mkdirSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+// Small file helpers shared by the readers: line-numbered text reading and ranged reads.
+import { existsSync, readFileSync, readSync } from 'node:fs';
 import { DataError } from './errors.js';
-
-/** Writes `data` to `path` through a temp file and a rename, so a crash never leaves half a file. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
 
 export interface TextLine {
   /** 1-based line number in the file. */

@@ -5,10 +5,11 @@
 // id2 u64} — followed by `flag` float32 labels when flag > 0 — then the encoded image. insightface's packs
 // start with header record 0 whose labels are [first identity record, end of identity records]; images are
 // records 1…N and identity records N+1… hold each identity's [start, end) image range.
-import { closeSync, existsSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { commitFile, tempPathBeside, writeFileDurably } from '../io/durable.js';
 import type { FaceDataset, FaceSample } from './dataset.js';
 import { BadInputReport, DataError, handleBadInput, type OnError } from './errors.js';
-import { readRange, readTextLines, writeFileAtomic } from './files.js';
+import { readRange, readTextLines } from './files.js';
 
 const MAGIC = 0xced7230a;
 const IR_HEADER_BYTES = 24;
@@ -168,7 +169,7 @@ export class RecordIOWriter {
     readonly recPath: string,
     readonly idxPath = recPath.replace(/\.rec$/, '.idx'),
   ) {
-    this.tmp = `${recPath}.tmp-${process.pid}`;
+    this.tmp = tempPathBeside(recPath);
     this.fd = openSync(this.tmp, 'w');
   }
 
@@ -197,9 +198,10 @@ export class RecordIOWriter {
   }
 
   close(): void {
+    fsyncSync(this.fd);
     closeSync(this.fd);
-    writeFileAtomic(this.idxPath, this.index.join(''));
-    renameSync(this.tmp, this.recPath);
+    writeFileDurably(this.idxPath, this.index.join(''));
+    commitFile(this.tmp, this.recPath);
   }
 }
 

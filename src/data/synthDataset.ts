@@ -3,8 +3,8 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
+import { writeFileDurably } from '../io/durable.js';
 import { DEFAULT_ATTRIBUTES, writeAttributesCsv } from './attributes.js';
-import { writeFileAtomic } from './files.js';
 import { rasterise, type SynthConfig, type SynthIdentity, synthIdentity, synthImageSvg } from './synth.js';
 
 void sharp.versions; // sharp must be loaded by the main thread before workers load it
@@ -32,7 +32,7 @@ export async function renderIdentity(out: string, config: SynthJob['config'], in
   const writes: Promise<void>[] = [];
   for (let k = 0; k < config.imagesPerIdentity; k++) {
     const file = join(out, identity.name, `${String(k).padStart(3, '0')}.png`);
-    writes.push(rasterise(synthImageSvg(identity, config.seed, index, k, config)).then((png) => writeFileAtomic(file, png)));
+    writes.push(rasterise(synthImageSvg(identity, config.seed, index, k, config)).then((png) => writeFileDurably(file, png)));
   }
   await Promise.all(writes);
   return identity;
@@ -94,6 +94,6 @@ export async function generateSynthDataset(
     names: [...DEFAULT_ATTRIBUTES],
     rows: new Map(identities.map((id) => [id.name, id.attributes])),
   });
-  writeFileAtomic(join(out, 'identities.json'), `${JSON.stringify({ config: full, identities }, null, 1)}\n`);
+  writeFileDurably(join(out, 'identities.json'), `${JSON.stringify({ config: full, identities }, null, 1)}\n`);
   return { identities, images: full.identities * full.imagesPerIdentity, seconds: (performance.now() - start) / 1000 };
 }

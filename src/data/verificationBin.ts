@@ -1,8 +1,8 @@
 // insightface `.bin` verification sets (lfw.bin, cfp_fp.bin, agedb_30.bin, …): a pickle of
 // (list of encoded images, list of same/different flags); images 2i and 2i+1 form pair i (SPEC §8).
 import { readFileSync } from 'node:fs';
+import { writeFileDurably } from '../io/durable.js';
 import { DataError } from './errors.js';
-import { writeFileAtomic } from './files.js';
 import { NdArray, type PickleForm, type PickleValue, PyTuple, readPickle, writePickle } from './pickle.js';
 
 export interface VerificationSet {
@@ -56,5 +56,5 @@ export function writeVerificationBin(path: string, set: VerificationSet, form: P
     throw new RangeError(`writeVerificationBin: ${set.images.length} images for ${set.issame.length} pairs`);
   }
   const images = set.images.map((b) => (Buffer.isBuffer(b) ? b : Buffer.from(b)));
-  writeFileAtomic(path, writePickle(PyTuple.from([images, [...set.issame]]), form));
+  writeFileDurably(path, writePickle(PyTuple.from([images, [...set.issame]]), form));
 }

@@ -4,7 +4,7 @@
 import sharp from 'sharp';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
-import { writeFileAtomic } from '../data/files.js';
+import { writeFileDurably } from '../io/durable.js';
 
 export interface CurveInput {
   label: string;
@@ -137,7 +137,7 @@ export async function renderPng(spec: Spec, path: string): Promise<void> {
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
     const svg = await view.toSVG(2);
-    writeFileAtomic(path, await sharp(Buffer.from(svg)).png().toBuffer());
+    writeFileDurably(path, await sharp(Buffer.from(svg)).png().toBuffer());
   } finally {
     view.finalize();
   }

@@ -4,7 +4,7 @@
 // `catface demo` comparing the baseline with CATFace) builds a report without touching HTML or charts.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../data/files.js';
+import { writeFileDurably } from '../io/durable.js';
 import { type CmcInput, type CurveInput, cmcSpec, type HistogramInput, histogramSpec, renderPng, rocSpec } from './charts.js';
 
 /** A number with an optional confidence interval; shown as "99.12 [98.80, 99.40]". */
@@ -128,6 +128,6 @@ ${body.join('\n')}
 </body></html>
 `;
   const htmlPath = join(dir, 'index.html');
-  writeFileAtomic(htmlPath, html);
+  writeFileDurably(htmlPath, html);
   return { html: htmlPath, figures };
 }

@@ -3,7 +3,7 @@
 // it, a genuine/impostor histogram per result, one CMC plot per dataset.
 import { readFileSync } from 'node:fs';
 import { DataError } from '../data/errors.js';
-import { writeFileAtomic } from '../data/files.js';
+import { writeFileDurably } from '../io/durable.js';
 import type { PairedDifference } from './bootstrap.js';
 import type { Cell, Report, ReportSection } from './report.js';
 import { farLabel, SortedScores } from './roc.js';
@@ -66,7 +66,7 @@ export function identificationRecord(
 
 /** Writes a record as JSON (atomically). */
 export function saveRecord(path: string, record: EvalRecord): void {
-  writeFileAtomic(path, `${JSON.stringify(record)}\n`);
+  writeFileDurably(path, `${JSON.stringify(record)}\n`);
 }
 
 /** Reads a record, with a clear error for a file that is not one. */

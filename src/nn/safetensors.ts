@@ -1,6 +1,7 @@
 // safetensors files: 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
-// then the raw little-endian tensor bytes. Written to a temp file and renamed, so a crash never leaves half a file.
-import { closeSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
+// then the raw little-endian tensor bytes. Written durably (src/io/durable.ts), so a crash never leaves half a file.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { writeFileDurably } from '../io/durable.js';
 import { fromBytes } from '../torch/creation.js';
 import type { DType, Tensor } from '../torch/tensor.js';
 
@@ -56,11 +57,9 @@ export function serializeSafetensors(tensors: Record<string, Tensor> | Map<strin
   return Buffer.concat([head, Buffer.from(json), ...chunks]);
 }
 
-/** Writes a safetensors file atomically (temp file, then rename). */
+/** Writes a safetensors file durably (temp file, fsync, rename). */
 export function saveSafetensors(path: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Metadata): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, serializeSafetensors(tensors, metadata));
-  renameSync(tmp, path);
+  writeFileDurably(path, serializeSafetensors(tensors, metadata));
 }
 
 export interface SafetensorsContent {

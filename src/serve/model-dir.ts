@@ -1,13 +1,14 @@
 // The model directory a training run exports and inference loads:
 //   model.json            what the network is (architecture, fusion, input size, attributes, threshold)
 //   weights.safetensors   the stage-1 network under `network.` and the fusion + fused head under `fusion.`
-// No optimiser or margin-head state: only what inference needs. Written into a temporary directory, then
-// renamed, so a reader never sees half a model.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// No optimiser or margin-head state: only what inference needs. Written into a temporary directory and swapped
+// in durably (src/io/durable.ts), so a reader never sees half a model and a crash never leaves none.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readableDir, writeDirDurably, writeFileSynced } from '../io/durable.js';
 import type { FusionConfig } from '../models/fusion-base.js';
 import type { MultiBranchConfig } from '../models/multi-branch.js';
-import { loadSafetensors, saveSafetensors } from '../nn/safetensors.js';
+import { loadSafetensors, serializeSafetensors } from '../nn/safetensors.js';
 import type { Tensor } from '../torch/index.js';
 
 export const MODEL_FORMAT = 'catface-model';
@@ -60,22 +61,17 @@ export function checkModelSpec(value: unknown, dir: string): ModelSpec {
   return { provenance: {}, ...spec } as ModelSpec;
 }
 
-/** Writes a model directory atomically (replacing an existing one). */
+/** Writes a model directory durably (replacing an existing one). */
 export function saveModelDir(dir: string, spec: ModelSpec, weights: Map<string, Tensor>): void {
-  mkdirSync(dirname(dir), { recursive: true });
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  saveSafetensors(join(tmp, WEIGHTS_FILE), weights, { format: MODEL_FORMAT });
-  writeFileSync(join(tmp, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
-  const old = `${dir}.old-${process.pid}`;
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  writeDirDurably(dir, (tmp) => {
+    writeFileSynced(join(tmp, WEIGHTS_FILE), serializeSafetensors(weights, { format: MODEL_FORMAT }));
+    writeFileSynced(join(tmp, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
+  });
 }
 
 /** Reads a model directory: its spec and its weights (tensors owned by the caller). */
-export function readModelDir(dir: string): { spec: ModelSpec; weights: Map<string, Tensor> } {
+export function readModelDir(requested: string): { spec: ModelSpec; weights: Map<string, Tensor> } {
+  const dir = readableDir(requested) ?? requested; // a save interrupted mid-swap left the previous model
   const specPath = join(dir, SPEC_FILE);
   if (!existsSync(specPath)) throw new Error(`${dir}: not a catface model directory (no ${SPEC_FILE}; train one with \`catface train\`)`);
   let parsed: unknown;
