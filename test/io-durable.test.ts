@@ -40,7 +40,10 @@ test('writeDirDurably swaps a folder in whole; a failing fill leaves the old fol
     /killed/,
   );
   assert.equal(readFileSync(join(dir, 'w'), 'utf8'), 'v2');
-  assert.deepEqual(readdirSync(root).filter((n) => n.includes('model')), ['model']);
+  assert.deepEqual(
+    readdirSync(root).filter((n) => n.includes('model')),
+    ['model'],
+  );
 });
 
 test('a crash between the two renames of a folder swap leaves the previous folder readable, and the next swap cleans up', () => {

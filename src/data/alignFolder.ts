@@ -159,7 +159,8 @@ export async function alignFolder(inRoot: string, outRoot: string, options: Alig
   manifest.entries.sort((a, b) => a.source.localeCompare(b.source, 'en', { numeric: true }));
   writeManifest(outRoot, manifest);
   // Identity attributes carry over, so the cache reads as an image folder like its source.
-  if (existsSync(join(inRoot, 'attributes.csv'))) writeFileDurably(join(outRoot, 'attributes.csv'), readFileSync(join(inRoot, 'attributes.csv')));
+  if (existsSync(join(inRoot, 'attributes.csv')))
+    writeFileDurably(join(outRoot, 'attributes.csv'), readFileSync(join(inRoot, 'attributes.csv')));
   return {
     manifest,
     processed: todo.length,
