@@ -3,9 +3,9 @@
 // that failed. A re-run skips what the manifest says is done (aligned or no face) and retries failures.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { writeFileDurably } from '../io/durable.js';
+import { WorkerPool } from '../io/worker-pool.js';
 import { type AlignReply, type AlignRequest, alignOne } from './alignWorker.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
 import { FaceDetector } from './detect.js';
@@ -96,24 +96,19 @@ async function runPool(requests: AlignRequest[], workers: number, minScore: numb
     for (const request of requests) onReply(await alignOne(request, () => detector));
     return;
   }
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(workers, requests.length) }, () => {
-      const worker = new Worker(new URL('./alignWorker.js', import.meta.url));
-      return new Promise<void>((resolve, reject) => {
-        const feed = () => {
-          if (next < requests.length) worker.postMessage(requests[next++]);
-          else void worker.terminate().then(() => resolve());
-        };
-        worker.on('message', (reply: AlignReply) => {
-          onReply(reply);
-          feed();
-        });
-        worker.on('error', reject);
-        feed();
-      });
-    }),
-  );
+  const pool = new WorkerPool<AlignRequest, AlignReply>(new URL('./alignWorker.js', import.meta.url), Math.min(workers, requests.length));
+  try {
+    await Promise.all(
+      requests.map((request) =>
+        pool.run(request).then(
+          (reply) => onReply({ ...reply, id: request.id }),
+          (error: Error) => onReply({ id: request.id, kind: 'failed', reason: `not aligned: the align ${error.message}` }),
+        ),
+      ),
+    );
+  } finally {
+    await pool.close();
+  }
 }
 
 /** Aligns the images under `inRoot` into `outRoot` (see the file comment). */
