@@ -100,6 +100,32 @@ test('RecordIO: writer → reader round trip with header record, identity record
   }
 });
 
+test('opening a RecordIO pack reads record headers only, not every image (bytes read measured in /proc/self/io)', (t) => {
+  if (!existsSync('/proc/self/io')) return t.skip('needs /proc/self/io (Linux)');
+  const dir = tempDir();
+  try {
+    const payload = Buffer.alloc(256 * 1024, 0x5a);
+    const rec = join(dir, 'big.rec');
+    writeRecordIO(
+      rec,
+      Array.from({ length: 40 }, (_, i) => ({ bytes: payload, label: i % 4 })),
+    );
+    const bytesRead = () => Number(/rchar: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+    const before = bytesRead();
+    const ds = readRecordIO(rec);
+    const read = bytesRead() - before;
+    assert.equal(ds.samples.length, 40);
+    assert.deepEqual(ds.classes, ['0', '1', '2', '3']);
+    assert.ok(read < 1024 * 1024, `read ${read} bytes of a ${40 * payload.length}-byte pack`);
+    // a record whose declared length runs past the end of the file is still refused by name
+    writeFileSync(join(dir, 'cut.rec'), readFileSync(rec).subarray(0, 20 * payload.length));
+    writeFileSync(join(dir, 'cut.idx'), readFileSync(join(dir, 'big.idx')));
+    assert.throws(() => readRecordIO(join(dir, 'cut.rec')), /cut\.rec: truncated: .*cut\.rec record \d+ needs \d+ bytes/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('.bin verification files: our writer in both forms, read back and by Python', async (t) => {
   const dir = tempDir();
   try {
