@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { readAttributesCsv, writeAttributesCsv } from '../src/data/attributes.js';
 import { readCelebA, writeCelebAAnnotations } from '../src/data/celeba.js';
 import { readImageBytes } from '../src/data/dataset.js';
 import { readImageFolder } from '../src/data/imageFolder.js';
@@ -321,4 +322,27 @@ test('ORL reads as an image folder with attributes.csv', (t) => {
   assert.equal(ds.samples[0].image.kind === 'file' && ds.samples[0].image.path, join(orl, 's1', '1.png'));
   assert.equal(ds.samples[1].image.kind === 'file' && ds.samples[1].image.path, join(orl, 's1', '2.png'));
   assert.throws(() => readImageFolder(orl, { attributes: ['Bald'] }), /attributes\.csv: unknown attribute 'Bald'; valid names: male/);
+});
+
+test('attributes.csv: identity names the reader would split or trim are refused by name, others round-trip', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir, 'attributes.csv');
+    const names = ['Male'];
+    for (const bad of ['Smith, John', 'two\nlines', ' padded', '']) {
+      assert.throws(
+        () => writeAttributesCsv(file, { names, rows: new Map([[bad, [1]]]) }),
+        (error: Error) => error.message.startsWith(`${file}: identity ${JSON.stringify(bad)} cannot be written`),
+      );
+      assert.equal(existsSync(file), false);
+    }
+    const rows = new Map([
+      ['Smith_John', [1]],
+      ['José Ñúñez', [0]],
+    ]);
+    writeAttributesCsv(file, { names, rows });
+    assert.deepEqual(readAttributesCsv(file).rows, rows);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
