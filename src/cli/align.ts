@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { alignFolder } from '../data/alignFolder.js';
 import { type Command, UsageError } from './command.js';
+import { intFlag, numberFlag, RANGES } from './flags.js';
 
 export const align: Command = {
   name: 'align',
   summary: 'detect and align faces of a folder tree to the 5-point template (cached, resumable)',
   usage: [
     'catface align <in> <out> [--size 112] [--workers 2] [--min-score 0.3]',
+    '',
+    'Ranges: --size 16–1024, --workers 0–64, --min-score 0–1.',
     '',
     'Detects the most confident face in every image under <in> (Human blazeface + face mesh on tfjs wasm,',
     'offline), aligns it by a similarity transform to the ArcFace template scaled to --size, and writes',
@@ -27,12 +30,9 @@ export const align: Command = {
       },
     });
     if (positionals.length !== 2) throw new UsageError('expected <in> and <out>');
-    const size = Number(values.size);
-    if (!Number.isInteger(size) || size < 16) throw new UsageError(`--size must be an integer ≥ 16, got '${values.size}'`);
-    const workers = Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be 0 or more, got '${values.workers}'`);
-    const minScore = Number(values['min-score']);
-    if (!(minScore >= 0 && minScore <= 1)) throw new UsageError(`--min-score must be in [0, 1], got '${values['min-score']}'`);
+    const size = intFlag(values.size, 'size', RANGES.size);
+    const workers = intFlag(values.workers, 'workers', RANGES.workers);
+    const minScore = numberFlag(values['min-score'], 'min-score', { min: 0, max: 1 });
     const [input, output] = positionals;
     const summary = await alignFolder(input, output, {
       size,

@@ -10,6 +10,7 @@ import { applyStage, type StageSpec } from '../degrade/unconstrained.js';
 import { writeFileDurably } from '../io/durable.js';
 import * as torch from '../torch/index.js';
 import { type Command, UsageError } from './command.js';
+import { intFlag, RANGES } from './flags.js';
 
 /** One sheet row: a name and, per column, a caption and how to make that cell from the batch of originals. */
 interface Row {
@@ -177,8 +178,8 @@ export const degradeCommand: Command = {
     'samples of the mixed training Degrader (50% turbulence, 50% unconstrained).',
     '  --out FILE   contact sheet PNG: one labelled row per effect, columns = original + strengths',
     '  --save DIR   also writes every cell as DIR/<effect>_<column>.png',
-    '  --size N     square side the face is cropped and resized to (default 112)',
-    '  --seed N     seed of the random parts (turbulence fields, noise, mixed samples; default 0)',
+    '  --size N     square side the face is cropped and resized to (16–1024, default 112)',
+    '  --seed N     seed of the random parts (turbulence fields, noise, mixed samples; 0–2^53, default 0)',
   ].join('\n'),
   async run(argv) {
     const { values, positionals } = parseArgs({
@@ -193,11 +194,8 @@ export const degradeCommand: Command = {
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one image: catface degrade <image> --out sheet.png');
     if (!values.out && !values.save) throw new UsageError('nothing to write: give --out FILE and/or --save DIR');
-    const size = Number(values.size);
-    if (!Number.isInteger(size) || size < 16 || size > 1024)
-      throw new UsageError(`--size must be an integer in 16–1024, got '${values.size}'`);
-    const seed = Number(values.seed);
-    if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got '${values.seed}'`);
+    const size = intFlag(values.size, 'size', RANGES.size);
+    const seed = intFlag(values.seed, 'seed', RANGES.seed);
     if (values.out && extname(values.out).toLowerCase() !== '.png')
       throw new UsageError(`--out must name a .png file, got '${values.out}'`);
 

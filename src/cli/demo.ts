@@ -12,17 +12,14 @@ import { formatDuration } from '../train/progress.js';
 import { runTraining } from '../train/run.js';
 import { type Command, UsageError } from './command.js';
 import { evaluateDemo } from './demo-evaluation.js';
+import { intFlag, RANGES } from './flags.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** configs/demo.json of the package (dist/src/cli → ../../../configs). */
 export const DEMO_CONFIG =
   [join(here, '..', '..', '..', 'configs', 'demo.json'), join(here, '..', '..', 'configs', 'demo.json')].find(existsSync) ?? '';
 
-function count(value: string, flag: string, min = 1): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}, got '${value}'`);
-  return n;
-}
+const count = (value: string, flag: string, min: number) => intFlag(value, flag, { min, max: RANGES.identities.max });
 
 const percent = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(2)}%`);
 
@@ -37,6 +34,8 @@ export const demoCommand: Command = {
     'distillation on degraded twins) and stage 2 (CATF fusion) with the config, evaluates the FR branch alone',
     '(baseline) against CATFace on identities not seen in training — clean, degraded, and clean gallery vs',
     'degraded probe — and writes <out>/report/index.html. The trained model is <out>/model.',
+    'Ranges: --identities and --test-identities 10–100000, --images and --test-images 2–100000, --threads 1–256,',
+    '--seed 0–2^53.',
   ].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
@@ -55,8 +54,8 @@ export const demoCommand: Command = {
     if (!values.config || !existsSync(values.config))
       throw new UsageError(`--config: cannot find '${values.config}' (the demo config ships as configs/demo.json)`);
     const out = resolve(values.out);
-    const seed = count(values.seed, 'seed', 0);
-    const threads = count(values.threads, 'threads');
+    const seed = intFlag(values.seed, 'seed', RANGES.seed);
+    const threads = intFlag(values.threads, 'threads', RANGES.threads);
     const started = performance.now();
     const lap = (since: number) => (performance.now() - since) / 1000;
 

@@ -32,6 +32,7 @@ import { loadSafetensors } from '../nn/safetensors.js';
 import { FaceModel, pixelsToInput } from '../serve/face-model.js';
 import * as torch from '../torch/index.js';
 import { type Command, UsageError } from './command.js';
+import { intFlag } from './flags.js';
 
 const COMMON = [
   'Models (one of):',
@@ -39,7 +40,7 @@ const COMMON = [
   '  --peer faceapi     face-api.js descriptors (dlib ResNet-34, weights from its npm package, tfjs wasm)',
   'Options:',
   '  --fusion F         flip test-time fusion: sum (default), norm-weighted, none',
-  '  --bootstrap N      bootstrap resamples for the 95% CIs (default 1000, ijb 0; 0 = none)',
+  '  --bootstrap N      bootstrap resamples for the 95% CIs: 0 (none) or 10–100000 (default 1000, ijb 0)',
   '  --cache DIR        cache embeddings of image files here (default ~/.cache/catface/embeddings)',
   '  --json             print the result as JSON instead of a table',
   '  --out FILE         save the result (JSON) for `catface report`',
@@ -127,9 +128,8 @@ function fusionOf(values: Values): FlipFusion {
 /** Bootstrap resamples: --bootstrap, else `fallback` (1000; 0 for IJB, where each resample sweeps 15 M pairs per metric). */
 function resamplesOf(values: Values, fallback = 1000): number {
   if (values.bootstrap === undefined) return fallback;
-  const n = Number(values.bootstrap);
-  if (!(Number.isInteger(n) && (n === 0 || n >= 10)))
-    throw new UsageError(`--bootstrap must be 0 or an integer ≥ 10, got '${values.bootstrap}'`);
+  const n = intFlag(values.bootstrap, 'bootstrap', { min: 0, max: 100_000 });
+  if (n > 0 && n < 10) throw new UsageError(`--bootstrap must be 0 or an integer in 10–100000, got '${values.bootstrap}'`);
   return n;
 }
 

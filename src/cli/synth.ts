@@ -2,12 +2,7 @@
 import { parseArgs } from 'node:util';
 import { generateSynthDataset } from '../data/synthDataset.js';
 import { type Command, UsageError } from './command.js';
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive integer, got '${value}'`);
-  return n;
-}
+import { intFlag, RANGES } from './flags.js';
 
 export const synth: Command = {
   name: 'synth',
@@ -20,6 +15,7 @@ export const synth: Command = {
     'Bald derived from the face parameters) and DIR/identities.json. The same seed gives the same files.',
     '--workers N renders on N worker threads (default 0: this thread builds SVGs while sharp rasterises on',
     "libuv's pool, as fast on 2 cores and without the workers' start-up cost).",
+    'Ranges: --identities 1–100000, --images 1–1000, --seed 0–2^53, --size 16–1024, --workers 0–64.',
   ].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
@@ -34,21 +30,14 @@ export const synth: Command = {
       },
     });
     if (!values.out) throw new UsageError('--out DIR is required');
-    const seed = Number(values.seed);
-    if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${values.seed}'`);
-    const size = positiveInt(values.size, 'size');
-    if (size < 16) throw new UsageError(`--size must be at least 16, got ${size}`);
-    const identities = positiveInt(values.identities, 'identities');
-    const workers = Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be 0 or more, got '${values.workers}'`);
-    const result = await generateSynthDataset(
-      values.out,
-      { identities, imagesPerIdentity: positiveInt(values.images, 'images'), seed, size },
-      workers,
-      (done) => {
-        if (process.stderr.isTTY) process.stderr.write(`\r${done}/${identities} identities`);
-      },
-    );
+    const seed = intFlag(values.seed, 'seed', RANGES.seed);
+    const size = intFlag(values.size, 'size', RANGES.size);
+    const identities = intFlag(values.identities, 'identities', RANGES.identities);
+    const imagesPerIdentity = intFlag(values.images, 'images', RANGES.images);
+    const workers = intFlag(values.workers, 'workers', RANGES.workers);
+    const result = await generateSynthDataset(values.out, { identities, imagesPerIdentity, seed, size }, workers, (done) => {
+      if (process.stderr.isTTY) process.stderr.write(`\r${done}/${identities} identities`);
+    });
     if (process.stderr.isTTY) process.stderr.write('\n');
     const counts = [0, 0, 0, 0, 0];
     for (const id of result.identities)

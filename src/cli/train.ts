@@ -5,6 +5,7 @@ import { loadTrainConfig, trainConfigReference } from '../train/config.js';
 import { runTraining } from '../train/run.js';
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
+import { intFlag } from './flags.js';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -38,9 +39,7 @@ export const trainCommand: Command = {
     if (!values.config) throw new UsageError('--config <file.json> is required');
     let stopAfter: number | undefined;
     if (values['stop-after'] !== undefined) {
-      stopAfter = Number(values['stop-after']);
-      if (!Number.isInteger(stopAfter) || stopAfter < 1)
-        throw new UsageError(`--stop-after must be a positive integer, got '${values['stop-after']}'`);
+      stopAfter = intFlag(values['stop-after'], 'stop-after', { min: 1, max: Number.MAX_SAFE_INTEGER });
     }
     const config = loadTrainConfig(values.config);
     const result = await runTraining(config, { resume: values.resume, stopAfter });

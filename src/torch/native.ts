@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { threadsEnvProblem } from './threads-env.js';
 
 export type DType =
   | 'float32'
@@ -84,6 +85,8 @@ function findAddon(): string {
   );
 }
 
+const threadsProblem = threadsEnvProblem();
+if (threadsProblem) throw new RangeError(threadsProblem);
 export const addon: Addon = createRequire(import.meta.url)(findAddon()) as Addon;
 
 const opIds = new Map<string, number>();
