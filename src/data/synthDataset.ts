@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
+import { forEachBounded } from '../io/bounded.js';
 import { writeFileDurably } from '../io/durable.js';
 import { DEFAULT_ATTRIBUTES, writeAttributesCsv } from './attributes.js';
 import { rasterise, type SynthConfig, type SynthIdentity, synthIdentity, synthImageSvg } from './synth.js';
@@ -25,16 +26,17 @@ function withDefaults(config: SynthConfig): SynthJob['config'] {
   };
 }
 
+/** Images rasterised at once per thread: enough to keep libuv's pool busy, few enough to bound memory. */
+const RASTER_IN_FLIGHT = 8;
+
 /** Renders and writes all images of identity `index`. */
 export async function renderIdentity(out: string, config: SynthJob['config'], index: number): Promise<SynthIdentity> {
   const identity = synthIdentity(config.seed, index);
   // Rasterising runs on libuv's pool while this thread builds the next SVG, so the two overlap.
-  const writes: Promise<void>[] = [];
-  for (let k = 0; k < config.imagesPerIdentity; k++) {
+  await forEachBounded([...Array(config.imagesPerIdentity).keys()], RASTER_IN_FLIGHT, async (k) => {
     const file = join(out, identity.name, `${String(k).padStart(3, '0')}.png`);
-    writes.push(rasterise(synthImageSvg(identity, config.seed, index, k, config)).then((png) => writeFileDurably(file, png)));
-  }
-  await Promise.all(writes);
+    writeFileDurably(file, await rasterise(synthImageSvg(identity, config.seed, index, k, config)));
+  });
   return identity;
 }
 

@@ -1,10 +1,11 @@
-// Durable writes: a file or folder is replaced whole or not at all, and a crash in the middle of a folder swap
-// still leaves a complete folder to read (the model directory and checkpoints go through it).
+// src/io: durable writes (a file or folder is replaced whole or not at all, and a crash in the middle of a folder
+// swap still leaves a complete folder to read) and bounded concurrency.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { forEachBounded } from '../src/io/bounded.js';
 import { makeTempDirBeside, readableDir, writeDirDurably, writeFileDurably, writeFileSynced } from '../src/io/durable.js';
 
 const root = mkdtempSync(join(tmpdir(), 'catface-durable-'));
@@ -61,4 +62,28 @@ test('a crash between the two renames of a folder swap leaves the previous folde
   assert.equal(readFileSync(join(dir, 'w'), 'utf8'), 'newer');
   assert.equal(existsSync(`${dir}.previous`), false);
   assert.equal(readableDir(join(root, 'never-written')), null);
+});
+
+test('forEachBounded never has more than `limit` calls in flight and visits every item once', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const seen: number[] = [];
+  await forEachBounded([...Array(50).keys()], 4, async (item) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    await new Promise((resolve) => setTimeout(resolve, item % 3));
+    seen.push(item);
+    inFlight--;
+  });
+  assert.equal(most, 4);
+  assert.deepEqual(
+    seen.sort((a, b) => a - b),
+    [...Array(50).keys()],
+  );
+  await assert.rejects(
+    forEachBounded([1, 2, 3], 2, async (item) => {
+      if (item === 2) throw new Error('boom');
+    }),
+    /boom/,
+  );
 });
