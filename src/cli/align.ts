@@ -9,7 +9,7 @@ export const align: Command = {
   name: 'align',
   summary: 'detect and align faces of a folder tree to the 5-point template (cached, resumable)',
   usage: [
-    'catface align <in> <out> [--size 112] [--workers 2] [--min-score 0.3]',
+    'catface align <in> <out> [--size 112] [--workers 2] [--min-score 0.3] [--force]',
     '',
     'Ranges: --size 16–1024, --workers 0–64, --min-score 0–1.',
     '',
@@ -18,6 +18,9 @@ export const align: Command = {
     '<out>/<same relative path>.png, <out>/manifest.json (source, box, landmarks, score) and <out>/report.txt',
     '(images with no face and files that failed). A re-run skips what is done and retries failures.',
     '<in>/attributes.csv is copied, so <out> reads as an image folder.',
+    '<out> must not be, contain or lie inside <in>. Two images that would share an output name (x.jpg and',
+    'x.png → x.png) are refused before anything is written. <out> must be new, empty or an earlier align',
+    'output (--force writes beside other files, never deleting them); crops of images no longer in <in> are removed.',
   ].join('\n'),
   async run(argv) {
     const { values, positionals } = parseArgs({
@@ -27,6 +30,7 @@ export const align: Command = {
         size: { type: 'string', default: '112' },
         workers: { type: 'string', default: '2' },
         'min-score': { type: 'string', default: '0.3' },
+        force: { type: 'boolean', default: false },
       },
     });
     if (positionals.length !== 2) throw new UsageError('expected <in> and <out>');
@@ -38,6 +42,7 @@ export const align: Command = {
       size,
       workers,
       minScore,
+      force: values.force,
       onProgress: (done, total) => {
         if (process.stderr.isTTY) process.stderr.write(`\r${done}/${total}`);
       },

@@ -1,16 +1,18 @@
 // `catface align`: detect and align every image of a folder tree into a cache of size×size PNGs with the
 // same relative layout, a manifest (source, box, landmarks, score) and a report of images with no face or
 // that failed. A re-run skips what the manifest says is done (aligned or no face) and retries failures.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import { writeFileDurably } from '../io/durable.js';
+import { claimFolder, OWNER_FILE, recordFolder } from '../io/owned-folder.js';
+import { assertSeparate } from '../io/separate-paths.js';
 import { WorkerPool } from '../io/worker-pool.js';
 import { type AlignReply, type AlignRequest, alignOne } from './alignWorker.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
 import { FaceDetector } from './detect.js';
 import { BadInputReport, DataError } from './errors.js';
-import { listImages } from './imageFolder.js';
+import { entryKind, listImages, readFolder, requireFolder } from './imageFolder.js';
 
 void sharp.versions; // sharp must be loaded by the main thread before workers load it
 
@@ -37,6 +39,8 @@ export interface AlignFolderOptions {
   workers?: number;
   minScore?: number;
   maxPixels?: number;
+  /** Write into a non-empty folder catface did not make (its files are left alone). */
+  force?: boolean;
   /** Keep only the sources (relative paths) this accepts. */
   filter?: (source: string) => boolean;
   onProgress?: (done: number, total: number) => void;
@@ -57,11 +61,19 @@ export interface AlignSummary {
 const MANIFEST = 'manifest.json';
 const REPORT = 'report.txt';
 
-function listTree(root: string, report: BadInputReport): string[] {
-  const files = listImages(root, report);
-  for (const name of readdirSync(root).sort()) {
+/** Every image under `root`; a folder reached twice through symlinks (a loop) is reported once and not re-entered. */
+function listTree(root: string, report: BadInputReport, visited = new Set<string>()): string[] {
+  const real = realpathSync(root);
+  if (visited.has(real)) {
+    report.add(new DataError(root, 'symlink loop (this folder was already listed); skipped'));
+    return [];
+  }
+  visited.add(real);
+  const files = listImages(root, report); // reports what cannot be read, so the walk below stays quiet
+  const quiet = new BadInputReport();
+  for (const name of readFolder(root, quiet)) {
     const path = join(root, name);
-    if (!name.startsWith('.') && statSync(path).isDirectory()) files.push(...listTree(path, report));
+    if (entryKind(path, quiet) === 'dir') files.push(...listTree(path, report, visited));
   }
   return files;
 }
@@ -86,6 +98,26 @@ function writeManifest(out: string, manifest: AlignManifest): void {
     ...manifest.failed.map((f) => `failed: ${f.source}: ${f.reason}`),
   ];
   writeFileDurably(join(out, REPORT), `${lines.join('\n')}\n`);
+}
+
+/**
+ * The output (relative .png path) of each source. Two sources that would land on one name (`x.jpg` and `x.png`)
+ * are refused before anything is written, naming both: keeping one would silently lose the other.
+ */
+function outputNames(inRoot: string, sources: string[]): Map<string, string> {
+  const outputs = new Map<string, string>();
+  const byOutput = new Map<string, string>();
+  const clashes: string[] = [];
+  for (const source of sources) {
+    const output = source.replace(/\.[^./]+$/, '.png');
+    const other = byOutput.get(output);
+    if (other !== undefined) clashes.push(`${join(inRoot, other)} and ${join(inRoot, source)} would both be written to ${output}`);
+    byOutput.set(output, source);
+    outputs.set(source, output);
+  }
+  if (clashes.length > 0)
+    throw new DataError(inRoot, `${clashes.length} name collision(s); rename one file of each pair:\n  ${clashes.join('\n  ')}`);
+  return outputs;
 }
 
 /** Runs requests on `workers` threads (or on this thread), calling `onReply` as each finishes. */
@@ -114,20 +146,32 @@ async function runPool(requests: AlignRequest[], workers: number, minScore: numb
 /** Aligns the images under `inRoot` into `outRoot` (see the file comment). */
 export async function alignFolder(inRoot: string, outRoot: string, options: AlignFolderOptions = {}): Promise<AlignSummary> {
   const size = options.size ?? 112;
-  if (!existsSync(inRoot) || !statSync(inRoot).isDirectory()) throw new DataError(inRoot, 'not a directory');
+  requireFolder(inRoot);
+  assertSeparate([{ role: 'output folder', path: outRoot }], [{ role: 'input folder', path: inRoot }]);
+  // a cache written before ownership records existed is recognised by its manifest
+  const legacyCache = !existsSync(join(outRoot, OWNER_FILE)) && existsSync(join(outRoot, MANIFEST));
+  const folder = claimFolder(outRoot, 'align', options.force || legacyCache);
   const start = performance.now();
   const report = new BadInputReport();
   const manifest = readManifest(join(outRoot, MANIFEST), size);
-  const done = new Set([...manifest.entries.map((e) => e.source), ...manifest.noFace]);
   const sources = listTree(inRoot, report)
     .map((path) => relative(inRoot, path))
     .filter((source) => !options.filter || options.filter(source));
+  const outputs = outputNames(inRoot, sources);
+  if (!options.filter) {
+    // sources gone from the input since the last run: their crops are stale (recordFolder deletes them)
+    const present = new Set(sources);
+    manifest.entries = manifest.entries.filter((e) => present.has(e.source));
+    manifest.noFace = manifest.noFace.filter((s) => present.has(s));
+    manifest.failed = manifest.failed.filter((f) => present.has(f.source));
+  }
+  const done = new Set([...manifest.entries.map((e) => e.source), ...manifest.noFace]);
   const todo = sources.filter((s) => !done.has(s));
   manifest.failed = manifest.failed.filter((f) => !todo.includes(f.source));
   const requests: AlignRequest[] = todo.map((source, id) => ({
     id,
     source: join(inRoot, source),
-    output: join(outRoot, source.replace(/\.[^./]+$/, '.png')),
+    output: join(outRoot, outputs.get(source) as string),
     size,
     minScore: options.minScore ?? 0.3,
     maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
@@ -154,8 +198,12 @@ export async function alignFolder(inRoot: string, outRoot: string, options: Alig
   manifest.entries.sort((a, b) => a.source.localeCompare(b.source, 'en', { numeric: true }));
   writeManifest(outRoot, manifest);
   // Identity attributes carry over, so the cache reads as an image folder like its source.
-  if (existsSync(join(inRoot, 'attributes.csv')))
+  const owned = [MANIFEST, REPORT, ...manifest.entries.map((e) => e.output)];
+  if (existsSync(join(inRoot, 'attributes.csv'))) {
     writeFileDurably(join(outRoot, 'attributes.csv'), readFileSync(join(inRoot, 'attributes.csv')));
+    owned.push('attributes.csv');
+  }
+  recordFolder(folder, owned);
   return {
     manifest,
     processed: todo.length,

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { readAttributesCsv } from './attributes.js';
 import type { FaceDataset, FaceSample } from './dataset.js';
-import { BadInputReport, DataError, handleBadInput, type OnError } from './errors.js';
+import { BadInputReport, DataError, describeFsError, handleBadInput, type OnError } from './errors.js';
 
 /** Extensions read as images (sharp decodes by content, so a PNG named .jpg still works). */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp', '.pgm', '.ppm']);
@@ -20,13 +20,35 @@ export interface ImageFolderOptions {
 
 const byNaturalName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
 
+/** What a folder entry is, following symlinks; an entry that cannot be stat'ed (a dangling link, no permission) is reported. */
+export function entryKind(path: string, report: BadInputReport): 'file' | 'dir' | 'other' | null {
+  try {
+    const stat = statSync(path);
+    return stat.isFile() ? 'file' : stat.isDirectory() ? 'dir' : 'other';
+  } catch (error) {
+    report.add(new DataError(path, `${describeFsError(error)}; skipped`));
+    return null;
+  }
+}
+
+/** The names in a folder in natural order (hidden ones left out); an unreadable folder is reported and reads as empty. */
+export function readFolder(dir: string, report: BadInputReport): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((name) => !name.startsWith('.'))
+      .sort(byNaturalName);
+  } catch (error) {
+    report.add(new DataError(dir, `${describeFsError(error)}; skipped`));
+    return [];
+  }
+}
+
 /** Lists the image files of a folder in natural order, reporting files that are not images. */
 export function listImages(dir: string, report: BadInputReport): string[] {
   const images: string[] = [];
-  for (const name of readdirSync(dir).sort(byNaturalName)) {
-    if (name.startsWith('.')) continue;
+  for (const name of readFolder(dir, report)) {
     const path = join(dir, name);
-    if (!statSync(path).isFile()) continue;
+    if (entryKind(path, report) !== 'file') continue;
     const ext = extname(name).toLowerCase();
     if (IMAGE_EXTENSIONS.has(ext)) images.push(path);
     else if (!KNOWN_NON_IMAGES.has(ext)) report.add(new DataError(path, `not an image extension ('${ext || 'none'}'); ignored`));
@@ -34,14 +56,24 @@ export function listImages(dir: string, report: BadInputReport): string[] {
   return images;
 }
 
+/** Throws a DataError naming `path` unless it is a readable folder (not found, a file, no permission: each said). */
+export function requireFolder(path: string): void {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(path).isDirectory();
+    if (isFolder) readdirSync(path);
+  } catch (error) {
+    throw new DataError(path, describeFsError(error).replace('not found (or a symlink to nothing)', 'folder not found'));
+  }
+  if (!isFolder) throw new DataError(path, 'is a file, expected a folder');
+}
+
 /** Reads an image folder as a FaceDataset (labels in natural order of the identity folder names). */
 export function readImageFolder(root: string, options: ImageFolderOptions = {}): FaceDataset {
   const onError = options.onError ?? 'throw';
   const report = new BadInputReport();
-  if (!existsSync(root) || !statSync(root).isDirectory()) throw new DataError(root, 'not a directory');
-  const identities = readdirSync(root)
-    .filter((name) => !name.startsWith('.') && statSync(join(root, name)).isDirectory())
-    .sort(byNaturalName);
+  requireFolder(root);
+  const identities = readFolder(root, report).filter((name) => entryKind(join(root, name), report) === 'dir');
   if (identities.length === 0) throw new DataError(root, 'no identity folders');
   const csvPath = join(root, 'attributes.csv');
   const wantAttributes = options.attributes === undefined ? existsSync(csvPath) : options.attributes.length > 0;
@@ -69,5 +101,6 @@ export function readImageFolder(root: string, options: ImageFolderOptions = {}):
     classes.push(identity);
     for (const path of images) samples.push({ image: { kind: 'file', path }, label, ...(attributes ? { attributes } : {}) });
   }
+  if (samples.length === 0) throw new DataError(root, `no images in its ${identities.length} identity folder(s)`);
   return { samples, classes, attributeNames: table?.names ?? [], report };
 }
