@@ -29,11 +29,15 @@ export function pythonWithTorch(): string | null {
   return torchPython;
 }
 
+/** `<repo>/../shared/anchors/<file>`, from the compiled benchmark's place (`<repo>/dist/bench`). */
+export function anchorPath(file: string): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'anchors', file);
+}
+
 /** Runs `../shared/anchors/<file>` with `args` and returns the JSON of its `RESULT` line. */
 export function runAnchor<T>(bench: string, file: string, args: readonly string[]): T {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const path = [join(here, '..', '..', '..', 'shared', 'anchors', file), join('/work/shared/anchors', file)].find(existsSync);
-  if (!path) throw new Error(`${bench}: the anchor ../shared/anchors/${file} was not found`);
+  const path = anchorPath(file);
+  if (!existsSync(path)) throw new Error(`${bench}: the anchor ${path} was not found (../shared/anchors beside the repository)`);
   const python = pythonWithTorch();
   if (!python) throw new Error(`${bench}: no python3 with torch (apt-get install python3-torch) to run the anchor`);
   const r = spawnSync(python, [path, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { DecodePool } from '../src/data/decodePool.js';
+import { DecodePool } from '../src/data/loader/decode-pool.js';
 import { WorkerDiedError, WorkerPool } from '../src/io/worker-pool.js';
 
 /** Fails instead of hanging when a promise never settles. */

@@ -5,8 +5,8 @@
 
 import { readImageBytes } from '../data/dataset.js';
 import { decodeImage } from '../data/decode.js';
-import { readImageFolder } from '../data/imageFolder.js';
 import { Prng } from '../data/prng.js';
+import { readImageFolder } from '../data/readers/image-folder.js';
 import { Degrader } from '../degrade/degrader.js';
 import { attributeMetrics } from '../eval/attributes.js';
 import { pairedBootstrap, weightedMean } from '../eval/bootstrap.js';

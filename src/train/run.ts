@@ -1,9 +1,9 @@
 // A whole training run from a config: data, degrader, modules, optimisers, schedule, validation; then the
 // two-stage loop (trainer.ts) and the export of the model directory to <outDir>/model.
 import { join } from 'node:path';
-import { readImageFolder } from '../data/imageFolder.js';
-import { Loader } from '../data/loader.js';
-import { readRecordIO } from '../data/recordio.js';
+import { Loader } from '../data/loader/loader.js';
+import { readImageFolder } from '../data/readers/image-folder.js';
+import { readRecordIO } from '../data/readers/recordio.js';
 import { Degrader, type DegraderConfig } from '../degrade/degrader.js';
 import { saveModelDir } from '../serve/model-dir.js';
 import type { Tensor } from '../torch/index.js';

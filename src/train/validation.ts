@@ -4,8 +4,8 @@
 // one. The pair images are decoded once, when the validator is made.
 import { dirname } from 'node:path';
 import { decodeImage } from '../data/decode.js';
-import { readPairList } from '../data/pairs.js';
-import { readVerificationBin } from '../data/verificationBin.js';
+import { readPairList } from '../data/readers/pairs.js';
+import { readVerificationBin } from '../data/readers/verification-bin.js';
 import { embedAll } from '../eval/embedding.js';
 import { pairScores } from '../eval/pair-scores.js';
 import { auc, SortedScores } from '../eval/roc.js';

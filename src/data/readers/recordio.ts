@@ -6,10 +6,10 @@
 // start with header record 0 whose labels are [first identity record, end of identity records]; images are
 // records 1…N and identity records N+1… hold each identity's [start, end) image range.
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { commitFile, tempPathBeside, writeFileDurably } from '../io/durable.js';
-import type { FaceDataset, FaceSample } from './dataset.js';
-import { BadInputReport, DataError, handleBadInput, type OnError } from './errors.js';
-import { readRange, readTextLines } from './files.js';
+import { commitFile, tempPathBeside, writeFileDurably } from '../../io/durable.js';
+import type { FaceDataset, FaceSample } from '../dataset.js';
+import { BadInputReport, DataError, handleBadInput, type OnError } from '../errors.js';
+import { readRange, readTextLines } from '../files.js';
 
 const MAGIC = 0xced7230a;
 const IR_HEADER_BYTES = 24;

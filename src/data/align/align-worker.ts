@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
-import { writeFileDurably } from '../io/durable.js';
-import { detectAndAlign } from './alignImage.js';
+import { writeFileDurably } from '../../io/durable.js';
+import { DataError } from '../errors.js';
+import { detectAndAlign } from './align-image.js';
 import { FaceDetector } from './detect.js';
-import { DataError } from './errors.js';
 
 export interface AlignRequest {
   id: number;

@@ -4,15 +4,15 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
-import { writeFileDurably } from '../io/durable.js';
-import { claimFolder, OWNER_FILE, recordFolder } from '../io/owned-folder.js';
-import { assertSeparate } from '../io/separate-paths.js';
-import { WorkerPool } from '../io/worker-pool.js';
-import { type AlignReply, type AlignRequest, alignOne } from './alignWorker.js';
-import { DEFAULT_MAX_PIXELS } from './decode.js';
+import { writeFileDurably } from '../../io/durable.js';
+import { claimFolder, OWNER_FILE, recordFolder } from '../../io/owned-folder.js';
+import { assertSeparate } from '../../io/separate-paths.js';
+import { WorkerPool } from '../../io/worker-pool.js';
+import { DEFAULT_MAX_PIXELS } from '../decode.js';
+import { BadInputReport, DataError } from '../errors.js';
+import { entryKind, listImages, readFolder, requireFolder } from '../readers/image-folder.js';
+import { type AlignReply, type AlignRequest, alignOne } from './align-worker.js';
 import { FaceDetector } from './detect.js';
-import { BadInputReport, DataError } from './errors.js';
-import { entryKind, listImages, readFolder, requireFolder } from './imageFolder.js';
 
 void sharp.versions; // sharp must be loaded by the main thread before workers load it
 
@@ -128,7 +128,7 @@ async function runPool(requests: AlignRequest[], workers: number, minScore: numb
     for (const request of requests) onReply(await alignOne(request, () => detector));
     return;
   }
-  const pool = new WorkerPool<AlignRequest, AlignReply>(new URL('./alignWorker.js', import.meta.url), Math.min(workers, requests.length));
+  const pool = new WorkerPool<AlignRequest, AlignReply>(new URL('./align-worker.js', import.meta.url), Math.min(workers, requests.length));
   try {
     await Promise.all(
       requests.map((request) =>

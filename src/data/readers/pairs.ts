@@ -2,9 +2,9 @@
 // "name n1 n2" and `pairs` mismatched lines "name1 n1 name2 n2") and plain lists "pathA pathB same(1/0)".
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { writeFileDurably } from '../io/durable.js';
-import { BadInputReport, DataError, handleBadInput, type OnError } from './errors.js';
-import { readTextLines } from './files.js';
+import { writeFileDurably } from '../../io/durable.js';
+import { BadInputReport, DataError, handleBadInput, type OnError } from '../errors.js';
+import { readTextLines } from '../files.js';
 
 export interface FacePair {
   a: string;

@@ -1,9 +1,9 @@
 // Soft-biometric attribute tables: choosing attributes by column name, and the `attributes.csv` of an image
 // folder (`identity,<attr1>,<attr2>,…` with 1/0 — or CelebA-style 1/−1 — per identity).
 
-import { writeFileDurably } from '../io/durable.js';
-import { DataError } from './errors.js';
-import { readTextLines } from './files.js';
+import { writeFileDurably } from '../../io/durable.js';
+import { DataError } from '../errors.js';
+import { readTextLines } from '../files.js';
 
 /** SPEC §2's default attributes (CelebA column names). */
 export const DEFAULT_ATTRIBUTES = ['Male', 'Big_Nose', 'Chubby', 'Narrow_Eyes', 'Bald'] as const;
