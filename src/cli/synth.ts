@@ -8,13 +8,15 @@ export const synth: Command = {
   name: 'synth',
   summary: 'generate synthetic identities with attributes (the default demo dataset)',
   usage: [
-    'catface synth --out DIR [--identities 200] [--images 20] [--seed 1] [--size 112] [--workers 0]',
+    'catface synth --out DIR [--identities 200] [--images 20] [--seed 1] [--size 112] [--workers 0] [--force]',
     '',
     'Renders seeded facesjs faces: one face per identity, each image with its own expression, glasses, pose',
     'and lighting. Writes DIR/<identity>/<k>.png, DIR/attributes.csv (Male, Big_Nose, Chubby, Narrow_Eyes,',
     'Bald derived from the face parameters) and DIR/identities.json. The same seed gives the same files.',
     '--workers N renders on N worker threads (default 0: this thread builds SVGs while sharp rasterises on',
     "libuv's pool, as fast on 2 cores and without the workers' start-up cost).",
+    'DIR must be new, empty or an earlier synth output, whose files of a larger run are removed; --force writes',
+    'beside files catface did not make (deleting none of them).',
     'Ranges: --identities 1–100000, --images 1–1000, --seed 0–2^53, --size 16–1024, --workers 0–64.',
   ].join('\n'),
   async run(argv) {
@@ -27,6 +29,7 @@ export const synth: Command = {
         seed: { type: 'string', default: '1' },
         size: { type: 'string', default: '112' },
         workers: { type: 'string', default: '0' },
+        force: { type: 'boolean', default: false },
       },
     });
     if (!values.out) throw new UsageError('--out DIR is required');
