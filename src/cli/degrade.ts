@@ -8,6 +8,8 @@ import { withTorchSeed } from '../degrade/rng.js';
 import { Turbulence } from '../degrade/turbulence.js';
 import { applyStage, type StageSpec } from '../degrade/unconstrained.js';
 import { writeFileDurably } from '../io/durable.js';
+import { claimFolder, recordFolder } from '../io/owned-folder.js';
+import { assertSeparate } from '../io/separate-paths.js';
 import * as torch from '../torch/index.js';
 import { type Command, UsageError } from './command.js';
 import { intFlag, RANGES } from './flags.js';
@@ -171,7 +173,7 @@ export const degradeCommand: Command = {
   name: 'degrade',
   summary: 'show a face across strengths of every degradation (contact sheet / single images)',
   usage: [
-    'catface degrade <image> [--out sheet.png] [--save DIR] [--size 112] [--seed 0]',
+    'catface degrade <image> [--out sheet.png] [--save DIR] [--size 112] [--seed 0] [--force]',
     '',
     'Degrades one face with atmospheric turbulence (D/r0 0.25–3), Gaussian / anisotropic / motion blur,',
     'down-sampling, Gaussian and Poisson noise, JPEG, gamma and low light at six strengths each, plus six',
@@ -179,6 +181,7 @@ export const degradeCommand: Command = {
     '  --out FILE   contact sheet PNG: one labelled row per effect, columns = original + strengths',
     '  --save DIR   also writes every cell as DIR/<effect>_<column>.png',
     '  --size N     square side the face is cropped and resized to (16–1024, default 112)',
+    '  --force      let --save write into a folder holding files catface did not make (deleting none)',
     '  --seed N     seed of the random parts (turbulence fields, noise, mixed samples; 0–2^53, default 0)',
   ].join('\n'),
   async run(argv) {
@@ -190,6 +193,7 @@ export const degradeCommand: Command = {
         save: { type: 'string' },
         size: { type: 'string', default: '112' },
         seed: { type: 'string', default: '0' },
+        force: { type: 'boolean', default: false },
       },
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one image: catface degrade <image> --out sheet.png');
@@ -199,6 +203,12 @@ export const degradeCommand: Command = {
     if (values.out && extname(values.out).toLowerCase() !== '.png')
       throw new UsageError(`--out must name a .png file, got '${values.out}'`);
 
+    const input = [{ role: 'the image', path: positionals[0] }];
+    assertSeparate(
+      [...(values.out ? [{ role: '--out', path: values.out }] : []), ...(values.save ? [{ role: '--save', path: values.save }] : [])],
+      input,
+    );
+    const saveFolder = values.save ? claimFolder(values.save, 'degrade', values.force) : undefined;
     const image = await loadImage(positionals[0], size);
     const originals = torch.tidy(() => image.expand(6, 3, size, size).contiguous());
     const table: { row: Row; cells: Buffer[] }[] = [];
@@ -209,20 +219,23 @@ export const degradeCommand: Command = {
     }
     const original = rgbBytes(image, 0);
     torch.dispose([image, originals]);
-    if (values.save) {
+    if (saveFolder) {
+      const saved: string[] = [];
       const stem = basename(positionals[0], extname(positionals[0]));
       for (const { row, cells } of table) {
         for (const [i, cell] of cells.entries()) {
           const name = `${stem}_${row.name.replace(/[^a-z0-9]+/gi, '-')}_${row.captions[i].replace(/[^a-z0-9.]+/gi, '-')}.png`;
+          saved.push(name);
           writeFileDurably(
-            join(values.save, name),
+            join(saveFolder.dir, name),
             await sharp(cell, { raw: { width: size, height: size, channels: 3 } })
               .png()
               .toBuffer(),
           );
         }
       }
-      console.log(`wrote ${table.length * 6} images to ${values.save}`);
+      recordFolder(saveFolder, saved);
+      console.log(`wrote ${table.length * 6} images to ${saveFolder.dir}`);
     }
     if (values.out) {
       writeFileDurably(values.out, await contactSheet(size, original, table));

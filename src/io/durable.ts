@@ -1,7 +1,7 @@
 // Durable writes: every file catface writes goes through a temp file that is fsync'ed, renamed into place and
 // its folder fsync'ed, so a crash or kill -9 at any moment leaves the old file or the new one, never half of
 // one. Whole folders (a model, a checkpoint) are swapped the same way; see `replaceDirDurably`.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** The suffix of the previous copy kept while a folder is swapped (see `replaceDirDurably`). */
@@ -48,6 +48,7 @@ export function commitFile(tmp: string, path: string): void {
 
 /** Writes `data` to `path` durably: temp file beside it, fsync, rename, fsync the folder. */
 export function writeFileDurably(path: string, data: string | Uint8Array): void {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new Error(`${path}: is a directory; give a file path to write`);
   const tmp = tempPathBeside(path);
   try {
     writeFileSynced(tmp, data);

@@ -66,8 +66,8 @@ function pruneCheckpoints(runDir: string, keep: number): void {
   for (const step of steps.slice(0, Math.max(0, steps.length - keep)))
     rmSync(join(dir, stepDirName(step)), { recursive: true, force: true });
   for (const name of readdirSync(dir)) {
-    // leftovers of runs killed mid-write (temp folders and a swapped-out previous copy)
-    if (name.startsWith('.step-') || name.endsWith('.previous')) rmSync(join(dir, name), { recursive: true, force: true });
+    // leftovers of runs killed mid-write (hidden temp folders and a swapped-out previous copy)
+    if (name.startsWith('.') || name.endsWith('.previous')) rmSync(join(dir, name), { recursive: true, force: true });
   }
 }
 
