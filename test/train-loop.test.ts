@@ -215,6 +215,37 @@ test('a NaN loss stops the run with a clear message and keeps the last good chec
   });
 });
 
+test('a run directory holds one run: reuse without --resume, and --resume with another config, are refused', async () => {
+  const run = join(root, 'identity');
+  const first = await runTraining(config(run, { stage1: 6, stage2: 0, every: 3 }));
+  first.modules.network.dispose();
+  first.modules.fusion.dispose();
+  const metricsBefore = readFileSync(join(run, 'metrics.jsonl'));
+  await assert.rejects(
+    runTraining(config(run, { stage1: 7, stage2: 0, every: 3 })),
+    /identity: holds an earlier run \(checkpoints, metrics\.jsonl, model, run\.json\); continue it with --resume/,
+  );
+  await assert.rejects(runTraining(config(run, { stage1: 8, stage2: 0, every: 3 }), { resume: true }), (e: Error) => {
+    assert.match(e.message, /--resume with a config that differs from the run's \(2 field\(s\)\)/);
+    assert.match(e.message, /stage1\.steps: 6 → 8/);
+    assert.match(e.message, /stage1\.optim\.milestones: \[1\] → \[3\]/);
+    return true;
+  });
+  assert.deepEqual(readFileSync(join(run, 'metrics.jsonl')), metricsBefore, 'a refused run writes nothing');
+  assert.deepEqual(listCheckpoints(run), [3, 6]);
+  // --force starts over: the earlier run's checkpoints, metrics and model are gone, nothing of two runs mixes
+  const again = await runTraining(config(run, { stage1: 6, stage2: 0, every: 2 }), { force: true });
+  again.modules.network.dispose();
+  again.modules.fusion.dispose();
+  assert.deepEqual(listCheckpoints(run), [2, 4, 6]);
+  assert.deepEqual(
+    readMetrics(join(run, 'metrics.jsonl'))
+      .filter((r) => r.kind === 'train')
+      .map((r) => r.step),
+    [1, 2, 3, 4, 5, 6],
+  );
+});
+
 test('catface train rejects a bad config naming the field', () => {
   const path = join(root, 'bad.json');
   const bad = tinyConfig(join(root, 'bad-run'));

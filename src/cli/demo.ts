@@ -7,9 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateSynthDataset } from '../data/synth/synth-dataset.js';
 import { writeReport } from '../eval/report.js';
+import { claimFolder, recordFolder } from '../io/owned-folder.js';
 import { parseTrainConfig, readConfigJson } from '../train/config.js';
 import { formatDuration } from '../train/progress.js';
 import { runTraining } from '../train/run.js';
+import { RUN_FILE } from '../train/run-identity.js';
 import { type Command, UsageError } from './command.js';
 import { evaluateDemo } from './demo-evaluation.js';
 import { intFlag, RANGES } from './flags.js';
@@ -28,14 +30,15 @@ export const demoCommand: Command = {
   summary: 'synthetic identities → two-stage training → baseline vs CATFace report (about 10 min on 2 cores)',
   usage: [
     'catface demo [--out runs/demo] [--config configs/demo.json] [--identities 200] [--images 12]',
-    '             [--test-identities 60] [--test-images 8] [--threads 2] [--seed 1]',
+    '             [--test-identities 60] [--test-images 8] [--threads 2] [--seed 1] [--force]',
     '',
     'Generates synthetic identities with attributes (catface synth), trains stage 1 (multi-branch network with',
     'distillation on degraded twins) and stage 2 (CATF fusion) with the config, evaluates the FR branch alone',
     '(baseline) against CATFace on identities not seen in training — clean, degraded, and clean gallery vs',
     'degraded probe — and writes <out>/report/index.html. The trained model is <out>/model.',
     'Ranges: --identities and --test-identities 10–100000, --images and --test-images 2–100000, --threads 1–256,',
-    '--seed 0–2^53.',
+    '--seed 0–2^53. --out must be new, empty or an earlier demo (replaced whole); --force uses a folder holding',
+    "other files (deleting only the demo's own entries: data, checkpoints, metrics.jsonl, model, report, run.json).",
   ].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
@@ -49,6 +52,7 @@ export const demoCommand: Command = {
         'test-images': { type: 'string', default: '8' },
         threads: { type: 'string', default: '2' },
         seed: { type: 'string', default: '1' },
+        force: { type: 'boolean', default: false },
       },
     });
     if (!values.config || !existsSync(values.config))
@@ -67,10 +71,10 @@ export const demoCommand: Command = {
       values.config,
     );
     const size = config.data.imageSize;
-    // a fresh run each time: the demo measures the whole job
-    for (const dir of [join(out, 'data'), join(out, 'checkpoints'), join(out, 'metrics.jsonl'), join(out, 'model'), join(out, 'report')]) {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // a fresh run each time (the demo measures the whole job), in a folder the demo made or a new one
+    const folder = claimFolder(out, 'demo', values.force);
+    const entries = ['data', 'checkpoints', 'metrics.jsonl', 'model', 'report', RUN_FILE];
+    for (const name of entries) rmSync(join(out, name), { recursive: true, force: true });
 
     let t = performance.now();
     const identities = count(values.identities, 'identities', 10);
@@ -137,6 +141,7 @@ export const demoCommand: Command = {
     console.log(
       `\nwall time ${formatDuration(lap(started))} (synthesis ${formatDuration(synthSeconds)}, training ${formatDuration(trainSeconds)}, evaluation ${formatDuration(evalSeconds)})`,
     );
+    recordFolder(folder, entries);
     console.log(`model:  ${result.modelDir}`);
     console.log(`report: ${report.html}`);
     return 0;

@@ -25,8 +25,12 @@ function within(inner: string, outer: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-/** Throws naming both paths when an output is, contains or lies inside an input. */
-export function assertSeparate(outputs: readonly RolePath[], inputs: readonly RolePath[]): void {
+/**
+ * Throws naming both paths when an output is, contains or lies inside an input. `inputsMayLieInside` allows an
+ * input inside an output folder, for a command that writes only named entries there (a run directory holding
+ * its data, as the demo lays it out).
+ */
+export function assertSeparate(outputs: readonly RolePath[], inputs: readonly RolePath[], inputsMayLieInside = false): void {
   for (const output of outputs) {
     const out = realPath(output.path);
     for (const input of inputs) {
@@ -34,7 +38,7 @@ export function assertSeparate(outputs: readonly RolePath[], inputs: readonly Ro
       let clash: string | undefined;
       if (out === inp) clash = 'is the same path as';
       else if (within(out, inp)) clash = 'lies inside';
-      else if (within(inp, out)) clash = 'contains';
+      else if (within(inp, out) && !inputsMayLieInside) clash = 'contains';
       if (clash)
         throw new PathOverlapError(
           `${output.role} ${output.path} ${clash} ${input.role} ${input.path}: writing there could overwrite or be read back as input; choose an output outside the inputs`,

@@ -40,12 +40,22 @@ const optimSchema = (doc: string) =>
       ascending: true,
     }),
     gamma: number('learning-rate factor at each milestone', { default: 0.1, above: 0, max: 100 }),
-    warmupSteps: int('linear learning-rate warm-up from lr/warmupSteps to lr over this many steps (0: none)', { default: 0, min: 0, max: 1e9 }),
-    clipGradNorm: nullable(number('clip the global gradient L2 norm to this value (null: no clipping)', { above: 0, max: 1e9 }), { default: null }),
+    warmupSteps: int('linear learning-rate warm-up from lr/warmupSteps to lr over this many steps (0: none)', {
+      default: 0,
+      min: 0,
+      max: 1e9,
+    }),
+    clipGradNorm: nullable(number('clip the global gradient L2 norm to this value (null: no clipping)', { above: 0, max: 1e9 }), {
+      default: null,
+    }),
   });
 
 export const trainConfigSchema = {
-  seed: int('seed of every random generator (weights, loader order, degradations, dropout)', { default: 0, min: 0, max: Number.MAX_SAFE_INTEGER }),
+  seed: int('seed of every random generator (weights, loader order, degradations, dropout)', {
+    default: 0,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+  }),
   threads: int('libtorch intra-op threads (0: leave as is, i.e. $CATFACE_THREADS or all cores)', { default: 0, min: 0, max: 256 }),
   outDir: string('run directory: checkpoints/, metrics.jsonl, model/ (the exported model)'),
   data: object('training data', {

@@ -5,6 +5,7 @@ import { Loader } from '../data/loader/loader.js';
 import { readImageFolder } from '../data/readers/image-folder.js';
 import { readRecordIO } from '../data/readers/recordio.js';
 import { Degrader, type DegraderConfig } from '../degrade/degrader.js';
+import { assertSeparate } from '../io/separate-paths.js';
 import { saveModelDir } from '../serve/model-dir.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
@@ -12,11 +13,14 @@ import { buildModules, modelSpec, modelWeights, type TrainModules } from './buil
 import type { TrainConfig } from './config.js';
 import type { TwinDegrader } from './contracts.js';
 import { makeStageOptimizer } from './optimizer.js';
+import { claimRunDir } from './run-identity.js';
 import { type Stage, type TrainResult, train } from './trainer.js';
 import { makePairValidator } from './validation.js';
 
 export interface RunOptions {
   resume?: boolean;
+  /** Start over in a directory holding an earlier run, or resume with a config that differs from its own. */
+  force?: boolean;
   stopAfter?: number;
   stream?: NodeJS.WriteStream;
 }
@@ -51,6 +55,14 @@ export function readTrainingSet(config: TrainConfig) {
 }
 
 export async function runTraining(config: TrainConfig, options: RunOptions = {}): Promise<RunResult> {
+  const inputs = [
+    { role: 'data.train', path: config.data.train },
+    ...(config.validation.pairs ? [{ role: 'validation.pairs', path: config.validation.pairs }] : []),
+    ...(config.model.pretrained ? [{ role: 'model.pretrained', path: config.model.pretrained }] : []),
+  ];
+  // the run writes only its own entries into outDir (run-identity.ts), so data kept inside it is safe
+  assertSeparate([{ role: 'outDir', path: config.outDir }], inputs, true);
+  claimRunDir(config, { resume: options.resume ?? false, force: options.force ?? false });
   if (config.threads > 0) torch.setNumThreads(config.threads);
   torch.manualSeed(config.seed);
   const dataset = readTrainingSet(config);
