@@ -149,7 +149,7 @@ test('.bin verification files: our writer in both forms, read back and by Python
     }
     assert.throws(() => parseVerificationBin(Buffer.from([0x80, 0x04, 0x5d, 0x2e]), 'x.bin'), /x\.bin: expected a pickled pair/);
     assert.throws(
-      () => parseVerificationBin(Buffer.from([0x80, 0x04, 0xff]), 'y.bin'),
+      () => parseVerificationBin(Buffer.from([0x80, 0x04, 0xff, 0x2e]), 'y.bin'),
       /y\.bin: unsupported pickle opcode 0xff at offset 2/,
     );
     assert.throws(() => parseVerificationBin(Buffer.from([0x80, 0x04, 0x42, 9, 0, 0, 0, 1]), 'z.bin'), /z\.bin: truncated pickle/);

@@ -3,6 +3,8 @@
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp, { type OverlayOptions } from 'sharp';
+import { DEFAULT_MAX_PIXELS, decodeError } from '../data/decode.js';
+import { readInputFile } from '../data/files.js';
 import { Degrader } from '../degrade/degrader.js';
 import { withTorchSeed } from '../degrade/rng.js';
 import { Turbulence } from '../degrade/turbulence.js';
@@ -120,11 +122,18 @@ function rows(): Row[] {
 
 /** The image as [1, 3, size, size] in [0, 1] (centre-cropped square, greyscale replicated to RGB). */
 async function loadImage(path: string, size: number): Promise<torch.Tensor> {
+  const bytes = readInputFile(path);
   let data: Buffer;
   try {
-    data = await sharp(path).resize(size, size, { fit: 'cover' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
-  } catch (err) {
-    throw new UsageError(`cannot read image '${path}': ${(err as Error).message}`);
+    data = await sharp(bytes, { limitInputPixels: DEFAULT_MAX_PIXELS })
+      .rotate()
+      .resize(size, size, { fit: 'cover' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer();
+  } catch (error) {
+    throw decodeError(path, error);
   }
   return torch.tidy(() => torch.fromBytes(data, 'uint8', [1, size, size, 3]).permute(0, 3, 1, 2).float().div(255).contiguous());
 }

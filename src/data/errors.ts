@@ -58,7 +58,7 @@ export function describeFsError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOENT':
-      return 'not found (or a symlink to nothing)';
+      return 'file not found';
     case 'EACCES':
     case 'EPERM':
       return 'permission denied';

@@ -1,6 +1,15 @@
 // Small file helpers shared by the readers: line-numbered text reading and ranged reads.
-import { existsSync, readFileSync, readSync } from 'node:fs';
-import { DataError } from './errors.js';
+import { readFileSync, readSync } from 'node:fs';
+import { DataError, describeFsError } from './errors.js';
+
+/** The bytes of an input file; not found, permission denied and is-a-directory each said, naming the path. */
+export function readInputFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new DataError(path, describeFsError(error));
+  }
+}
 
 export interface TextLine {
   /** 1-based line number in the file. */
@@ -10,9 +19,9 @@ export interface TextLine {
 
 /** The non-empty lines of a text file with their 1-based numbers; a clear error when it is missing. */
 export function readTextLines(path: string): TextLine[] {
-  if (!existsSync(path)) throw new DataError(path, 'file not found');
   const lines: TextLine[] = [];
-  readFileSync(path, 'utf8')
+  readInputFile(path)
+    .toString('utf8')
     .split(/\r?\n/)
     .forEach((text, i) => {
       const trimmed = text.trim();

@@ -1,8 +1,9 @@
 // Evaluation results as JSON records (what `catface eval … --out` saves and `catface report` reads), and the
 // report page built from several of them: one metrics table, one ROC plot per dataset with every model on
 // it, a genuine/impostor histogram per result, one CMC plot per dataset.
-import { readFileSync } from 'node:fs';
+
 import { DataError } from '../data/errors.js';
+import { readInputFile } from '../data/files.js';
 import { writeFileDurably } from '../io/durable.js';
 import type { PairedDifference } from './bootstrap.js';
 import type { Cell, Report, ReportSection } from './report.js';
@@ -71,9 +72,10 @@ export function saveRecord(path: string, record: EvalRecord): void {
 
 /** Reads a record, with a clear error for a file that is not one. */
 export function loadRecord(path: string): EvalRecord {
+  const text = readInputFile(path).toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw new DataError(path, `not a JSON result file (${(err as Error).message})`);
   }

@@ -1,6 +1,6 @@
 // The training config file (`catface train --config run.json`): every choice of SPEC §2–§7 is a field here
 // with the SPEC's value as default. `parseTrainConfig` validates a parsed JSON value and names the bad field.
-import { readFileSync } from 'node:fs';
+import { readInputFile } from '../data/files.js';
 import { DEFAULT_ATTRIBUTES } from '../data/readers/attributes.js';
 import type { DistillationDistance, DistillationTarget } from '../losses/distillation.js';
 import type { MarginKind } from '../losses/margin-head.js';
@@ -183,12 +183,7 @@ export function loadTrainConfig(path: string): TrainConfig {
 
 /** The parsed JSON of a config file, not yet validated (for callers that fill fields in first); errors name the file. */
 export function readConfigJson(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${path}: cannot read the config (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+  const text = readInputFile(path).toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,9 +1,9 @@
 // Worker thread of `alignFolder`: one Human detector per thread (tfjs wasm is single-threaded in Node).
-import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import { writeFileDurably } from '../../io/durable.js';
 import { DataError } from '../errors.js';
+import { readInputFile } from '../files.js';
 import { detectAndAlign } from './align-image.js';
 import { FaceDetector } from './detect.js';
 
@@ -27,12 +27,7 @@ let detector: Promise<FaceDetector> | undefined;
 /** Detects, aligns and writes one image; shared by the worker and the in-thread path. */
 export async function alignOne(request: AlignRequest, getDetector: () => Promise<FaceDetector>): Promise<AlignReply> {
   try {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(request.source);
-    } catch {
-      throw new DataError(request.source, 'file not found or unreadable');
-    }
+    const bytes = readInputFile(request.source);
     const outcome = await detectAndAlign(await getDetector(), bytes, request.source, request.size, request.maxPixels);
     if (!outcome.face) return { id: request.id, kind: 'noface' };
     const png = await sharp(outcome.aligned.pixels, { raw: { width: request.size, height: request.size, channels: 3 } })

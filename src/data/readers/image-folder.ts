@@ -63,7 +63,7 @@ export function requireFolder(path: string): void {
     isFolder = statSync(path).isDirectory();
     if (isFolder) readdirSync(path);
   } catch (error) {
-    throw new DataError(path, describeFsError(error).replace('not found (or a symlink to nothing)', 'folder not found'));
+    throw new DataError(path, describeFsError(error).replace('file not found', 'folder not found'));
   }
   if (!isFolder) throw new DataError(path, 'is a file, expected a folder');
 }
