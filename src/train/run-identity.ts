@@ -65,10 +65,11 @@ function readRecord(dir: string): RunRecord | null {
 }
 
 /**
- * Makes `config.outDir` this run's directory before any training: refuses (or, with `force`, clears) an earlier
- * run on a fresh start, and refuses a resume whose config differs from the saved one (listing the differences).
+ * Checks `config.outDir` can be this run's directory, writing nothing: refuses an earlier run on a fresh start
+ * (unless `force`) and a resume whose config differs from the saved one (listing the differences). The returned
+ * function makes it so once the run is sure to start: clears the earlier run (forced) and records the config.
  */
-export function claimRunDir(config: TrainConfig, options: { resume: boolean; force: boolean }): void {
+export function claimRunDir(config: TrainConfig, options: { resume: boolean; force: boolean }): () => void {
   const dir = config.outDir;
   const present = existsSync(dir) ? runEntries(dir) : [];
   const record = () => writeFileDurably(join(dir, RUN_FILE), `${JSON.stringify({ configHash: configHash(config), config }, null, 1)}\n`);
@@ -77,9 +78,10 @@ export function claimRunDir(config: TrainConfig, options: { resume: boolean; for
       throw new RunDirError(
         `${dir}: holds an earlier run (${present.join(', ')}); continue it with --resume (same config), choose a new outDir, or pass --force to start over (deletes that run's ${present.join(', ')})`,
       );
-    for (const name of present) rmSync(join(dir, name), { recursive: true, force: true });
-    record();
-    return;
+    return () => {
+      for (const name of present) rmSync(join(dir, name), { recursive: true, force: true });
+      record();
+    };
   }
   const saved = options.force ? null : readRecord(dir);
   if (!saved && !options.force)
@@ -90,5 +92,5 @@ export function claimRunDir(config: TrainConfig, options: { resume: boolean; for
       `${dir}: --resume with a config that differs from the run's (${differences.length} field(s)):\n  ${differences.join('\n  ')}\nuse the run's config, choose a new outDir, or pass --force to resume with this one`,
     );
   }
-  if (options.force) record();
+  return options.force ? record : () => undefined;
 }

@@ -1,6 +1,7 @@
 // A whole training run from a config: data, degrader, modules, optimisers, schedule, validation; then the
 // two-stage loop (trainer.ts) and the export of the model directory to <outDir>/model.
 import { join } from 'node:path';
+import type { FaceDataset } from '../data/dataset.js';
 import { Loader } from '../data/loader/loader.js';
 import { readImageFolder } from '../data/readers/image-folder.js';
 import { readRecordIO } from '../data/readers/recordio.js';
@@ -13,6 +14,7 @@ import { buildModules, modelSpec, modelWeights, type TrainModules } from './buil
 import type { TrainConfig } from './config.js';
 import type { TwinDegrader } from './contracts.js';
 import { makeStageOptimizer } from './optimizer.js';
+import { PreflightError, preflight } from './preflight.js';
 import { claimRunDir } from './run-identity.js';
 import { type Stage, type TrainResult, train } from './trainer.js';
 import { makePairValidator } from './validation.js';
@@ -48,10 +50,29 @@ export function twinDegrader(degrader: Degrader): TwinDegrader {
   };
 }
 
-/** Reads the training set named by data.train: a RecordIO .rec (with its .idx) or an image folder. */
+/**
+ * Reads the training set named by data.train: a RecordIO .rec (with its .idx) or an image folder. Bad rows are
+ * skipped into the dataset's report, which the pre-flight turns into one list of problems.
+ */
 export function readTrainingSet(config: TrainConfig) {
   const path = config.data.train;
-  return path.endsWith('.rec') ? readRecordIO(path) : readImageFolder(path, { attributes: config.data.attributes });
+  return path.endsWith('.rec')
+    ? readRecordIO(path, { onError: 'skip' })
+    : readImageFolder(path, { attributes: config.data.attributes, onError: 'skip' });
+}
+
+/** Runs the pre-flight, printing its warnings; throws one PreflightError listing every problem. */
+async function checkBeforeTraining(dataset: FaceDataset, config: TrainConfig, stream: NodeJS.WriteStream): Promise<void> {
+  const live = stream.isTTY && config.log.progress !== 'off';
+  const result = await preflight(dataset, config, (done, total) => {
+    if (live && (done % 64 === 0 || done === total)) stream.write(`\rpre-flight: decoded ${done}/${total} images`);
+  });
+  if (live && result.checked > 0) stream.write('\n');
+  for (const warning of result.warnings) stream.write(`warning: ${warning}\n`);
+  if (result.problems.length > 0)
+    throw new PreflightError(
+      `pre-flight found ${result.problems.length} problem(s) in ${config.data.train}; nothing was trained:\n  ${result.problems.join('\n  ')}`,
+    );
 }
 
 export async function runTraining(config: TrainConfig, options: RunOptions = {}): Promise<RunResult> {
@@ -62,10 +83,12 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   ];
   // the run writes only its own entries into outDir (run-identity.ts), so data kept inside it is safe
   assertSeparate([{ role: 'outDir', path: config.outDir }], inputs, true);
-  claimRunDir(config, { resume: options.resume ?? false, force: options.force ?? false });
+  const startRun = claimRunDir(config, { resume: options.resume ?? false, force: options.force ?? false });
   if (config.threads > 0) torch.setNumThreads(config.threads);
   torch.manualSeed(config.seed);
   const dataset = readTrainingSet(config);
+  await checkBeforeTraining(dataset, config, options.stream ?? process.stderr);
+  startRun();
   const missing = config.data.attributes.filter((name) => !dataset.attributeNames.includes(name));
   if (missing.length > 0) {
     throw new Error(
