@@ -3,6 +3,9 @@
 // Sections follow the source paths' order and are separated by blank lines, so biome's import sorting keeps
 // each section comment on its section.
 
+// image conventions (SPEC §1)
+export { pixelsToNormalized } from './common/image-convention.js';
+
 // data
 export { alignFace, templateFor } from './data/align/align-face.js';
 export { alignFolder } from './data/align/align-folder.js';
@@ -42,11 +45,13 @@ export { MarginHead, type MarginHeadConfig, type MarginKind } from './losses/mar
 // models (SPEC §2, §3, §5)
 export { AttributeHead } from './models/attribute-head.js';
 export { CATF } from './models/catf.js';
+export { CATFace, type CATFaceConfig } from './models/catface.js';
 export { type Embedding, EmbeddingHead } from './models/embedding-head.js';
 export { createFusion } from './models/fusion.js';
 export { Fusion, type FusionConfig, type FusionKind, fusionKinds } from './models/fusion-base.js';
 export { adafaceConfig, IResNet, type IResNetConfig, type IResNetName, iresnetConfig } from './models/iresnet.js';
 export { MFFNL } from './models/mffnl.js';
+export { type ModelMeta, type ModelSpec, readModelDir, saveModelDir } from './models/model-dir.js';
 export { iresnetToMultiBranch, type MultiBranchConfig, MultiBranchNet, type MultiBranchOutput } from './models/multi-branch.js';
 export { inferIResNetConfig, loadPretrainedIResNet } from './models/pretrained.js';
 export { SelfAttention } from './models/self-attention.js';
@@ -57,9 +62,8 @@ export * as optim from './nn/optim/index.js';
 export * as schedulers from './nn/schedulers.js';
 
 // inference
-export { type EmbeddingKind, type FaceAnalysis, type FaceImage, FaceModel, pixelsToInput, type Verification } from './serve/face-model.js';
+export { type EmbeddingKind, type FaceAnalysis, type FaceImage, FaceModel, type Verification } from './serve/face-model.js';
 export { FaceModelWorker } from './serve/face-model-worker.js';
-export { type ModelSpec, readModelDir, saveModelDir } from './serve/model-dir.js';
 
 // tensors
 export * as torch from './torch/index.js';

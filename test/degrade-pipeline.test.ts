@@ -2,12 +2,13 @@
 // frequency content, kernel moments), determinism, shapes and ranges, and errors on bad input.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Prng } from '../src/common/prng.js';
 import { applyAdaFace, planAdaFace, resolveAdaFaceConfig } from '../src/degrade/adaface.js';
 import { Degrader } from '../src/degrade/degrader.js';
 import { jpegRoundTrip } from '../src/degrade/jpeg.js';
 import { blurKernels } from '../src/degrade/kernels.js';
 import { downUp } from '../src/degrade/resample.js';
-import { Rng, withTorchSeed } from '../src/degrade/rng.js';
+import { withTorchSeed } from '../src/degrade/rng.js';
 import {
   addNoise,
   applyStage,
@@ -159,10 +160,10 @@ test('illumination applies gamma, contrast and low light exactly as specified', 
 
 test('the unconstrained plan draws random orders and subsets; stages keep shape, dtype and range', async () => {
   const config = resolveUnconstrainedConfig();
-  const plan = planUnconstrained(64, new Rng(4), config);
+  const plan = planUnconstrained(64, new Prng(4), config);
   const orders = new Set(plan.steps.map((s) => s.map((x) => x.stage).join(',')));
   assert.ok(orders.size > 20, `only ${orders.size} distinct stage orders in 64 images`);
-  const fixed = planUnconstrained(16, new Rng(4), resolveUnconstrainedConfig({ shuffle: false }));
+  const fixed = planUnconstrained(16, new Prng(4), resolveUnconstrainedConfig({ shuffle: false }));
   for (const steps of fixed.steps) {
     const positions = steps.map((s) => STAGES.indexOf(s.stage));
     assert.deepEqual(
@@ -173,7 +174,7 @@ test('the unconstrained plan draws random orders and subsets; stages keep shape,
   const everything = resolveUnconstrainedConfig({ probability: { blur: 1, resize: 1, noise: 1, jpeg: 1, illumination: 1 } });
   for (const channels of [1, 3]) {
     const images = card(6, channels, 40);
-    const out = await applyUnconstrained(images, planUnconstrained(6, new Rng(9), everything));
+    const out = await applyUnconstrained(images, planUnconstrained(6, new Prng(9), everything));
     assert.deepEqual(out.shape, images.shape);
     assert.equal(out.dtype, 'float32');
     assert.ok(out.min().item() >= 0 && out.max().item() <= 1);
@@ -186,7 +187,7 @@ test('the unconstrained plan draws random orders and subsets; stages keep shape,
 test('AdaFace: the crop keeps a box of the drawn area on a zero canvas; augmentations keep shapes', () => {
   const config = resolveAdaFaceConfig({ cropProbability: 1, lowResProbability: 0, photometricProbability: 0 });
   const images = torch.full([8, 3, 48, 48], 0.5);
-  const plan = planAdaFace(8, 48, 48, new Rng(2), config);
+  const plan = planAdaFace(8, 48, 48, new Prng(2), config);
   const out = applyAdaFace(images, plan);
   plan.crop.forEach((box, i) => {
     assert.ok(box);
@@ -196,7 +197,7 @@ test('AdaFace: the crop keeps a box of the drawn area on a zero canvas; augmenta
     assert.ok(area >= 0.15 && area <= 1);
   });
   const all = resolveAdaFaceConfig({ cropProbability: 1, lowResProbability: 1, photometricProbability: 1 });
-  const mixed = applyAdaFace(card(4, 3, 48), planAdaFace(4, 48, 48, new Rng(3), all));
+  const mixed = applyAdaFace(card(4, 3, 48), planAdaFace(4, 48, 48, new Prng(3), all));
   assert.deepEqual(mixed.shape, [4, 3, 48, 48]);
   assert.ok(mixed.min().item() >= 0 && mixed.max().item() <= 1);
   for (const t of [images, out, mixed]) t.dispose();

@@ -101,7 +101,7 @@ test('a tiny stage-1 run brings the loss down', async () => {
   );
   writeFileSync(pairs, `${lines.join('\n')}\n`);
   const result = await runTraining(config(run, { stage1: 40, stage2: 0, every: 0, pairs }));
-  result.modules.network.dispose();
+  for (const m of Object.values(result.modules)) m.dispose();
   const losses = result.losses;
   assert.equal(losses.length, 40);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -162,27 +162,30 @@ test('resume after kill -9 reproduces the uninterrupted losses exactly; stage 2 
     assert.ok(!final.get(fusionKey)?.equal(atStage1End.get(fusionKey) as torch.Tensor), 'the fusion should change in stage 2');
   });
 
-  // a child process trains the same config; it is killed with SIGKILL after its step-10 checkpoint
+  // a child process trains the same config, printing a progress line per step; it is killed with SIGKILL as
+  // soon as it reports step 13, which it reaches only after writing its step-10 checkpoint
   const killed = join(root, 'killed');
   mkdirSync(killed, { recursive: true });
   const configPath = join(killed, 'config.json');
-  writeFileSync(configPath, JSON.stringify(tinyConfig(killed)));
+  writeFileSync(configPath, JSON.stringify({ ...tinyConfig(killed), log: { progress: 'lines', lineEverySeconds: 0 } }));
   const child: ChildProcess = spawn(process.execPath, [cli, 'train', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr?.on('data', (d) => {
-    stderr += d;
+  const reported = new Promise<number>((resolve, reject) => {
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+      const steps = [...stderr.matchAll(/^stage 1 \S+ (\d+)\/20 /gm)].map((m) => Number(m[1]));
+      if (steps.some((s) => s >= 13)) resolve(Math.max(...steps));
+    });
+    child.on('exit', (code) => reject(new Error(`the child exited (${code}) before reporting step 13: ${stderr}`)));
   });
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    const metrics = join(killed, 'metrics.jsonl');
-    if (listCheckpoints(killed).includes(10) && existsSync(metrics) && [...trainLosses(killed).keys()].some((s) => s >= 13)) break;
-    if (child.exitCode !== null) assert.fail(`the child exited early (${child.exitCode}): ${stderr}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  assert.ok((await reported) >= 13);
+  assert.ok(listCheckpoints(killed).includes(10), 'the step-10 checkpoint is on disk before step 11 starts');
   child.kill('SIGKILL');
   assert.equal(await exited, 'SIGKILL', 'the child should have been killed mid-run');
+  // the child may have run a few steps past 13 before the signal landed, but it never finishes
   assert.ok(listCheckpoints(killed).at(-1) === 10 || listCheckpoints(killed).at(-1) === 20);
+  assert.equal(existsSync(join(killed, 'model')), false);
 
   const resumedFrom = listCheckpoints(killed).at(-1) as number;
   const resumed = await runTraining(config(killed), { resume: true });
@@ -219,8 +222,7 @@ test('a NaN loss stops the run with a clear message and keeps the last good chec
 test('a run directory holds one run: reuse without --resume, and --resume with another config, are refused', async () => {
   const run = join(root, 'identity');
   const first = await runTraining(config(run, { stage1: 6, stage2: 0, every: 3 }));
-  first.modules.network.dispose();
-  first.modules.fusion.dispose();
+  for (const m of Object.values(first.modules)) m.dispose();
   const metricsBefore = readFileSync(join(run, 'metrics.jsonl'));
   await assert.rejects(
     runTraining(config(run, { stage1: 7, stage2: 0, every: 3 })),
@@ -236,8 +238,7 @@ test('a run directory holds one run: reuse without --resume, and --resume with a
   assert.deepEqual(listCheckpoints(run), [3, 6]);
   // --force starts over: the earlier run's checkpoints, metrics and model are gone, nothing of two runs mixes
   const again = await runTraining(config(run, { stage1: 6, stage2: 0, every: 2 }), { force: true });
-  again.modules.network.dispose();
-  again.modules.fusion.dispose();
+  for (const m of Object.values(again.modules)) m.dispose();
   assert.deepEqual(listCheckpoints(run), [2, 4, 6]);
   assert.deepEqual(
     readMetrics(join(run, 'metrics.jsonl'))
@@ -298,7 +299,7 @@ test('model.pretrained starts the trunk and both branches from IR-ResNet weights
   const raw = tinyConfig(join(root, 'pretrained'));
   const built = buildModules(parseTrainConfig({ ...raw, model: { ...(raw.model as object), pretrained: path } }), 8);
   const theirs = ir.stateDict();
-  const ours = built.network.stateDict();
+  const ours = built.model.network.stateDict();
   for (const [mine, source] of [
     ['conv1.weight', 'conv1.weight'],
     ['layer3.1.conv2.weight', 'layer3.1.conv2.weight'],
@@ -308,5 +309,5 @@ test('model.pretrained starts the trunk and both branches from IR-ResNet weights
   ]) {
     assert.ok(ours.get(mine)?.equal(theirs.get(source) as torch.Tensor), `${mine} should equal the pretrained ${source}`);
   }
-  for (const m of [ir, built.network, built.fusion, built.frHead, built.fusedHead]) m.dispose();
+  for (const m of [ir, built.model, built.frHead, built.fusedHead]) m.dispose();
 });

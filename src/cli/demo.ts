@@ -97,8 +97,7 @@ export const demoCommand: Command = {
     t = performance.now();
     console.log(`2/4 training stage 1 (${config.stage1.steps} steps) and stage 2 (${config.stage2.steps} steps)…`);
     const result = await runTraining(config);
-    result.modules.network.dispose();
-    result.modules.fusion.dispose();
+    for (const m of Object.values(result.modules)) m.dispose();
     const trainSeconds = lap(t);
     if (!result.modelDir) throw new Error('training stopped before its last step');
 

@@ -5,14 +5,13 @@ import type { FaceDataset } from '../data/dataset.js';
 import { Loader } from '../data/loader/loader.js';
 import { readImageFolder } from '../data/readers/image-folder.js';
 import { readRecordIO } from '../data/readers/recordio.js';
-import { Degrader, type DegraderConfig } from '../degrade/degrader.js';
+import { Degrader } from '../degrade/degrader.js';
 import { assertSeparate } from '../io/separate-paths.js';
-import { saveModelDir } from '../serve/model-dir.js';
-import type { Tensor } from '../torch/index.js';
+import type { Fusion } from '../models/fusion-base.js';
+import { saveModelDir } from '../models/model-dir.js';
 import * as torch from '../torch/index.js';
-import { buildModules, modelSpec, modelWeights, type TrainModules } from './build.js';
-import type { TrainConfig } from './config.js';
-import type { TwinDegrader } from './contracts.js';
+import { buildModules, type TrainModules } from './build.js';
+import { degraderConfig, type TrainConfig } from './config.js';
 import { makeStageOptimizer } from './optimizer.js';
 import { PreflightError, preflight } from './preflight.js';
 import { claimRunDir } from './run-identity.js';
@@ -31,23 +30,6 @@ export interface RunResult extends TrainResult {
   /** The exported model directory (null when the run stopped before its last step). */
   modelDir: string | null;
   modules: TrainModules;
-}
-
-/** The Degrader on normalised batches: it works in [0, 1], the network in (x − 0.5)/0.5. */
-export function twinDegrader(degrader: Degrader): TwinDegrader {
-  return {
-    async degrade(images: Tensor) {
-      const unit = torch.tidy(() => images.add(1).div(2));
-      const out = await degrader.degrade(unit).finally(() => unit.dispose());
-      try {
-        return torch.tidy(() => ({ hq: out.hq.mul(2).sub(1), lq: out.lq.mul(2).sub(1) }));
-      } finally {
-        torch.dispose([out.hq, out.lq]);
-      }
-    },
-    state: () => degrader.state(),
-    restore: (state) => degrader.restore(state as number[]),
-  };
 }
 
 /**
@@ -103,7 +85,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     mode: config.data.sampling,
     imagesPerIdentity: config.data.imagesPerIdentity,
   });
-  const degrader = new Degrader({ seed: config.seed, ...(config.degrade as Partial<DegraderConfig>) });
+  const degrader = new Degrader(degraderConfig(config));
   const modules = buildModules(config, dataset.classes.length);
   const validator = config.validation.pairs
     ? await makePairValidator(config.validation.pairs, config.data.imageSize, config.validation.folds)
@@ -111,11 +93,14 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   try {
     const result = await train(
       {
-        ...modules,
+        network: modules.model.network,
+        frHead: modules.frHead,
+        fusion: modules.model.fusion as Fusion,
+        fusedHead: modules.fusedHead,
         source: loader,
-        degrader: twinDegrader(degrader),
+        degrader,
         makeOptimizer: (stage, trained) => makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained),
-        validate: validator ? (stage: Stage) => validator.run(modules, stage) : undefined,
+        validate: validator ? (stage: Stage) => validator.run(modules.model, stage) : undefined,
       },
       {
         runDir: config.outDir,
@@ -128,12 +113,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
           attributeWeights: config.loss.attributeWeights ? torch.keep(torch.tensor(config.loss.attributeWeights)) : null,
           distill: { distance: config.loss.distillDistance, target: config.loss.distillTarget },
         },
-        checkpointEvery: config.checkpoint.every,
-        keepCheckpoints: config.checkpoint.keep,
-        validateEvery: config.validation.every,
-        logEvery: config.log.every,
-        progress: config.log.progress,
-        lineEverySeconds: config.log.lineEverySeconds,
+        checkpoint: config.checkpoint,
+        validation: config.validation,
+        log: config.log,
         resume: options.resume ?? false,
         stopAfter: options.stopAfter,
         stream: options.stream,
@@ -144,16 +126,12 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     if (finished) {
       modelDir = join(config.outDir, 'model');
       const withFusion = config.stage2.steps > 0;
-      saveModelDir(
-        modelDir,
-        modelSpec(
-          config,
-          modules,
-          { steps: result.step, classes: dataset.classes.length, trainedAt: new Date().toISOString() },
-          validator?.threshold ?? null,
-        ),
-        modelWeights(modules, withFusion),
-      );
+      saveModelDir(modelDir, withFusion ? modules.model : modules.model.withoutFusion(), {
+        attributes: [...config.data.attributes],
+        defaultEmbedding: withFusion ? 'fused' : 'fr',
+        verifyThreshold: validator?.threshold ?? null,
+        provenance: { steps: result.step, classes: dataset.classes.length, trainedAt: new Date().toISOString() },
+      });
     }
     return { ...result, modelDir, modules };
   } finally {

@@ -4,8 +4,9 @@
 // and AdaFace statistics), optimiser buffers, the libtorch RNG, the loader's and the degrader's positions — so
 // a run killed at any point and resumed reproduces the uninterrupted run's losses exactly. A NaN/Inf loss
 // stops the run before the optimiser touches the weights; the last checkpoint on disk stays the last good one.
+import { unitToNormalized } from '../common/image-convention.js';
+import { ModuleDict } from '../nn/containers.js';
 import type { Module } from '../nn/module.js';
-import { weightsUnder } from '../serve/model-dir.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
@@ -46,12 +47,12 @@ export interface TrainerOptions {
   stage1: { steps: number; batchSize: number };
   stage2: { steps: number; batchSize: number; freezeStage1: boolean };
   weights: Stage1Weights;
-  checkpointEvery: number;
-  keepCheckpoints: number;
-  validateEvery: number;
-  logEvery: number;
-  progress: ProgressMode;
-  lineEverySeconds: number;
+  /** Save every N steps (0: only at the end of each stage); keep the newest `keep`. */
+  checkpoint: { every: number; keep: number };
+  /** Validate every N steps (0: only at the end of each stage). */
+  validation: { every: number };
+  /** A metrics record every N steps; the progress display. */
+  log: { every: number; progress: ProgressMode; lineEverySeconds: number };
   /** Continue from the newest checkpoint in runDir (a fresh run when there is none). */
   resume: boolean;
   /** Stop (after checkpointing) once this global step is done — for tests and time-boxed runs. */
@@ -91,23 +92,12 @@ export interface TrainResult {
   losses: number[];
 }
 
-const MODEL_PREFIXES = ['network', 'frHead', 'fusion', 'fusedHead'] as const;
-
-function modulesOf(parts: TrainerParts): Record<(typeof MODEL_PREFIXES)[number], Module> {
-  return { network: parts.network, frHead: parts.frHead, fusion: parts.fusion, fusedHead: parts.fusedHead };
-}
-
-/** Every module's state dict under one prefixed namespace ('network.trunk…', 'fusedHead.kernel'…). */
-function gatherWeights(parts: TrainerParts): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [prefix, module] of Object.entries(modulesOf(parts))) for (const [k, v] of module.stateDict()) out.set(`${prefix}.${k}`, v);
-  return out;
-}
-
-function scatterWeights(parts: TrainerParts, weights: Map<string, Tensor>, source: string): void {
-  for (const [prefix, module] of Object.entries(modulesOf(parts))) {
-    module.loadStateDict(weightsUnder(weights, prefix), { source: `${source} (${prefix})` });
-  }
+/**
+ * Every trained module under one namespace: its state dict is a checkpoint's weights ('network.trunk…',
+ * 'fusedHead.kernel'…) and its loadStateDict restores them all, strictly.
+ */
+function allModules(parts: TrainerParts): ModuleDict {
+  return new ModuleDict({ network: parts.network, frHead: parts.frHead, fusion: parts.fusion, fusedHead: parts.fusedHead });
 }
 
 /** Modules that a stage trains. */
@@ -141,6 +131,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
   let optimizer: StageOptimizer | null = null;
   let stage: Stage | null = null;
   const freeze = options.stage2.freezeStage1;
+  const modules = allModules(parts);
 
   const begin = (next: Stage) => {
     stage = next;
@@ -152,7 +143,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
     torch.tidy(() => {
       const saved = readCheckpoint(options.runDir) as NonNullable<ReturnType<typeof readCheckpoint>>;
       const where = `checkpoint step ${saved.step} of ${options.runDir}`;
-      scatterWeights(parts, saved.tensors.model, where);
+      modules.loadStateDict(saved.tensors.model, { source: where });
       step = saved.step;
       const state = saved.state as { stage: Stage; rng: string; source: unknown; degrader: unknown; optimizer: unknown };
       if (step < total) {
@@ -178,7 +169,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       options.runDir,
       {
         step,
-        tensors: { model: gatherWeights(parts), optimizer: optState.tensors },
+        tensors: { model: modules.stateDict(), optimizer: optState.tensors },
         state: {
           stage,
           rng: Buffer.from(torch.getRngState()).toString('base64'),
@@ -187,7 +178,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
           optimizer: optState.json,
         },
       },
-      options.keepCheckpoints,
+      options.checkpoint.keep,
     );
     lastCheckpoint = step;
   };
@@ -195,10 +186,11 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
   const validate = async (bar: ProgressBar) => {
     if (!parts.validate || stage === null) return;
     const current = stage as Stage;
-    const modes = Object.values(modulesOf(parts)).map((m) => m.training);
-    for (const m of Object.values(modulesOf(parts))) m.eval();
+    const each = modules.children();
+    const modes = each.map((m) => m.training);
+    modules.eval();
     const metrics = await parts.validate(current);
-    Object.values(modulesOf(parts)).forEach((m, i) => {
+    each.forEach((m, i) => {
       m.train(modes[i]);
     });
     log.append({ kind: 'validation', stage: current, step, ...metrics });
@@ -214,9 +206,9 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
     const bar = new ProgressBar({
       total: last - first,
       label: `stage ${thisStage}`,
-      mode: options.progress,
+      mode: options.log.progress,
       stream: options.stream,
-      lineEverySeconds: options.lineEverySeconds,
+      lineEverySeconds: options.log.lineEverySeconds,
       startStep: step - first,
     });
     while (step < last) {
@@ -228,18 +220,20 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       let values: Record<string, number>;
       try {
         values = torch.tidy(() => {
+          // the batch and its twins are in [0, 1] (the loader's and the Degrader's range); the network takes [−1, 1]
+          const twins = { hq: unitToNormalized(hq), lq: unitToNormalized(lq) };
           let terms: Record<string, Tensor>;
           if (thisStage === 1) {
             const l = stage1Losses(
               parts.network,
               parts.frHead,
-              { hq, lq, labels: batch.labels, attributes: batch.attributes },
+              { ...twins, labels: batch.labels, attributes: batch.attributes },
               options.weights,
             );
             terms = { loss: l.total, fr: l.fr, sb: l.sb, dist: l.dist };
           } else {
             terms = {
-              loss: stage2Loss(parts.network, parts.fusion, parts.fusedHead, { hq, lq, labels: batch.labels }, freeze),
+              loss: stage2Loss(parts.network, parts.fusion, parts.fusedHead, { ...twins, labels: batch.labels }, freeze),
             };
           }
           const numbers = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, t.item()]));
@@ -270,7 +264,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       const seconds = (performance.now() - started) / 1000;
       const images = 2 * batchSize;
       bar.update(step - first, values, images);
-      if (step % options.logEvery === 0 || step === last) {
+      if (step % options.log.every === 0 || step === last) {
         const record: StepRecord = {
           kind: 'train',
           stage: thisStage,
@@ -284,8 +278,8 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       }
       const stageEnd = step === last;
       const stopping = options.stopAfter !== undefined && step >= options.stopAfter;
-      if ((options.checkpointEvery > 0 && step % options.checkpointEvery === 0) || stageEnd || stopping) save();
-      if ((options.validateEvery > 0 && step % options.validateEvery === 0) || stageEnd) await validate(bar);
+      if ((options.checkpoint.every > 0 && step % options.checkpoint.every === 0) || stageEnd || stopping) save();
+      if ((options.validation.every > 0 && step % options.validation.every === 0) || stageEnd) await validate(bar);
       if (stopping) {
         bar.finish();
         return { step, resumedFrom, losses };
