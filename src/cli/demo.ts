@@ -60,6 +60,11 @@ export const demoCommand: Command = {
     const out = resolve(values.out);
     const seed = intFlag(values.seed, 'seed', RANGES.seed);
     const threads = intFlag(values.threads, 'threads', RANGES.threads);
+    // every flag is checked before anything is deleted or written
+    const identities = count(values.identities, 'identities', 10);
+    const testIdentities = count(values['test-identities'], 'test-identities', 10);
+    const imagesPerIdentity = count(values.images, 'images', 2);
+    const testImagesPerIdentity = count(values['test-images'], 'test-images', 2);
     const started = performance.now();
     const lap = (since: number) => (performance.now() - since) / 1000;
 
@@ -77,18 +82,12 @@ export const demoCommand: Command = {
     for (const name of entries) rmSync(join(out, name), { recursive: true, force: true });
 
     let t = performance.now();
-    const identities = count(values.identities, 'identities', 10);
-    const testIdentities = count(values['test-identities'], 'test-identities', 10);
     console.log(`1/4 synthesising ${identities} training and ${testIdentities} held-out identities (${size} px)…`);
-    const train = await generateSynthDataset(
-      trainDir,
-      { identities, imagesPerIdentity: count(values.images, 'images', 2), seed, size },
-      threads,
-    );
+    const train = await generateSynthDataset(trainDir, { identities, imagesPerIdentity, seed, size }, threads);
     // another seed gives other people: the test identities are unseen
     const test = await generateSynthDataset(
       testDir,
-      { identities: testIdentities, imagesPerIdentity: count(values['test-images'], 'test-images', 2), seed: seed + 1000, size },
+      { identities: testIdentities, imagesPerIdentity: testImagesPerIdentity, seed: seed + 1000, size },
       threads,
     );
     const synthSeconds = lap(t);

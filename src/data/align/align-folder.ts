@@ -157,6 +157,7 @@ export async function alignFolder(inRoot: string, outRoot: string, options: Alig
   const sources = listTree(inRoot, report)
     .map((path) => relative(inRoot, path))
     .filter((source) => !options.filter || options.filter(source));
+  if (sources.length === 0 && !options.filter) throw new DataError(inRoot, 'no images found in this folder tree');
   const outputs = outputNames(inRoot, sources);
   if (!options.filter) {
     // sources gone from the input since the last run: their crops are stale (recordFolder deletes them)
