@@ -105,8 +105,10 @@ export function saveModelDir(dir: string, model: CATFace, meta: ModelMeta): Mode
 }
 
 /** What a model directory's outputs depend on, for caches: its path and its files' sizes and modification times. */
-export function modelDirStamp(dir: string): string {
+export function modelDirStamp(requested: string): string {
+  const dir = readableDir(requested) ?? requested;
   const stamps = [SPEC_FILE, WEIGHTS_FILE].map((f) => {
+    if (!existsSync(join(dir, f))) throw new Error(`${dir}: not a complete catface model directory (no ${f})`);
     const s = statSync(join(dir, f));
     return `${f}:${s.size}:${s.mtimeMs}`;
   });
