@@ -916,6 +916,36 @@ function cases(): Case[] {
     code: 0,
     says: ['symlink loop', 'loop'],
   });
+  // ── the photo commands (verify, embed, attributes, detect): flags and outputs, refused before any model loads ──
+  for (const flag of ['threads', 'min-score', 'detection-side', 'max-pixels'])
+    for (const value of ['', 'abc', '-1'])
+      list.push({
+        name: `detect --${flag} '${value}'`,
+        argv: ['detect', img('cmyk.jpg'), `--${flag}=${value}`],
+        code: 2,
+        says: [`--${flag}`],
+      });
+  for (const argv of [
+    ['verify', img('cmyk.jpg'), img('16bit.png')],
+    ['embed', img('cmyk.jpg'), '--out', 'SCRATCH/e.jsonl'],
+    ['attributes', img('cmyk.jpg')],
+    ['detect', img('cmyk.jpg')],
+  ])
+    list.push({ name: `${argv[0]} --bogus`, argv: [...argv, '--bogus'], code: 2, says: ['--bogus'] });
+  list.push({
+    name: 'detect --out onto its photo',
+    argv: ['detect', img('cmyk.jpg'), '--out', img('cmyk.jpg')],
+    code: 1,
+    says: ['cmyk.jpg', 'is the same path as the photo'],
+  });
+  list.push({
+    name: 'embed --out inside an input folder',
+    argv: ['embed', at('ds', 'good'), '--out', join(good, 'e.jsonl')],
+    code: 1,
+    says: ['e.jsonl', 'lies inside input'],
+  });
+  list.push({ name: 'embed without --out', argv: ['embed', img('cmyk.jpg')], code: 2, says: ['--out'] });
+  list.push({ name: 'detect two photos', argv: ['detect', img('cmyk.jpg'), img('16bit.png')], code: 2, says: ['expected one photo'] });
   return list;
 }
 

@@ -65,6 +65,19 @@ out['tar'] = [float(tpr[fpr <= far].max()) for far in inp['fars']]
     ours.slice(1).map((r) => r.tar as number),
     ref.tar.slice(1),
   );
+  // Each threshold is calibrated: counted by hand, at most FAR of the impostors score at or above it, and the
+  // next lower score would let more in; the TAR is the share of genuine pairs at or above it.
+  const impostors = scores.filter((_, i) => labels[i] === 0);
+  const genuine = scores.filter((_, i) => labels[i] === 1);
+  for (const r of ours.slice(1)) {
+    const threshold = r.threshold as number;
+    const accepted = impostors.filter((s) => s >= threshold).length;
+    assert.ok(accepted / impostors.length <= r.far, `FAR ${r.far}: ${accepted} impostors at or above ${threshold}`);
+    const next = Math.max(...scores.filter((s) => s < threshold));
+    const more = impostors.filter((s) => s >= next).length;
+    assert.ok(more / impostors.length > r.far, `FAR ${r.far}: the threshold could go lower (${next})`);
+    assert.equal(r.tar, genuine.filter((s) => s >= threshold).length / genuine.length);
+  }
 });
 
 test('weighted ROC equals the ROC of the pairs repeated', () => {

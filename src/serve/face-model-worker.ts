@@ -3,14 +3,16 @@
 // call with its message. The addon keeps its state per JS environment, so the worker loads its own copy.
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import type { ModelSpec } from '../models/model-dir.js';
+import { type FaceAlignment, type ModelSpec, modelAlignment } from '../models/model-dir.js';
 import type { EmbeddingKind, FaceAnalysis, FaceImage, Verification } from './face-model.js';
 import { FaceModel, verification } from './face-model.js';
 
-type Request =
-  | { id: number; method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind }
-  | { id: number; method: 'spec' }
-  | { id: number; method: 'close' };
+type Call =
+  | { method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind }
+  | { method: 'analyzeCrops'; crops: Uint8Array[]; kind?: EmbeddingKind }
+  | { method: 'spec' }
+  | { method: 'close' };
+type Request = Call & { id: number };
 type Reply = { id: number; result: unknown } | { id: number; error: string };
 
 /** Marks the worker threads this module starts (a user's own Worker running this file is left alone). */
@@ -58,9 +60,11 @@ export class FaceModelWorker {
     return this.specCache as ModelSpec;
   }
 
-  private call(
-    request: { method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind } | { method: 'spec' } | { method: 'close' },
-  ): Promise<unknown> {
+  get alignment(): FaceAlignment {
+    return modelAlignment(this.spec);
+  }
+
+  private call(request: Call): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -75,6 +79,11 @@ export class FaceModelWorker {
 
   analyze(images: FaceImage[], kind?: EmbeddingKind): Promise<FaceAnalysis[]> {
     return this.call({ method: 'analyze', images, kind }) as Promise<FaceAnalysis[]>;
+  }
+
+  /** FaceModel.analyzeCrops in the worker: aligned H×W×3 uint8 RGB crops at the model's input size. */
+  analyzeCrops(crops: Uint8Array[], kind?: EmbeddingKind): Promise<FaceAnalysis[]> {
+    return this.call({ method: 'analyzeCrops', crops, kind }) as Promise<FaceAnalysis[]>;
   }
 
   async embed(images: FaceImage[], kind?: EmbeddingKind): Promise<Float32Array[]> {
@@ -127,7 +136,11 @@ if (!isMainThread && (workerData as { tag?: string } | null)?.tag === WORKER_TAG
           port.postMessage({ id: request.id, result: model.spec } satisfies Reply);
           return;
         }
-        port.postMessage({ id: request.id, result: await model.analyze(request.images, request.kind) } satisfies Reply);
+        const result =
+          request.method === 'analyze'
+            ? await model.analyze(request.images, request.kind)
+            : await model.analyzeCrops(request.crops, request.kind);
+        port.postMessage({ id: request.id, result } satisfies Reply);
       } catch (err) {
         port.postMessage({ id: request.id, error: (err as Error).message } satisfies Reply);
       }

@@ -10,7 +10,7 @@ import { assertSeparate } from '../../io/separate-paths.js';
 import { WorkerPool } from '../../io/worker-pool.js';
 import { DEFAULT_MAX_PIXELS } from '../decode.js';
 import { BadInputReport, DataError } from '../errors.js';
-import { entryKind, listImages, readFolder, requireFolder } from '../readers/image-folder.js';
+import { listImageTree, requireFolder } from '../readers/image-folder.js';
 import { type AlignReply, type AlignRequest, alignOne } from './align-worker.js';
 import { FaceDetector } from './detect.js';
 
@@ -60,23 +60,6 @@ export interface AlignSummary {
 
 const MANIFEST = 'manifest.json';
 const REPORT = 'report.txt';
-
-/** Every image under `root`; a folder reached twice through symlinks (a loop) is reported once and not re-entered. */
-function listTree(root: string, report: BadInputReport, visited = new Set<string>()): string[] {
-  const real = realpathSync(root);
-  if (visited.has(real)) {
-    report.add(new DataError(root, 'symlink loop (this folder was already listed); skipped'));
-    return [];
-  }
-  visited.add(real);
-  const files = listImages(root, report); // reports what cannot be read, so the walk below stays quiet
-  const quiet = new BadInputReport();
-  for (const name of readFolder(root, quiet)) {
-    const path = join(root, name);
-    if (entryKind(path, quiet) === 'dir') files.push(...listTree(path, report, visited));
-  }
-  return files;
-}
 
 function readManifest(path: string, size: number): AlignManifest {
   if (!existsSync(path)) return { size, entries: [], noFace: [], failed: [] };
@@ -154,7 +137,7 @@ export async function alignFolder(inRoot: string, outRoot: string, options: Alig
   const start = performance.now();
   const report = new BadInputReport();
   const manifest = readManifest(join(outRoot, MANIFEST), size);
-  const sources = listTree(inRoot, report)
+  const sources = listImageTree(inRoot, report)
     .map((path) => relative(inRoot, path))
     .filter((source) => !options.filter || options.filter(source));
   if (sources.length === 0 && !options.filter) throw new DataError(inRoot, 'no images found in this folder tree');

@@ -1,6 +1,6 @@
 // An image folder: one sub-folder per identity holding that identity's images, and an optional
 // `attributes.csv` at the root with one row per identity (ORL, Yale, `catface synth` and `catface align` output).
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { FaceDataset, FaceSample } from '../dataset.js';
 import { BadInputReport, DataError, describeFsError, handleBadInput, type OnError } from '../errors.js';
@@ -66,6 +66,26 @@ export function requireFolder(path: string): void {
     throw new DataError(path, describeFsError(error).replace('file not found', 'folder not found'));
   }
   if (!isFolder) throw new DataError(path, 'is a file, expected a folder');
+}
+
+/**
+ * The image files of a folder tree (this folder's first, then each sub-folder's, in natural order). A folder
+ * reached twice through symlinks (a loop) is reported once and not re-entered; unreadable entries are reported.
+ */
+export function listImageTree(root: string, report: BadInputReport, visited = new Set<string>()): string[] {
+  const real = realpathSync(root);
+  if (visited.has(real)) {
+    report.add(new DataError(root, 'symlink loop (this folder was already listed); skipped'));
+    return [];
+  }
+  visited.add(real);
+  const files = listImages(root, report); // reports what cannot be read, so the walk below stays quiet
+  const quiet = new BadInputReport();
+  for (const name of readFolder(root, quiet)) {
+    const path = join(root, name);
+    if (entryKind(path, quiet) === 'dir') files.push(...listImageTree(path, report, visited));
+  }
+  return files;
 }
 
 /** Reads an image folder as a FaceDataset (labels in natural order of the identity folder names). */
