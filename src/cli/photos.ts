@@ -6,7 +6,6 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type BadInputReport, DataError } from '../data/errors.js';
 import { listImageTree } from '../data/readers/image-folder.js';
 import { FaceRecognizer, type RecognizedFace } from '../serve/face-recognizer.js';
-import { UsageError } from './command.js';
 import { intFlag, numberFlag, RANGES } from './flags.js';
 
 /** parseArgs options every photo command takes. */
