@@ -18,6 +18,18 @@ interface Candidate {
   search(index: unknown, query: Float32Array, k: number): number[];
 }
 
+// The slices of each package's API this benchmark calls.
+interface Usearch {
+  add(keys: BigUint64Array, vectors: Float32Array, threads: number): void;
+  search(query: Float32Array, k: number, threads: number): { keys: BigUint64Array };
+}
+interface Hnswlib {
+  initIndex(n: number, m: number, efConstruction: number): void;
+  addPoint(point: number[], label: number): void;
+  setEf(ef: number): void;
+  searchKnn(query: number[], k: number): { neighbors: number[] };
+}
+
 function gaussian(state: { s: number }): number {
   const u = () => {
     state.s ^= state.s << 13;
@@ -66,7 +78,7 @@ function loadCandidates(extra: string | undefined): Candidate[] {
     return null;
   };
   const out: Candidate[] = [];
-  const usearch = load('usearch') as { Index: new (c: object) => any } | null;
+  const usearch = load('usearch') as { Index: new (c: object) => Usearch } | null;
   if (usearch)
     out.push({
       name: 'usearch (HNSW, M=16, ef_add=128, ef=64)',
@@ -77,10 +89,10 @@ function loadCandidates(extra: string | undefined): Candidate[] {
         return index;
       },
       search(index, query, k) {
-        return Array.from((index as any).search(query, k, 1).keys as BigUint64Array, Number);
+        return Array.from((index as Usearch).search(query, k, 1).keys, Number);
       },
     });
-  const hnsw = load('hnswlib-node') as { HierarchicalNSW: new (space: string, dim: number) => any } | null;
+  const hnsw = load('hnswlib-node') as { HierarchicalNSW: new (space: string, dim: number) => Hnswlib } | null;
   if (hnsw)
     out.push({
       name: 'hnswlib-node (M=16, efConstruction=128, ef=64)',
@@ -92,11 +104,10 @@ function loadCandidates(extra: string | undefined): Candidate[] {
         return index;
       },
       search(index, query, k) {
-        return (index as any).searchKnn(Array.from(query), k).neighbors;
+        return (index as Hnswlib).searchKnn(Array.from(query), k).neighbors;
       },
     });
-  const faiss = load('faiss-node') as { IndexHNSWFlat?: new (d: number, m: number) => any } | null;
-  if (faiss && !faiss.IndexHNSWFlat) console.log('faiss-node: loaded, but it exposes no HNSW index (only flat ones): skipped');
+  if (load('faiss-node')) console.log('faiss-node: loaded, but this benchmark has no adapter for it yet: skipped');
   return out;
 }
 

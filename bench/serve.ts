@@ -3,17 +3,17 @@
 // synthetic identities (random unit vectors tagged with the model's fingerprint, written in one transaction).
 // Bounded in count and time: it stops after --requests or --max-seconds, whichever comes first.
 // Reports throughput, p50/p95/p99 latency, status counts (5xx must be 0) and the service's RSS (server +
-// model worker) after warm-up and at the end.
+// model worker) after warm-up and at the end. The service runs with --threads 1 (one libtorch thread per forward).
 //
 //   npm run bench:serve -- [--requests 10000] [--concurrency 50] [--identities 100000] [--max-seconds 900] [--model DIR]
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Gallery } from '../src/serve/gallery.js';
 import { resolveModelDir } from '../src/models/model-dir.js';
+import { Gallery } from '../src/serve/gallery.js';
 import { modelFingerprint } from '../src/serve/model-fingerprint.js';
 import { writeTinyModel } from '../test/helpers/tiny-model.js';
 import { positiveFlags } from './common.js';
@@ -27,15 +27,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** RSS in MB of a process and its children (the model worker). */
+/** RSS in MB of a process and its children (model workers, when they are processes). */
 function rssMb(pid: number): number {
-  const pids = [
-    pid,
-    ...execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number),
-  ];
+  // pgrep exits 1 when there is no child (workers on threads): its output is then empty.
+  const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout ?? '';
+  const pids = [pid, ...children.split('\n').filter(Boolean).map(Number)];
   let kb = 0;
   for (const p of pids) {
     const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
@@ -47,7 +43,7 @@ function rssMb(pid: number): number {
 async function startServer(modelDir: string, gallery: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--model', modelDir, '--gallery', gallery, '--queue', '256'],
+    [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--model', modelDir, '--gallery', gallery, '--queue', '256', '--threads', '1'],
     { env: { ...process.env, CATFACE_TOKENS: TOKEN }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { checkIdentityId, Gallery, type GalleryError } from '../src/serve/gallery.js';
 import { exportGallery, importGallery } from '../src/serve/gallery-transfer.js';
+import { usearchIndex } from '../src/serve/usearch-index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'catface-gallery-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -130,4 +131,27 @@ test('export then import reproduces identities, metadata and search results', as
   for (const v of vs) assert.deepEqual(await dst.search(v, MODEL, 3), await src.search(v, MODEL, 3));
   src.close();
   dst.close();
+});
+
+test('the approximate index (usearch) takes over from `from` faces, finds enrolled faces, forgets deleted ones', async () => {
+  const file = join(dir, 'approx.sqlite');
+  const options = { approximate: { create: usearchIndex, from: 20 } };
+  let g = Gallery.open(file, options);
+  const vs = unitVectors(60, 8, 17);
+  for (const [i, v] of vs.entries()) g.enrol(`a${i}`, [{ embedding: v, quality: 1 }], MODEL);
+  assert.equal(g.searchMode, 'approximate');
+  for (const [i, v] of vs.entries()) assert.equal((await g.search(v, MODEL, 1))[0].id, `a${i}`);
+  g.delete('a3');
+  assert.notEqual((await g.search(vs[3], MODEL, 1))[0].id, 'a3');
+  g.close();
+  g = Gallery.open(file, options); // rebuilt from SQLite at open
+  assert.equal(g.searchMode, 'approximate');
+  const [hit] = await g.search(vs[40], MODEL, 1);
+  assert.equal(hit.id, 'a40');
+  assert.ok(Math.abs(hit.score - 1) < 1e-5, `cosine from the index: ${hit.score}`);
+  g.close();
+  const small = Gallery.open(join(dir, 'approx-small.sqlite'), options);
+  small.enrol('x', [{ embedding: vs[0], quality: 1 }], MODEL);
+  assert.equal(small.searchMode, 'exact', 'below `from` faces the search stays exact');
+  small.close();
 });

@@ -108,6 +108,13 @@ test('a synchronous loop of 150 000 ops that never yields keeps RSS and the tens
 });
 
 test('a tensor forgotten outside any scope is freed once V8 collects it (the FinalizationRegistry fallback)', async () => {
+  // Handles earlier tests dropped would be freed along with this test's orphans: collect them first, until the
+  // count stops moving (bounded).
+  for (let turn = 0, before = -1; turn < 50 && torch.liveTensorCount() !== before; turn++) {
+    before = torch.liveTensorCount();
+    collectGarbage();
+    await nextTurn();
+  }
   const liveStart = torch.liveTensorCount();
   const bytesStart = external();
   (() => {
@@ -119,8 +126,9 @@ test('a tensor forgotten outside any scope is freed once V8 collects it (the Fin
     collectGarbage();
     await nextTurn();
   }
-  assert.equal(torch.liveTensorCount(), liveStart, 'the orphans were freed by the FinalizationRegistry');
-  assert.equal(external(), bytesStart);
+  // (at most the start: an earlier test's late orphan may go in the same collections)
+  assert.ok(torch.liveTensorCount() <= liveStart, `${torch.liveTensorCount() - liveStart} orphans were not freed`);
+  assert.ok(external() <= bytesStart, 'their storage is no longer counted');
 });
 
 // A real training loop yields (data loading, logging) and allocates enough JS to be collected regularly; this loop

@@ -89,6 +89,11 @@ export class Gallery {
     return this.store.model();
   }
 
+  /** 'approximate' once the gallery has grown past the approximate index's threshold. */
+  get searchMode(): 'exact' | 'approximate' {
+    return this.approx ? 'approximate' : 'exact';
+  }
+
   get faceCount(): number {
     return this.matrix?.size ?? 0;
   }

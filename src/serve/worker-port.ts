@@ -1,7 +1,7 @@
-// One message channel to a worker, whether it is a child process or a worker thread, so the service can
-// move its model work between the two by changing `spawnWorker` below. Child processes for now: the addon
-// keeps process-wide state that a second JS context (a Worker thread) would corrupt until the `native`
-// branch's per-environment state lands; then `spawnWorker = spawnThread`.
+// One message channel to a worker, whether it is a child process or a worker thread, so the service moves its
+// model work between the two by changing `spawnWorker` below. Worker threads, now that the addon keeps its
+// state per environment: one process, no second copy of Node and libtorch, messages without a pipe. A child
+// process isolates a native crash from the HTTP server; `spawnWorker = spawnProcess` brings that back.
 import { fork } from 'node:child_process';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
@@ -47,7 +47,7 @@ export function spawnThread(entry: string, args: string[]): WorkerPort {
 }
 
 /** How the service starts its model workers. */
-export const spawnWorker = spawnProcess;
+export const spawnWorker = spawnThread;
 
 /** The worker side of the channel: the parent process or thread (null when this is not a worker). */
 export function parentChannel(): { send(message: unknown): void; onMessage(listener: (message: unknown) => void): void } | null {
