@@ -39,6 +39,17 @@ export function spread(xs: readonly number[]): Spread {
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
 }
 
+/** The spread of a rate over rounds: `items` processed in each of `seconds`. */
+export function rateSpread(items: number, seconds: readonly number[]): Spread {
+  return spread(seconds.map((s) => items / s));
+}
+
+/** RESULT fields of a spread: `<name><suffix>` (the median), `<name>_min<suffix>`, `<name>_max<suffix>`, rounded. */
+export function spreadFields(name: string, suffix: string, s: Spread, digits = 3): Record<string, number> {
+  const r = (v: number) => +v.toFixed(digits);
+  return { [`${name}${suffix}`]: r(s.median), [`${name}_min${suffix}`]: r(s.min), [`${name}_max${suffix}`]: r(s.max) };
+}
+
 /** "12.3 (10.1–14.0)" */
 export function formatSpread(s: Spread, digits = 2): string {
   return `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
@@ -146,7 +157,7 @@ export interface AlternateOptions<K extends string> {
   /** Items (images) one step of each quantity processes, the same on both sides. */
   items: Record<K, number>;
   ours: () => Promise<Record<NoInfer<K>, StepTimes>>;
-  anchor: () => Record<NoInfer<K>, StepTimes>;
+  anchor: () => Record<NoInfer<K>, StepTimes> | Promise<Record<NoInfer<K>, StepTimes>>;
   /** Prefix of the per-round log line, e.g. "64px". */
   label: string;
 }
@@ -163,9 +174,9 @@ export async function alternate<K extends string>(o: AlternateOptions<K>): Promi
     let anchor: Record<K, StepTimes>;
     if (r % 2 === 0) {
       ours = await o.ours();
-      anchor = o.anchor();
+      anchor = await o.anchor();
     } else {
-      anchor = o.anchor();
+      anchor = await o.anchor();
       ours = await o.ours();
     }
     const parts = keys.map((k) => {
