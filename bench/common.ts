@@ -115,10 +115,15 @@ export interface AnchorRun<T> {
   loops: StepTimes[];
 }
 
+/** `<repo>/../shared/anchors/<file>`, from the compiled benchmark's place (`<repo>/dist/bench`). */
+export function anchorPath(file: string): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'anchors', file);
+}
+
 /** Runs `../shared/anchors/<file>` with `args`; `steps` is the number of timed steps of each of its loops. */
 export function runAnchor<T>(bench: string, file: string, args: readonly string[], steps: number): AnchorRun<T> {
-  const path = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'anchors', file);
-  if (!existsSync(path)) throw new Error(`${bench}: the anchor ../shared/anchors/${file} was not found (looked at ${path})`);
+  const path = anchorPath(file);
+  if (!existsSync(path)) throw new Error(`${bench}: the anchor ${path} was not found (../shared/anchors beside the repository)`);
   const python = pythonWithTorch();
   if (!python) throw new Error(`${bench}: no python3 with torch (apt-get install python3-torch) to run the anchor`);
   const r = spawnSync(python, ['-c', ANCHOR_CLOCK, path, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });

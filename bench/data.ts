@@ -13,10 +13,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { alignFolder } from '../src/data/alignFolder.js';
-import { readImageFolder } from '../src/data/imageFolder.js';
-import { Loader } from '../src/data/loader.js';
-import { generateSynthDataset } from '../src/data/synthDataset.js';
+import { alignFolder } from '../src/data/align/align-folder.js';
+import { Loader } from '../src/data/loader/loader.js';
+import { readImageFolder } from '../src/data/readers/image-folder.js';
+import { generateSynthDataset } from '../src/data/synth/synth-dataset.js';
 import * as torch from '../src/torch/index.js';
 import { formatSpread, loadAverage, positiveFlags, rateSpread, spread, spreadFields } from './common.js';
 

@@ -7,10 +7,10 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { type Affine, applyAffine, similarityTransform, templateFor, warpAffine } from '../src/data/align.js';
-import { alignFolder } from '../src/data/alignFolder.js';
-import { FaceDetector, type Point } from '../src/data/detect.js';
-import { readImageFolder } from '../src/data/imageFolder.js';
+import { type Affine, applyAffine, similarityTransform, templateFor, warpAffine } from '../src/data/align/align-face.js';
+import { alignFolder } from '../src/data/align/align-folder.js';
+import { FaceDetector, type Point } from '../src/data/align/detect.js';
+import { readImageFolder } from '../src/data/readers/image-folder.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const yale = join(here, '..', '..', '..', 'shared', 'data', 'yale');

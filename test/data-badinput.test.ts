@@ -7,16 +7,16 @@ import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
-import { readAttributesCsv } from '../src/data/attributes.js';
-import { readCelebA } from '../src/data/celeba.js';
 import { decodeImage } from '../src/data/decode.js';
 import { DataError } from '../src/data/errors.js';
-import { readImageFolder } from '../src/data/imageFolder.js';
-import { Loader } from '../src/data/loader.js';
-import { readLfwPairs, readPairList } from '../src/data/pairs.js';
-import { PyTuple, writePickle } from '../src/data/pickle.js';
-import { readRecordIO, writeRecordIO } from '../src/data/recordio.js';
-import { readVerificationBin, writeVerificationBin } from '../src/data/verificationBin.js';
+import { Loader } from '../src/data/loader/loader.js';
+import { readAttributesCsv } from '../src/data/readers/attributes.js';
+import { readCelebA } from '../src/data/readers/celeba.js';
+import { readImageFolder } from '../src/data/readers/image-folder.js';
+import { readLfwPairs, readPairList } from '../src/data/readers/pairs.js';
+import { PyTuple, writePickle } from '../src/data/readers/pickle.js';
+import { readRecordIO, writeRecordIO } from '../src/data/readers/recordio.js';
+import { readVerificationBin, writeVerificationBin } from '../src/data/readers/verification-bin.js';
 
 let root: string;
 

@@ -7,11 +7,11 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { readCelebA, writeCelebAAnnotations } from '../src/data/celeba.js';
 import { readImageBytes } from '../src/data/dataset.js';
-import { readImageFolder } from '../src/data/imageFolder.js';
-import { readLfwPairs, readPairList, writeLfwPairs, writePairList } from '../src/data/pairs.js';
-import { readPickle } from '../src/data/pickle.js';
+import { readCelebA, writeCelebAAnnotations } from '../src/data/readers/celeba.js';
+import { readImageFolder } from '../src/data/readers/image-folder.js';
+import { readLfwPairs, readPairList, writeLfwPairs, writePairList } from '../src/data/readers/pairs.js';
+import { readPickle } from '../src/data/readers/pickle.js';
 import {
   packRecord,
   RecordIOWriter,
@@ -20,8 +20,8 @@ import {
   readRecordPayload,
   unpackRecord,
   writeRecordIO,
-} from '../src/data/recordio.js';
-import { parseVerificationBin, readVerificationBin, writeVerificationBin } from '../src/data/verificationBin.js';
+} from '../src/data/readers/recordio.js';
+import { parseVerificationBin, readVerificationBin, writeVerificationBin } from '../src/data/readers/verification-bin.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sharedData = join(here, '..', '..', '..', 'shared', 'data');

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { readImageFolder } from '../src/data/imageFolder.js';
-import { Loader } from '../src/data/loader.js';
-import { readRecordIO, writeRecordIO } from '../src/data/recordio.js';
+import { Loader } from '../src/data/loader/loader.js';
+import { readImageFolder } from '../src/data/readers/image-folder.js';
+import { readRecordIO, writeRecordIO } from '../src/data/readers/recordio.js';
 import type * as torch from '../src/torch/index.js';
 
 let root: string;

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { readAttributesCsv } from '../src/data/attributes.js';
-import { readImageFolder } from '../src/data/imageFolder.js';
-import { faceAttributes, synthIdentity } from '../src/data/synth.js';
-import { generateSynthDataset } from '../src/data/synthDataset.js';
+import { readAttributesCsv } from '../src/data/readers/attributes.js';
+import { readImageFolder } from '../src/data/readers/image-folder.js';
+import { generateSynthDataset } from '../src/data/synth/synth-dataset.js';
+import { faceAttributes, synthIdentity } from '../src/data/synth/synth-identity.js';
 
 function filesOf(dir: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readImageFolder } from '../src/data/imageFolder.js';
+import { readImageFolder } from '../src/data/readers/image-folder.js';
 import { embedFiles } from '../src/eval/feature-cache.js';
 import { closedSet, leaveOneOutSearch } from '../src/eval/identification.js';
 import { faceApiEmbedder } from '../src/eval/peer-faceapi.js';

@@ -3,7 +3,8 @@
 // CBAM-style maps included.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type BranchTaps, cbamMaps, distillationLoss, mapDistance } from '../src/losses/distillation.js';
+import { cbamMaps, distillationLoss, mapDistance } from '../src/losses/distillation.js';
+import type { BranchTaps } from '../src/models/multi-branch.js';
 import * as torch from '../src/torch/index.js';
 import { anchorPrelude, anchorUnavailable } from './helpers/catface-anchor.js';
 import { closeness, runPython } from './helpers/oracle.js';

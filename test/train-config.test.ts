@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_ATTRIBUTES } from '../src/data/attributes.js';
+import { DEFAULT_ATTRIBUTES } from '../src/data/readers/attributes.js';
 import * as torch from '../src/torch/index.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
 import { loadTrainConfig, parseTrainConfig } from '../src/train/config.js';
@@ -51,6 +51,7 @@ test('a bad config names the field and what is wrong', () => {
   bad({ model: { widths: [64, 128, 256, 'x'] } }, 'model.widths[3]', /expected a finite number/);
   bad({ data: { train: 'd', imageSize: 8 } }, 'data.imageSize', /must be ≥ 16, got 8/);
   bad({ model: { heads: 7 } }, 'model.heads', /must divide the last width 512/);
+  bad({ model: { groups: 7 } }, 'model.groups', /must divide 2×512 channels, got 7/);
   bad({ model: { depth: 'ir19' } }, 'model.depth', /must be one of 'ir18', 'ir34', 'ir50', 'ir100'/);
   bad({ stage1: { steps: 10, optim: { milestones: [5, 20] } } }, 'stage1.optim.milestones', /beyond the stage's 10 steps/);
   bad({ stage1: { optim: { milestones: [8, 4] } } }, 'stage1.optim.milestones', /strictly increasing/);

@@ -100,7 +100,7 @@ test('a tiny stage-1 run brings the loss down', async () => {
   );
   writeFileSync(pairs, `${lines.join('\n')}\n`);
   const result = await runTraining(config(run, { stage1: 40, stage2: 0, every: 0, pairs }));
-  result.modules.network.dispose();
+  for (const m of Object.values(result.modules)) m.dispose();
   const losses = result.losses;
   assert.equal(losses.length, 40);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -234,7 +234,7 @@ test('model.pretrained starts the trunk and both branches from IR-ResNet weights
   const raw = tinyConfig(join(root, 'pretrained'));
   const built = buildModules(parseTrainConfig({ ...raw, model: { ...(raw.model as object), pretrained: path } }), 8);
   const theirs = ir.stateDict();
-  const ours = built.network.stateDict();
+  const ours = built.model.network.stateDict();
   for (const [mine, source] of [
     ['conv1.weight', 'conv1.weight'],
     ['layer3.1.conv2.weight', 'layer3.1.conv2.weight'],
@@ -244,5 +244,5 @@ test('model.pretrained starts the trunk and both branches from IR-ResNet weights
   ]) {
     assert.ok(ours.get(mine)?.equal(theirs.get(source) as torch.Tensor), `${mine} should equal the pretrained ${source}`);
   }
-  for (const m of [ir, built.network, built.fusion, built.frHead, built.fusedHead]) m.dispose();
+  for (const m of [ir, built.model, built.frHead, built.fusedHead]) m.dispose();
 });

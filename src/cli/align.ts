@@ -1,7 +1,7 @@
 // `catface align`: detect faces and align a folder tree to the 5-point template, into a cache.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { alignFolder } from '../data/alignFolder.js';
+import { alignFolder } from '../data/align/align-folder.js';
 import { type Command, UsageError } from './command.js';
 
 export const align: Command = {

@@ -3,10 +3,11 @@
 // degraded images, and clean gallery vs degraded probe; plus the SB branch's attribute accuracy. Produces the
 // sections of the HTML report (src/eval/report.ts) and a short text summary.
 
+import { pixelsToNormalized } from '../common/image-convention.js';
 import { readImageBytes } from '../data/dataset.js';
 import { decodeImage } from '../data/decode.js';
-import { readImageFolder } from '../data/imageFolder.js';
 import { Prng } from '../data/prng.js';
+import { readImageFolder } from '../data/readers/image-folder.js';
 import { Degrader } from '../degrade/degrader.js';
 import { attributeMetrics } from '../eval/attributes.js';
 import { pairedBootstrap, weightedMean } from '../eval/bootstrap.js';
@@ -15,7 +16,7 @@ import { pairScores } from '../eval/pair-scores.js';
 import type { ReportSection } from '../eval/report.js';
 import { auc, SortedScores, tarAtFar } from '../eval/roc.js';
 import { tenFold } from '../eval/tenfold.js';
-import { type EmbeddingKind, FaceModel, pixelsToInput } from '../serve/face-model.js';
+import { type EmbeddingKind, FaceModel } from '../serve/face-model.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 
@@ -78,7 +79,7 @@ async function degradeCrops(crops: Uint8Array[], size: number, seed: number): Pr
   try {
     for (let start = 0; start < crops.length; start += 64) {
       const chunk = crops.slice(start, start + 64);
-      const unit = torch.tidy(() => pixelsToInput(chunk, size).add(1).div(2));
+      const unit = torch.tidy(() => pixelsToNormalized(chunk, size).add(1).div(2));
       const { hq, lq } = await degrader.degrade(unit);
       const bytes = torch.tidy(
         () => lq.mul(255).round().clamp(0, 255).to('uint8').permute([0, 2, 3, 1]).contiguous().dataSync() as Uint8Array,
@@ -172,7 +173,7 @@ export async function evaluateDemo(modelDir: string, testDir: string, seed: numb
     ] as const) {
       const probabilities: number[] = [];
       for (let start = 0; start < n; start += 64) {
-        const input = pixelsToInput(crops.slice(start, start + 64), size);
+        const input = pixelsToNormalized(crops.slice(start, start + 64), size);
         for (const r of await model.attributes(input)) probabilities.push(...names.map((a) => r[a]));
         input.dispose();
       }

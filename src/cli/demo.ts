@@ -1,13 +1,13 @@
 // `catface demo`: the whole job on the embedded default, on a CPU — synthetic identities with attributes,
 // stage-1 and stage-2 training (configs/demo.json: 64 px, a narrow IR-18), then baseline (FR branch alone) vs
 // CATFace on unseen identities, clean and degraded, written as an HTML report.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateSynthDataset } from '../data/synthDataset.js';
+import { generateSynthDataset } from '../data/synth/synth-dataset.js';
 import { writeReport } from '../eval/report.js';
-import { parseTrainConfig } from '../train/config.js';
+import { parseTrainConfig, readConfigJson } from '../train/config.js';
 import { formatDuration } from '../train/progress.js';
 import { runTraining } from '../train/run.js';
 import { type Command, UsageError } from './command.js';
@@ -60,10 +60,14 @@ export const demoCommand: Command = {
     const started = performance.now();
     const lap = (since: number) => (performance.now() - since) / 1000;
 
-    const raw = JSON.parse(readFileSync(values.config, 'utf8')) as Record<string, Record<string, unknown>>;
-    const size = Number(raw.data?.imageSize ?? 64);
     const trainDir = join(out, 'data', 'train');
     const testDir = join(out, 'data', 'test');
+    const raw = readConfigJson(values.config);
+    const config = parseTrainConfig(
+      { ...raw, threads, seed, outDir: out, data: { ...(raw.data as object), train: trainDir } },
+      values.config,
+    );
+    const size = config.data.imageSize;
     // a fresh run each time: the demo measures the whole job
     for (const dir of [join(out, 'data'), join(out, 'checkpoints'), join(out, 'metrics.jsonl'), join(out, 'model'), join(out, 'report')]) {
       rmSync(dir, { recursive: true, force: true });
@@ -87,12 +91,10 @@ export const demoCommand: Command = {
     const synthSeconds = lap(t);
     console.log(`    ${train.images} + ${test.images} images in ${formatDuration(synthSeconds)}`);
 
-    const config = parseTrainConfig({ ...raw, threads, seed, outDir: out, data: { ...raw.data, train: trainDir } }, values.config);
     t = performance.now();
     console.log(`2/4 training stage 1 (${config.stage1.steps} steps) and stage 2 (${config.stage2.steps} steps)…`);
     const result = await runTraining(config);
-    result.modules.network.dispose();
-    result.modules.fusion.dispose();
+    for (const m of Object.values(result.modules)) m.dispose();
     const trainSeconds = lap(t);
     if (!result.modelDir) throw new Error('training stopped before its last step');
 

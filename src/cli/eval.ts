@@ -5,12 +5,12 @@ import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeImage } from '../data/decode.js';
-import { readImageFolder } from '../data/imageFolder.js';
-import { readLfwPairs, readPairList } from '../data/pairs.js';
-import { readVerificationBin } from '../data/verificationBin.js';
+import { readImageFolder } from '../data/readers/image-folder.js';
+import { readLfwPairs, readPairList } from '../data/readers/pairs.js';
+import { readVerificationBin } from '../data/readers/verification-bin.js';
 import { attributeMetrics } from '../eval/attributes.js';
 import { bootstrap, weightedMean } from '../eval/bootstrap.js';
-import { type Embedder, type EmbedOutput, embedAll, type FlipFusion } from '../eval/embedding.js';
+import { type Embedder, embedAll, type FlipFusion } from '../eval/embedding.js';
 import { embedFiles } from '../eval/feature-cache.js';
 import { firstImagesAsGallery, leaveOneOutSearch, type SearchResult, search } from '../eval/identification.js';
 import { findIjbMeta, readFaceTidMid, readTemplatePairs } from '../eval/ijb.js';
@@ -29,7 +29,7 @@ import {
 import { poolTemplates, templateRows } from '../eval/templates.js';
 import { insightfaceDistanceThresholds } from '../eval/tenfold.js';
 import { loadSafetensors } from '../nn/safetensors.js';
-import { FaceModel, pixelsToInput } from '../serve/face-model.js';
+import { FaceModel } from '../serve/face-model.js';
 import * as torch from '../torch/index.js';
 import { type Command, UsageError } from './command.js';
 
@@ -91,23 +91,10 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
-/** The inference API as an Embedder: aligned crops → the model's default unit embedding and FR feature norm. */
+/** A model directory as an Embedder: aligned crops → the model's default unit embedding and FR feature norm. */
 export function modelEmbedder(dir: string): Embedder {
   const model = FaceModel.load(dir);
-  return {
-    name: basename(dir.replace(/\/+$/, '')),
-    imageSize: model.imageSize,
-    embed(crops: Uint8Array[]): EmbedOutput {
-      return torch.tidy(() => {
-        const out = model.forwardTensor(pixelsToInput(crops, model.imageSize));
-        return {
-          embeddings: out.embedding.dataSync() as Float32Array,
-          dim: out.embedding.shape[1],
-          norms: out.quality.dataSync() as Float32Array,
-        };
-      });
-    },
-  };
+  return model.embedder(model.spec.defaultEmbedding, basename(dir.replace(/\/+$/, '')));
 }
 
 async function chooseEmbedder(values: Values): Promise<Embedder> {
@@ -330,7 +317,7 @@ async function attributes(values: Values): Promise<number> {
   const batch = 64;
   for (let start = 0; start < dataset.samples.length; start += batch) {
     const part = dataset.samples.slice(start, start + batch);
-    const input = await model.load(part.map((s) => (s.image.kind === 'file' ? s.image.path : '')));
+    const input = await model.decode(part.map((s) => (s.image.kind === 'file' ? s.image.path : '')));
     const probabilities = torch.tidy(() => model.forwardTensor(input).attributes.dataSync() as Float32Array);
     input.dispose();
     const all = model.spec.attributes.length;

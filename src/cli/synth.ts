@@ -1,6 +1,6 @@
 // `catface synth`: generates the embedded synthetic-identity dataset (image folder + attributes.csv).
 import { parseArgs } from 'node:util';
-import { generateSynthDataset } from '../data/synthDataset.js';
+import { generateSynthDataset } from '../data/synth/synth-dataset.js';
 import { type Command, UsageError } from './command.js';
 
 function positiveInt(value: string, flag: string): number {

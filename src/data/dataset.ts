@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { BadInputReport } from './errors.js';
 import { DataError } from './errors.js';
-import { readRecordPayload } from './recordio.js';
+import { readRecordPayload } from './readers/recordio.js';
 
 /** Where a sample's encoded image lives: a file of its own, or a record inside a RecordIO `.rec` file. */
 export type ImageLocator = { kind: 'file'; path: string } | { kind: 'record'; path: string; offset: number };

@@ -3,6 +3,7 @@
 // (1 − cos(vec V_hq, vec V_lq))]. Ablations: an L2 distance instead of the cosine; distilling the branch
 // feature maps; or distilling CBAM-style attention maps computed from those feature maps.
 
+import type { BranchTaps } from '../models/multi-branch.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 
@@ -14,13 +15,6 @@ export type DistillationTarget = 'attention' | 'features' | 'cbam';
 export interface DistillationOptions {
   distance?: DistillationDistance;
   target?: DistillationTarget;
-}
-
-/** What one branch exposes for one image batch: its self-attention A [B, N, N], values V [B, N, C], map [B, C, H, W]. */
-export interface BranchTaps {
-  A: Tensor;
-  V: Tensor;
-  map: Tensor;
 }
 
 /** Distance between a teacher and a student map per sample, averaged over the batch; the teacher is detached. */

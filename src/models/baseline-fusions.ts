@@ -5,7 +5,7 @@ import { LayerNorm } from '../nn/layernorm.js';
 import { Linear } from '../nn/linear.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
-import { Fusion, type FusionConfig, fusionInt } from './fusion-base.js';
+import { Fusion, type FusionConfig } from './fusion-base.js';
 import { fromTokens, multiHeadAttention, toTokens } from './token-attention.js';
 
 /** The FR map alone: the stage-1 FR branch's information only, with a fresh head (the baseline without SB). */
@@ -52,7 +52,7 @@ export class SEFusion extends Fusion {
   constructor(config: FusionConfig) {
     super('se', config);
     const c2 = 2 * this.channels;
-    const hidden = Math.max(1, Math.floor(c2 / fusionInt('se', config, 'seReduction', 16)));
+    const hidden = Math.max(1, Math.floor(c2 / this.options.seReduction));
     this.fc1 = this.module('fc1', new Linear(c2, hidden));
     this.fc2 = this.module('fc2', new Linear(hidden, c2));
     this.attachHead(c2);
@@ -77,7 +77,7 @@ export class CrossAttentionFusion extends Fusion {
   constructor(config: FusionConfig) {
     super('cross', config);
     const c = this.channels;
-    this.heads = fusionInt('cross', config, 'heads', 8);
+    this.heads = this.options.heads;
     if (c % this.heads !== 0) throw new RangeError(`CrossAttentionFusion: config.heads (${this.heads}) must divide the ${c} channels`);
     this.norm_fr = this.module('norm_fr', new LayerNorm(c));
     this.norm_sb = this.module('norm_sb', new LayerNorm(c));

@@ -11,7 +11,7 @@ import { LayerNorm } from '../nn/layernorm.js';
 import { Linear } from '../nn/linear.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
-import { Fusion, type FusionConfig, fusionInt } from './fusion-base.js';
+import { FUSION_DEFAULTS, Fusion, type FusionConfig } from './fusion-base.js';
 import { MFFNL } from './mffnl.js';
 import { fromTokens, multiHeadAttention, toTokens } from './token-attention.js';
 
@@ -30,17 +30,16 @@ export class CATF extends Fusion {
 
   /** `config.kind`: 'catf' (default), 'catf-no-mffnl' or 'catf-no-caf'. */
   constructor(config: FusionConfig) {
-    const kind = config.kind ?? 'catf';
+    const kind = config.kind ?? FUSION_DEFAULTS.kind;
     if (kind !== 'catf' && kind !== 'catf-no-mffnl' && kind !== 'catf-no-caf') {
       throw new RangeError(`CATF: config.kind must be catf, catf-no-mffnl or catf-no-caf, got '${kind}'`);
     }
     super(kind, config);
     const c = this.channels;
-    this.heads = fusionInt(kind, config, 'heads', 8);
+    this.heads = this.options.heads;
+    this.groups = this.options.groups;
     if (c % this.heads !== 0) throw new RangeError(`CATF: config.heads (${this.heads}) must divide the ${c} channels`);
-    this.groups = fusionInt(kind, config, 'groups', 8);
     if ((2 * c) % this.groups !== 0) throw new RangeError(`CATF: config.groups (${this.groups}) must divide the ${2 * c} fused channels`);
-    const expandRatio = fusionInt(kind, config, 'expandRatio', 4);
     this.norm_fr = this.module('norm_fr', new LayerNorm(c));
     this.norm_sb = this.module('norm_sb', new LayerNorm(c));
     this.qkv_fr = this.module('qkv_fr', new Linear(c, 3 * c, { bias: false }));
@@ -48,8 +47,8 @@ export class CATF extends Fusion {
     this.out_fr = this.module('out_fr', new Linear(c, c));
     this.out_sb = this.module('out_sb', new Linear(c, c));
     const withMffnl = kind !== 'catf-no-mffnl';
-    this.ffn_fr = withMffnl ? this.module('ffn_fr', new MFFNL(c, expandRatio)) : null;
-    this.ffn_sb = withMffnl ? this.module('ffn_sb', new MFFNL(c, expandRatio)) : null;
+    this.ffn_fr = withMffnl ? this.module('ffn_fr', new MFFNL(c, this.options.expandRatio)) : null;
+    this.ffn_sb = withMffnl ? this.module('ffn_sb', new MFFNL(c, this.options.expandRatio)) : null;
     this.caf_qkv = kind !== 'catf-no-caf' ? this.module('caf_qkv', new Conv2d(2 * c, 6 * c, 1, { bias: false })) : null;
     this.attachHead(2 * c);
   }

@@ -8,10 +8,26 @@ import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 
 export interface EmbeddingHeadConfig {
-  /** Embedding size E. Default 512. */
+  /** Embedding size E. */
   embeddingSize?: number;
-  /** Dropout probability before the linear layer. Default 0 (insightface; the op is skipped). */
+  /** Dropout probability before the linear layer (0, insightface's default, skips the op). */
   dropout?: number;
+}
+
+export const EMBEDDING_HEAD_DEFAULTS: Required<EmbeddingHeadConfig> = { embeddingSize: 512, dropout: 0 };
+
+/** Fills the defaults and checks the values; errors name the field. */
+export function resolveEmbeddingHeadConfig(config: EmbeddingHeadConfig = {}): Required<EmbeddingHeadConfig> {
+  const resolved = {
+    embeddingSize: config.embeddingSize ?? EMBEDDING_HEAD_DEFAULTS.embeddingSize,
+    dropout: config.dropout ?? EMBEDDING_HEAD_DEFAULTS.dropout,
+  };
+  if (!(Number.isInteger(resolved.embeddingSize) && resolved.embeddingSize > 0)) {
+    throw new RangeError(`EmbeddingHead: config.embeddingSize must be a positive integer, got ${resolved.embeddingSize}`);
+  }
+  if (!(resolved.dropout >= 0 && resolved.dropout < 1))
+    throw new RangeError(`EmbeddingHead: config.dropout must be in [0, 1), got ${resolved.dropout}`);
+  return resolved;
 }
 
 export interface Embedding {
@@ -36,13 +52,9 @@ export class EmbeddingHead extends Module {
     config: EmbeddingHeadConfig = {},
   ) {
     super();
-    this.embeddingSize = config.embeddingSize ?? 512;
-    this.dropout = config.dropout ?? 0;
-    if (!(Number.isInteger(this.embeddingSize) && this.embeddingSize > 0)) {
-      throw new RangeError(`EmbeddingHead: config.embeddingSize must be a positive integer, got ${this.embeddingSize}`);
-    }
-    if (!(this.dropout >= 0 && this.dropout < 1))
-      throw new RangeError(`EmbeddingHead: config.dropout must be in [0, 1), got ${this.dropout}`);
+    const { embeddingSize, dropout } = resolveEmbeddingHeadConfig(config);
+    this.embeddingSize = embeddingSize;
+    this.dropout = dropout;
     this.bn = this.module('bn', new BatchNorm2d(channels));
     this.fc = this.module('fc', new Linear(channels * height * width, this.embeddingSize));
     this.feat = this.module('feat', new BatchNorm1d(this.embeddingSize));

@@ -1,10 +1,10 @@
 // Builds the stage-2 fusion named by `config.kind` (default CATF).
 import { AddFusion, ConcatFusion, CrossAttentionFusion, NoFusion, SEFusion } from './baseline-fusions.js';
 import { CATF } from './catf.js';
-import { type Fusion, type FusionConfig, fusionKinds } from './fusion-base.js';
+import { type Fusion, type FusionConfig, resolveFusionOptions } from './fusion-base.js';
 
 export function createFusion(config: FusionConfig): Fusion {
-  const kind = config.kind ?? 'catf';
+  const { kind } = resolveFusionOptions(config);
   switch (kind) {
     case 'none':
       return new NoFusion(config);
@@ -20,7 +20,5 @@ export function createFusion(config: FusionConfig): Fusion {
     case 'catf-no-mffnl':
     case 'catf-no-caf':
       return new CATF(config);
-    default:
-      throw new RangeError(`fusion: config.kind must be one of ${fusionKinds.join(', ')}, got '${kind as string}'`);
   }
 }

@@ -9,30 +9,49 @@ import { Conv2d } from '../nn/conv.js';
 import { Module, type StateDict } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
 import { AttributeHead } from './attribute-head.js';
-import { type Embedding, EmbeddingHead } from './embedding-head.js';
+import { EMBEDDING_HEAD_DEFAULTS, type Embedding, EmbeddingHead } from './embedding-head.js';
 import { IRESNET_LAYERS, type IResNetName, makeStage, outputSide, type ShortcutStyle } from './iresnet.js';
 import { SelfAttention } from './self-attention.js';
 
+/** The family of the trunk and branch stages; further kinds (e.g. a pretrained ResNet) plug in here. */
+export type MultiBranchBackbone = 'iresnet';
+
 export interface MultiBranchConfig {
-  /** IR-ResNet depth giving the blocks per stage. Default 'ir18'. */
+  /** Trunk and branch stages: IR-ResNet blocks. */
+  backbone?: MultiBranchBackbone;
+  /** IR-ResNet depth giving the blocks per stage. */
   depth?: IResNetName;
   /** Blocks per stage (4 numbers); overrides `depth`. */
   layers?: readonly number[];
-  /** Channels of the stem/stage 1 and stages 2–4. Default [64, 128, 256, 512]. */
+  /** Channels of the stem/stage 1 and stages 2–4. */
   widths?: readonly number[];
-  /** Side of the square input in pixels. Default 112. */
+  /** Side of the square input in pixels. */
   inputSize?: number;
-  /** Number of binary attributes K of the SB head. Default 5 (Male, Big_Nose, Chubby, Narrow_Eyes, Bald). */
+  /** Number of binary attributes K of the SB head. */
   attributes?: number;
-  /** FR embedding size. Default 512. */
+  /** FR embedding size. */
   embeddingSize?: number;
-  /** Dropout of the FR head. Default 0. */
+  /** Dropout of the FR head. */
   dropout?: number;
-  /** Self-attention query/key reduction (d = C/reduction). Default 8. */
+  /** Self-attention query/key reduction (d = C/reduction). */
   attentionReduction?: number;
-  /** Shortcut of stride-2 blocks that keep their width (see iresnet.ts). Default 'conv'. */
+  /** Shortcut of stride-2 blocks that keep their width (see iresnet.ts). */
   shortcut?: ShortcutStyle;
 }
+
+/** The one place the network's defaults live (SPEC §2); the training config's schema shows these. */
+export const MULTI_BRANCH_DEFAULTS = {
+  backbone: 'iresnet',
+  depth: 'ir18',
+  widths: [64, 128, 256, 512],
+  inputSize: 112,
+  /** Male, Big_Nose, Chubby, Narrow_Eyes, Bald. */
+  attributes: 5,
+  embeddingSize: EMBEDDING_HEAD_DEFAULTS.embeddingSize,
+  dropout: EMBEDDING_HEAD_DEFAULTS.dropout,
+  attentionReduction: 8,
+  shortcut: 'conv',
+} as const satisfies Required<Omit<MultiBranchConfig, 'layers'>>;
 
 /** One branch's outputs after its self-attention block. */
 export interface BranchTaps {
@@ -55,20 +74,25 @@ export interface MultiBranchOutput extends Embedding {
 export type ResolvedMultiBranchConfig = Required<Omit<MultiBranchConfig, 'depth'>>;
 
 export function resolveMultiBranchConfig(config: MultiBranchConfig = {}): ResolvedMultiBranchConfig {
-  const depth = config.depth ?? 'ir18';
+  const d = MULTI_BRANCH_DEFAULTS;
+  const depth = config.depth ?? d.depth;
   if (!config.layers && !IRESNET_LAYERS[depth]) {
     throw new RangeError(`MultiBranchNet: config.depth must be one of ${Object.keys(IRESNET_LAYERS).join(', ')}, got '${depth}'`);
   }
   const resolved: ResolvedMultiBranchConfig = {
+    backbone: config.backbone ?? d.backbone,
     layers: [...(config.layers ?? IRESNET_LAYERS[depth])],
-    widths: [...(config.widths ?? [64, 128, 256, 512])],
-    inputSize: config.inputSize ?? 112,
-    attributes: config.attributes ?? 5,
-    embeddingSize: config.embeddingSize ?? 512,
-    dropout: config.dropout ?? 0,
-    attentionReduction: config.attentionReduction ?? 8,
-    shortcut: config.shortcut ?? 'conv',
+    widths: [...(config.widths ?? d.widths)],
+    inputSize: config.inputSize ?? d.inputSize,
+    attributes: config.attributes ?? d.attributes,
+    embeddingSize: config.embeddingSize ?? d.embeddingSize,
+    dropout: config.dropout ?? d.dropout,
+    attentionReduction: config.attentionReduction ?? d.attentionReduction,
+    shortcut: config.shortcut ?? d.shortcut,
   };
+  if (resolved.backbone !== 'iresnet') {
+    throw new RangeError(`MultiBranchNet: config.backbone must be 'iresnet', got '${resolved.backbone as string}'`);
+  }
   for (const key of ['layers', 'widths'] as const) {
     const v = resolved[key];
     if (v.length !== 4 || !v.every((n) => Number.isInteger(n) && n > 0)) {

@@ -1,5 +1,5 @@
-// Containers (torch.nn.Sequential, ModuleList): children named '0', '1', … so state-dict keys read
-// `layer.0.weight` exactly as in PyTorch.
+// Containers (torch.nn.Sequential, ModuleList, ModuleDict): children named '0', '1', … (or by key) so state-dict
+// keys read `layer.0.weight` exactly as in PyTorch.
 import type { Tensor } from '../torch/tensor.js';
 import { Layer } from './layer.js';
 import { Module } from './module.js';
@@ -31,6 +31,14 @@ export class ModuleList<M extends Module = Module> extends Module {
 
   [Symbol.iterator](): Iterator<M> {
     return this.items[Symbol.iterator]();
+  }
+}
+
+/** Modules under names of their own; it registers them (so its state dict is theirs, prefixed) but defines no forward. */
+export class ModuleDict<M extends Module = Module> extends Module {
+  constructor(modules: Readonly<Record<string, M>>) {
+    super();
+    for (const [name, m] of Object.entries(modules)) this.module(name, m);
   }
 }
 

@@ -4,9 +4,9 @@
 // keeps process-wide state that a second JS context in the same process (a Worker) would corrupt.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ModelSpec } from '../models/model-dir.js';
 import type { EmbeddingKind, FaceAnalysis, FaceImage, Verification } from './face-model.js';
 import { FaceModel, verification } from './face-model.js';
-import type { ModelSpec } from './model-dir.js';
 
 type Request = { id: number; method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind } | { id: number; method: 'spec' };
 type Reply = { id: number; result: unknown } | { id: number; error: string };

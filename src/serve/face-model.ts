@@ -7,19 +7,19 @@
 // the event loop keeps answering requests.
 
 import { readFile } from 'node:fs/promises';
+import { pixelsToNormalized } from '../common/image-convention.js';
 import { decodeImage } from '../data/decode.js';
-import type { Embedder, EmbedOutput } from '../eval/embedding.js';
-import { createFusion } from '../models/fusion.js';
-import type { Fusion } from '../models/fusion-base.js';
-import { MultiBranchNet } from '../models/multi-branch.js';
+import { catfaceEmbedder } from '../eval/catface-embedder.js';
+import type { Embedder } from '../eval/embedding.js';
+import type { CATFace, CATFaceInference, EmbeddingKind } from '../models/catface.js';
+import { type ModelSpec, readModelDir } from '../models/model-dir.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
-import { type ModelSpec, readModelDir, weightsUnder } from './model-dir.js';
+
+export type { EmbeddingKind } from '../models/catface.js';
 
 /** An aligned face crop: a file path or the encoded image bytes (JPEG/PNG/WebP…); resized to the model's input. */
 export type FaceImage = string | Uint8Array;
-
-export type EmbeddingKind = 'fused' | 'fr';
 
 export interface FaceAnalysis {
   /** Unit embedding (the model's default kind unless asked otherwise). */
@@ -38,111 +38,40 @@ export interface Verification {
   threshold: number | null;
 }
 
-/** Converts H×W×3 uint8 RGB crops to the network's input, SPEC §1: (x/255 − 0.5)/0.5, [B, 3, H, W]. */
-export function pixelsToInput(pixels: Uint8Array[], size: number): Tensor {
-  const stride = size * size * 3;
-  const all = new Uint8Array(pixels.length * stride);
-  pixels.forEach((p, i) => {
-    if (p.length !== stride) throw new RangeError(`pixelsToInput: crop ${i} has ${p.length} bytes, expected ${size}×${size}×3 = ${stride}`);
-    all.set(p, i * stride);
-  });
-  return torch.tidy(() =>
-    torch.fromBytes(all, 'uint8', [pixels.length, size, size, 3]).permute([0, 3, 1, 2]).to('float32').div(127.5).sub(1).contiguous(),
-  );
-}
-
-/** Network (+ fusion) forward on normalised images, without autograd: embedding, FR norm, attribute probabilities. */
-export function inferenceForward(
-  network: MultiBranchNet,
-  fusion: Fusion | null,
-  images: Tensor,
-  kind: EmbeddingKind,
-): { embedding: Tensor; quality: Tensor; attributes: Tensor } {
-  if (kind === 'fused' && !fusion) throw new Error("FaceModel: this model has no fusion (stage 2 was not trained); use kind 'fr'");
-  return torch.tidy(() =>
-    torch.noGrad(() => {
-      const out = network.forward(images);
-      const embedding = kind === 'fused' ? (fusion as Fusion).forward(out.fr.map, out.sb.map).embedding : out.embedding;
-      return { embedding, quality: out.norm.reshape([-1]), attributes: out.attributes.sigmoid() };
-    }),
-  );
-}
-
-/** The evaluation protocols' view of a network (src/eval's Embedder): HWC uint8 crops → embeddings and norms. */
-export function networkEmbedder(name: string, network: MultiBranchNet, fusion: Fusion | null, kind: EmbeddingKind): Embedder {
-  const imageSize = network.config.inputSize;
-  return {
-    name,
-    imageSize,
-    embed(crops: Uint8Array[]): EmbedOutput {
-      const input = pixelsToInput(crops, imageSize);
-      try {
-        const out = inferenceForward(network, fusion, input, kind);
-        const result = {
-          embeddings: out.embedding.dataSync() as Float32Array,
-          dim: out.embedding.shape[1],
-          norms: out.quality.dataSync() as Float32Array,
-        };
-        torch.dispose(out);
-        return result;
-      } finally {
-        input.dispose();
-      }
-    },
-  };
-}
-
 export class FaceModel {
   private constructor(
     readonly spec: ModelSpec,
-    readonly network: MultiBranchNet,
-    readonly fusion: Fusion | null,
+    readonly model: CATFace,
   ) {}
 
-  /** Loads a model directory written by `catface train` / `catface demo` (see model-dir.ts). */
+  /** Loads a model directory written by `catface train` / `catface demo` (see models/model-dir.ts). */
   static load(dir: string): FaceModel {
-    const { spec, weights } = readModelDir(dir);
-    try {
-      const network = new MultiBranchNet(spec.network);
-      network.loadStateDict(weightsUnder(weights, 'network'), { source: `${dir} (network)` });
-      let fusion: Fusion | null = null;
-      if (spec.fusion) {
-        fusion = createFusion(spec.fusion);
-        fusion.loadStateDict(weightsUnder(weights, 'fusion'), { source: `${dir} (fusion)` });
-      }
-      network.eval();
-      fusion?.eval();
-      return new FaceModel(spec, network, fusion);
-    } finally {
-      torch.dispose([...weights.values()]);
-    }
+    const { spec, model } = readModelDir(dir);
+    return new FaceModel(spec, model);
   }
 
   get imageSize(): number {
-    return this.spec.imageSize;
+    return this.model.imageSize;
   }
 
   /** Everything the model computes for a normalised batch [B, 3, S, S] (or [3, S, S]); tensors owned by the caller. */
-  forwardTensor(
-    images: Tensor,
-    kind: EmbeddingKind = this.spec.defaultEmbedding,
-  ): { embedding: Tensor; quality: Tensor; attributes: Tensor } {
-    const s = this.spec.imageSize;
+  forwardTensor(images: Tensor, kind: EmbeddingKind = this.spec.defaultEmbedding): CATFaceInference {
+    const s = this.imageSize;
     const batch = images.ndim === 3 ? images.unsqueeze(0) : images;
     if (batch.ndim !== 4 || batch.shape[1] !== 3 || batch.shape[2] !== s || batch.shape[3] !== s) {
       throw new RangeError(`FaceModel: expected aligned images [B, 3, ${s}, ${s}] normalised to [-1, 1], got [${images.shape}]`);
     }
-    return inferenceForward(this.network, this.fusion, batch, kind);
+    return this.model.infer(batch, kind);
   }
 
   /** This model as an evaluation Embedder (src/eval protocols: pair verification, IJB, identification). */
   embedder(kind: EmbeddingKind = this.spec.defaultEmbedding, name = `catface-${kind}`): Embedder {
-    return networkEmbedder(name, this.network, this.fusion, kind);
+    return catfaceEmbedder(this.model, kind, name);
   }
 
-  /** Decodes aligned crops to the model's input tensor. */
-  async load(images: FaceImage[]): Promise<Tensor> {
-    const s = this.spec.imageSize;
+  /** Reads and decodes aligned crops (paths or encoded bytes) into the model's normalised input tensor. */
+  async decode(images: FaceImage[]): Promise<Tensor> {
+    const s = this.imageSize;
     const pixels = await Promise.all(
       images.map(async (image, i) => {
         const source = typeof image === 'string' ? image : `image ${i}`;
@@ -153,15 +82,11 @@ export class FaceModel {
         return decodeImage(bytes, source, { height: s, width: s, fit: 'fill' });
       }),
     );
-    return pixelsToInput(pixels, s);
+    return pixelsToNormalized(pixels, s);
   }
 
-  private async run<T>(
-    inputs: FaceImage[] | Tensor,
-    kind: EmbeddingKind | undefined,
-    read: (out: { embedding: Tensor; quality: Tensor; attributes: Tensor }) => T,
-  ): Promise<T> {
-    const owned = Array.isArray(inputs) ? await this.load(inputs) : null;
+  private async run<T>(inputs: FaceImage[] | Tensor, kind: EmbeddingKind | undefined, read: (out: CATFaceInference) => T): Promise<T> {
+    const owned = Array.isArray(inputs) ? await this.decode(inputs) : null;
     try {
       const out = this.forwardTensor(owned ?? (inputs as Tensor), kind);
       try {
@@ -212,8 +137,7 @@ export class FaceModel {
   }
 
   dispose(): void {
-    this.network.dispose();
-    this.fusion?.dispose();
+    this.model.dispose();
   }
 }
 

@@ -1,104 +1,52 @@
-// From a validated TrainConfig to the modules the loop trains: the multi-branch network, the FR margin head,
-// the stage-2 fusion with its fused head and margin head; and the model directory's spec and weights.
+// From a validated TrainConfig to the modules the loop trains: the CATFace model (multi-branch network and
+// stage-2 fusion), the FR margin head and the fused embedding's margin head. `catfaceConfig` is the one place
+// the training config's fields become the model's constructor configs.
 import { MarginHead, type MarginHeadConfig } from '../losses/margin-head.js';
-import { createFusion } from '../models/fusion.js';
-import type { Fusion, FusionConfig } from '../models/fusion-base.js';
-import { iresnetToMultiBranch, type MultiBranchConfig, MultiBranchNet } from '../models/multi-branch.js';
+import { CATFace, type CATFaceConfig } from '../models/catface.js';
+import { iresnetToMultiBranch } from '../models/multi-branch.js';
 import { loadPretrainedIResNet } from '../models/pretrained.js';
 import { loadSafetensors } from '../nn/safetensors.js';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelSpec } from '../serve/model-dir.js';
-import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import type { TrainConfig } from './config.js';
 
 export interface TrainModules {
-  network: MultiBranchNet;
+  /** The network and the fusion: what the model directory saves. */
+  model: CATFace;
   frHead: MarginHead;
-  fusion: Fusion;
   fusedHead: MarginHead;
-  networkConfig: MultiBranchConfig;
-  fusionConfig: FusionConfig;
+}
+
+/** The model's configs from the training config (the fusion is built even when stage 2 has no steps, so a resume can add them). */
+export function catfaceConfig(config: TrainConfig): CATFaceConfig {
+  const { pretrained: _, fusion: kind, heads, groups, expandRatio, ...network } = config.model;
+  return {
+    network: { ...network, inputSize: config.data.imageSize, attributes: config.data.attributes.length },
+    fusion: { kind, heads, groups, expandRatio, head: { embeddingSize: network.embeddingSize, dropout: network.dropout } },
+  };
 }
 
 /** Builds (and, with model.pretrained, initialises) every module of a run for `classes` identities. */
 export function buildModules(config: TrainConfig, classes: number): TrainModules {
-  const m = config.model;
-  const networkConfig: MultiBranchConfig = {
-    depth: m.depth,
-    widths: m.widths,
-    inputSize: config.data.imageSize,
-    attributes: config.data.attributes.length,
-    embeddingSize: m.embeddingSize,
-    dropout: m.dropout,
-    attentionReduction: m.attentionReduction,
-    shortcut: m.shortcut,
-  };
-  const network = new MultiBranchNet(networkConfig);
-  if (m.pretrained) {
+  const model = CATFace.create(catfaceConfig(config));
+  const source = config.model.pretrained;
+  if (source) {
     torch.tidy(() => {
-      const source = m.pretrained as string;
       // insightface or AdaFace names, any wrapper prefix; stage 4 goes to both branches
-      const { model } = loadPretrainedIResNet(loadSafetensors(source).tensors, { source });
+      const { model: ir } = loadPretrainedIResNet(loadSafetensors(source).tensors, { source });
       try {
-        network.loadStateDict(iresnetToMultiBranch(model.stateDict()), { strict: false, source });
+        model.network.loadStateDict(iresnetToMultiBranch(ir.stateDict()), { strict: false, source });
       } finally {
-        model.dispose();
+        ir.dispose();
       }
     });
   }
   const margin: MarginHeadConfig = {
     classes,
     kind: config.loss.head,
-    embeddingSize: m.embeddingSize,
+    embeddingSize: config.model.embeddingSize,
     scale: config.loss.scale,
     h: config.loss.h,
     ...(config.loss.margin === null ? {} : { margin: config.loss.margin }),
   };
-  const fusionConfig: FusionConfig = {
-    kind: m.fusion,
-    channels: m.widths[3],
-    height: network.mapSide,
-    width: network.mapSide,
-    heads: m.heads,
-    groups: m.groups,
-    expandRatio: m.expandRatio,
-    head: { embeddingSize: m.embeddingSize, dropout: m.dropout },
-  };
-  return {
-    network,
-    frHead: new MarginHead(margin),
-    fusion: createFusion(fusionConfig),
-    fusedHead: new MarginHead(margin),
-    networkConfig,
-    fusionConfig,
-  };
-}
-
-/** The model.json of a run's exported model directory. */
-export function modelSpec(
-  config: TrainConfig,
-  modules: TrainModules,
-  provenance: Record<string, unknown>,
-  verifyThreshold: number | null = null,
-): ModelSpec {
-  const withFusion = config.stage2.steps > 0;
-  return {
-    format: MODEL_FORMAT,
-    version: MODEL_FORMAT_VERSION,
-    imageSize: config.data.imageSize,
-    attributes: [...config.data.attributes],
-    network: modules.networkConfig,
-    fusion: withFusion ? modules.fusionConfig : null,
-    defaultEmbedding: withFusion ? 'fused' : 'fr',
-    verifyThreshold,
-    provenance,
-  };
-}
-
-/** The inference weights: `network.*` and, when stage 2 ran, `fusion.*` (live tensors, not copies). */
-export function modelWeights(modules: TrainModules, withFusion: boolean): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [k, v] of modules.network.stateDict()) out.set(`network.${k}`, v);
-  if (withFusion) for (const [k, v] of modules.fusion.stateDict()) out.set(`fusion.${k}`, v);
-  return out;
+  return { model, frHead: new MarginHead(margin), fusedHead: new MarginHead(margin) };
 }

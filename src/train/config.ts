@@ -1,7 +1,7 @@
 // The training config file (`catface train --config run.json`): every choice of SPEC §2–§7 is a field here
 // with the SPEC's value as default. `parseTrainConfig` validates a parsed JSON value and names the bad field.
 import { readFileSync } from 'node:fs';
-import { DEFAULT_ATTRIBUTES } from '../data/attributes.js';
+import { DEFAULT_ATTRIBUTES } from '../data/readers/attributes.js';
 import type { DistillationDistance, DistillationTarget } from '../losses/distillation.js';
 import type { MarginKind } from '../losses/margin-head.js';
 import { type FusionKind, fusionKinds } from '../models/fusion-base.js';
@@ -146,7 +146,7 @@ export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig
   if (c4 % config.model.heads !== 0)
     throw new ConfigError('model.heads', `must divide the last width ${c4}, got ${config.model.heads}`, source);
   if ((2 * c4) % config.model.groups !== 0)
-    throw new ConfigError('model.cafGroups', `must divide 2×${c4} channels, got ${config.model.groups}`, source);
+    throw new ConfigError('model.groups', `must divide 2×${c4} channels, got ${config.model.groups}`, source);
   const weights = config.loss.attributeWeights;
   if (weights && weights.length !== config.data.attributes.length) {
     throw new ConfigError(
@@ -167,6 +167,11 @@ export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig
 
 /** Reads and validates a JSON config file; relative paths in it stay relative to the working directory. */
 export function loadTrainConfig(path: string): TrainConfig {
+  return parseTrainConfig(readConfigJson(path), path);
+}
+
+/** The parsed JSON of a config file, not yet validated (for callers that fill fields in first); errors name the file. */
+export function readConfigJson(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -179,7 +184,8 @@ export function loadTrainConfig(path: string): TrainConfig {
   } catch (err) {
     throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
   }
-  return parseTrainConfig(value, path);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError('(top level)', 'expected an object', path);
+  return value as Record<string, unknown>;
 }
 
 /** The field reference (`catface train --schema`). */

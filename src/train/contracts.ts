@@ -1,27 +1,11 @@
 // What the training loop needs from the network, the data loader and the degrader, as structural types: the
 // loop works with any implementation of these (tests plug in small ones), and the real ones come from
 // src/models, src/data and src/degrade (see build.ts).
+import type { MultiBranchOutput } from '../models/multi-branch.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
 
-/** One branch's outputs after its self-attention block: map [B,C,H,W], attention A [B,N,N], values V [B,N,C]. */
-export interface BranchTaps {
-  map: Tensor;
-  A: Tensor;
-  V: Tensor;
-}
-
-/** The stage-1 multi-branch network's outputs for a batch (SPEC §2). */
-export interface MultiBranchOutput {
-  /** Unit FR embedding [B, E] and its pre-normalisation norm [B, 1]. */
-  embedding: Tensor;
-  norm: Tensor;
-  /** One logit per attribute [B, K]. */
-  attributes: Tensor;
-  fr: BranchTaps;
-  sb: BranchTaps;
-}
-
+/** The stage-1 multi-branch network (SPEC §2): embedding, norm, attribute logits and both branches' taps. */
 export interface MultiBranchNetwork extends Module {
   forward(images: Tensor): MultiBranchOutput;
 }

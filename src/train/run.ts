@@ -1,14 +1,15 @@
 // A whole training run from a config: data, degrader, modules, optimisers, schedule, validation; then the
 // two-stage loop (trainer.ts) and the export of the model directory to <outDir>/model.
 import { join } from 'node:path';
-import { readImageFolder } from '../data/imageFolder.js';
-import { Loader } from '../data/loader.js';
-import { readRecordIO } from '../data/recordio.js';
+import { Loader } from '../data/loader/loader.js';
+import { readImageFolder } from '../data/readers/image-folder.js';
+import { readRecordIO } from '../data/readers/recordio.js';
 import { Degrader, type DegraderConfig } from '../degrade/degrader.js';
-import { saveModelDir } from '../serve/model-dir.js';
+import type { Fusion } from '../models/fusion-base.js';
+import { saveModelDir } from '../models/model-dir.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
-import { buildModules, modelSpec, modelWeights, type TrainModules } from './build.js';
+import { buildModules, type TrainModules } from './build.js';
 import type { TrainConfig } from './config.js';
 import type { TwinDegrader } from './contracts.js';
 import { makeStageOptimizer } from './optimizer.js';
@@ -76,11 +77,14 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   try {
     const result = await train(
       {
-        ...modules,
+        network: modules.model.network,
+        frHead: modules.frHead,
+        fusion: modules.model.fusion as Fusion,
+        fusedHead: modules.fusedHead,
         source: loader,
         degrader: twinDegrader(degrader),
         makeOptimizer: (stage, trained) => makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained),
-        validate: validator ? (stage: Stage) => validator.run(modules, stage) : undefined,
+        validate: validator ? (stage: Stage) => validator.run(modules.model, stage) : undefined,
       },
       {
         runDir: config.outDir,
@@ -109,16 +113,12 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     if (finished) {
       modelDir = join(config.outDir, 'model');
       const withFusion = config.stage2.steps > 0;
-      saveModelDir(
-        modelDir,
-        modelSpec(
-          config,
-          modules,
-          { steps: result.step, classes: dataset.classes.length, trainedAt: new Date().toISOString() },
-          validator?.threshold ?? null,
-        ),
-        modelWeights(modules, withFusion),
-      );
+      saveModelDir(modelDir, withFusion ? modules.model : modules.model.withoutFusion(), {
+        attributes: [...config.data.attributes],
+        defaultEmbedding: withFusion ? 'fused' : 'fr',
+        verifyThreshold: validator?.threshold ?? null,
+        provenance: { steps: result.step, classes: dataset.classes.length, trainedAt: new Date().toISOString() },
+      });
     }
     return { ...result, modelDir, modules };
   } finally {

@@ -5,9 +5,10 @@
 
 import { attributeLoss } from '../losses/attribute-loss.js';
 import { type DistillationOptions, distillationLoss } from '../losses/distillation.js';
+import type { BranchTaps } from '../models/multi-branch.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
-import type { BranchTaps, FusionNetwork, MarginLoss, MultiBranchNetwork } from './contracts.js';
+import type { FusionNetwork, MarginLoss, MultiBranchNetwork } from './contracts.js';
 
 export interface Stage1Weights {
   lambdaFR: number;

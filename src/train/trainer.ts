@@ -4,8 +4,8 @@
 // and AdaFace statistics), optimiser buffers, the libtorch RNG, the loader's and the degrader's positions — so
 // a run killed at any point and resumed reproduces the uninterrupted run's losses exactly. A NaN/Inf loss
 // stops the run before the optimiser touches the weights; the last checkpoint on disk stays the last good one.
+import { ModuleDict } from '../nn/containers.js';
 import type { Module } from '../nn/module.js';
-import { weightsUnder } from '../serve/model-dir.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
@@ -91,23 +91,12 @@ export interface TrainResult {
   losses: number[];
 }
 
-const MODEL_PREFIXES = ['network', 'frHead', 'fusion', 'fusedHead'] as const;
-
-function modulesOf(parts: TrainerParts): Record<(typeof MODEL_PREFIXES)[number], Module> {
-  return { network: parts.network, frHead: parts.frHead, fusion: parts.fusion, fusedHead: parts.fusedHead };
-}
-
-/** Every module's state dict under one prefixed namespace ('network.trunk…', 'fusedHead.kernel'…). */
-function gatherWeights(parts: TrainerParts): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [prefix, module] of Object.entries(modulesOf(parts))) for (const [k, v] of module.stateDict()) out.set(`${prefix}.${k}`, v);
-  return out;
-}
-
-function scatterWeights(parts: TrainerParts, weights: Map<string, Tensor>, source: string): void {
-  for (const [prefix, module] of Object.entries(modulesOf(parts))) {
-    module.loadStateDict(weightsUnder(weights, prefix), { source: `${source} (${prefix})` });
-  }
+/**
+ * Every trained module under one namespace: its state dict is a checkpoint's weights ('network.trunk…',
+ * 'fusedHead.kernel'…) and its loadStateDict restores them all, strictly.
+ */
+function allModules(parts: TrainerParts): ModuleDict {
+  return new ModuleDict({ network: parts.network, frHead: parts.frHead, fusion: parts.fusion, fusedHead: parts.fusedHead });
 }
 
 /** Modules that a stage trains. */
@@ -141,6 +130,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
   let optimizer: StageOptimizer | null = null;
   let stage: Stage | null = null;
   const freeze = options.stage2.freezeStage1;
+  const modules = allModules(parts);
 
   const begin = (next: Stage) => {
     stage = next;
@@ -152,7 +142,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
     torch.tidy(() => {
       const saved = readCheckpoint(options.runDir) as NonNullable<ReturnType<typeof readCheckpoint>>;
       const where = `checkpoint step ${saved.step} of ${options.runDir}`;
-      scatterWeights(parts, saved.tensors.model, where);
+      modules.loadStateDict(saved.tensors.model, { source: where });
       step = saved.step;
       const state = saved.state as { stage: Stage; rng: string; source: unknown; degrader: unknown; optimizer: unknown };
       if (step < total) {
@@ -178,7 +168,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       options.runDir,
       {
         step,
-        tensors: { model: gatherWeights(parts), optimizer: optState.tensors },
+        tensors: { model: modules.stateDict(), optimizer: optState.tensors },
         state: {
           stage,
           rng: Buffer.from(torch.getRngState()).toString('base64'),
@@ -195,10 +185,11 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
   const validate = async (bar: ProgressBar) => {
     if (!parts.validate || stage === null) return;
     const current = stage as Stage;
-    const modes = Object.values(modulesOf(parts)).map((m) => m.training);
-    for (const m of Object.values(modulesOf(parts))) m.eval();
+    const each = modules.children();
+    const modes = each.map((m) => m.training);
+    modules.eval();
     const metrics = await parts.validate(current);
-    Object.values(modulesOf(parts)).forEach((m, i) => {
+    each.forEach((m, i) => {
       m.train(modes[i]);
     });
     log.append({ kind: 'validation', stage: current, step, ...metrics });

@@ -4,19 +4,18 @@
 // one. The pair images are decoded once, when the validator is made.
 import { dirname } from 'node:path';
 import { decodeImage } from '../data/decode.js';
-import { readPairList } from '../data/pairs.js';
-import { readVerificationBin } from '../data/verificationBin.js';
+import { readPairList } from '../data/readers/pairs.js';
+import { readVerificationBin } from '../data/readers/verification-bin.js';
+import { catfaceEmbedder } from '../eval/catface-embedder.js';
 import { embedAll } from '../eval/embedding.js';
 import { pairScores } from '../eval/pair-scores.js';
 import { auc, SortedScores } from '../eval/roc.js';
 import { tenFold } from '../eval/tenfold.js';
-import type { Fusion } from '../models/fusion-base.js';
-import type { MultiBranchNet } from '../models/multi-branch.js';
-import { networkEmbedder } from '../serve/face-model.js';
+import type { CATFace } from '../models/catface.js';
 
 export interface PairValidator {
-  /** Scores the modules (already in eval mode) and returns {accuracy, std, auc}. */
-  run(modules: { network: MultiBranchNet; fusion: Fusion }, stage: 1 | 2): Promise<Record<string, number>>;
+  /** Scores the model (already in eval mode) and returns {accuracy, std, auc}: the FR embedding in stage 1, the fused one in stage 2. */
+  run(model: CATFace, stage: 1 | 2): Promise<Record<string, number>>;
   /** The cosine threshold of the last run (mean of the folds' thresholds), for the exported model. */
   readonly threshold: number | null;
   dispose(): void;
@@ -61,8 +60,8 @@ export async function makePairValidator(path: string, imageSize: number, folds: 
     get threshold() {
       return threshold;
     },
-    async run(modules, stage) {
-      const embedder = networkEmbedder('validation', modules.network, stage === 2 ? modules.fusion : null, stage === 2 ? 'fused' : 'fr');
+    async run(model, stage) {
+      const embedder = catfaceEmbedder(model, stage === 2 ? 'fused' : 'fr', 'validation');
       const features = await embedAll(embedder, pixels.length, async (i) => pixels[i], { fusion: 'sum' });
       const scores = pairScores(features, leftIdx, rightIdx);
       features.dispose();

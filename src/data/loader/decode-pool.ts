@@ -1,10 +1,10 @@
 // A pool of decode workers (or in-thread decoding when `workers` is 0) so image decoding overlaps training.
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
-import { describeLocator, type ImageLocator, readImageBytes } from './dataset.js';
-import { type DecodeOptions, decodeImage } from './decode.js';
-import type { DecodeReply, DecodeRequest } from './decodeWorker.js';
-import { DataError } from './errors.js';
+import { describeLocator, type ImageLocator, readImageBytes } from '../dataset.js';
+import { type DecodeOptions, decodeImage } from '../decode.js';
+import { DataError } from '../errors.js';
+import type { DecodeReply, DecodeRequest } from './decode-worker.js';
 
 // sharp must be loaded by the main thread before any worker loads it.
 void sharp.versions;
@@ -25,7 +25,7 @@ export class DecodePool {
 
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL('./decodeWorker.js', import.meta.url));
+      const worker = new Worker(new URL('./decode-worker.js', import.meta.url));
       worker.on('message', (reply: DecodeReply) => this.settle(reply));
       worker.on('error', (error) => this.failAll(error));
       worker.unref();

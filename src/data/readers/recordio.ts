@@ -6,9 +6,9 @@
 // start with header record 0 whose labels are [first identity record, end of identity records]; images are
 // records 1…N and identity records N+1… hold each identity's [start, end) image range.
 import { closeSync, existsSync, openSync, renameSync, writeSync } from 'node:fs';
-import type { FaceDataset, FaceSample } from './dataset.js';
-import { BadInputReport, DataError, handleBadInput, type OnError } from './errors.js';
-import { readRange, readTextLines, writeFileAtomic } from './files.js';
+import type { FaceDataset, FaceSample } from '../dataset.js';
+import { BadInputReport, DataError, handleBadInput, type OnError } from '../errors.js';
+import { readRange, readTextLines, writeFileAtomic } from '../files.js';
 
 const MAGIC = 0xced7230a;
 const IR_HEADER_BYTES = 24;

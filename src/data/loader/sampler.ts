@@ -1,6 +1,6 @@
 // The loader's endless, seeded stream of sample indices. Each epoch's order is a pure function of
 // (seed, epoch), so a position — one integer — restores the stream exactly.
-import { mixSeed, Prng } from './prng.js';
+import { mixSeed, Prng } from '../prng.js';
 
 export interface SamplerConfig {
   /** 'shuffled' (default): a fresh permutation each epoch; 'sequential': dataset order; 'balanced':

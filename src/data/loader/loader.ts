@@ -1,12 +1,12 @@
 // The training loader: an endless, seeded stream of [B,3,H,W] batches normalised as SPEC §1, decoded ahead of
 // time in worker threads, with optional LQ twins from a degrader. Its position is one integer, saved with a
 // checkpoint and restored exactly (the resumed loader yields the same next batches).
-import * as torch from '../torch/index.js';
-import type { FaceDataset } from './dataset.js';
-import { describeLocator } from './dataset.js';
-import { DEFAULT_MAX_PIXELS, type DecodeOptions } from './decode.js';
-import { DecodePool } from './decodePool.js';
-import { BadInputReport, DataError, type OnError } from './errors.js';
+import * as torch from '../../torch/index.js';
+import type { FaceDataset } from '../dataset.js';
+import { describeLocator } from '../dataset.js';
+import { DEFAULT_MAX_PIXELS, type DecodeOptions } from '../decode.js';
+import { BadInputReport, DataError, type OnError } from '../errors.js';
+import { DecodePool } from './decode-pool.js';
 import { IndexStream, type SamplerConfig } from './sampler.js';
 
 /** Makes the low-quality twin of a normalised HQ batch (implemented in src/degrade). */

@@ -1,8 +1,8 @@
 // insightface `.bin` verification sets (lfw.bin, cfp_fp.bin, agedb_30.bin, …): a pickle of
 // (list of encoded images, list of same/different flags); images 2i and 2i+1 form pair i (SPEC §8).
 import { readFileSync } from 'node:fs';
-import { DataError } from './errors.js';
-import { writeFileAtomic } from './files.js';
+import { DataError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
 import { NdArray, type PickleForm, type PickleValue, PyTuple, readPickle, writePickle } from './pickle.js';
 
 export interface VerificationSet {

@@ -1,7 +1,7 @@
 // Worker thread of `generateSynthDataset`: renders and writes the images of the identities it is given.
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
-import { renderIdentity, type SynthJob } from './synthDataset.js';
+import { renderIdentity, type SynthJob } from './synth-dataset.js';
 
 sharp.concurrency(1);
 

@@ -1,7 +1,7 @@
 // A minimal Python pickle reader and writer: exactly the opcodes that insightface's `.bin` verification files
 // use (protocols 2–5: lists, tuples, bools, ints, bytes, Python-2 `str` read as bytes, numpy arrays and bool
 // scalars). Anything else is refused with an error naming the opcode and its byte offset — never executed.
-import { DataError } from './errors.js';
+import { DataError } from '../errors.js';
 
 /** A numpy array decoded from a pickle: dtype like 'bool', 'uint8', 'int64', 'float32'; C-order data. */
 export class NdArray {

@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
-import { detectAndAlign } from './alignImage.js';
+import { DataError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
+import { detectAndAlign } from './align-image.js';
 import { FaceDetector } from './detect.js';
-import { DataError } from './errors.js';
-import { writeFileAtomic } from './files.js';
 
 export interface AlignRequest {
   id: number;

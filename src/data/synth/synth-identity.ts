@@ -7,8 +7,8 @@
 import type { FaceConfig } from 'facesjs';
 import { faceToSvgString, generate } from 'facesjs';
 import sharp from 'sharp';
-import { DEFAULT_ATTRIBUTES } from './attributes.js';
-import { mixSeed, Prng, withSeededMathRandom } from './prng.js';
+import { mixSeed, Prng, withSeededMathRandom } from '../prng.js';
+import { DEFAULT_ATTRIBUTES } from '../readers/attributes.js';
 
 /** facesjs eye shapes whose outline is at most 0.42 as high as wide (path bounding boxes, facesjs 5.0.3). */
 const NARROW_EYES = new Set([

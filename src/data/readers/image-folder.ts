@@ -2,9 +2,9 @@
 // `attributes.csv` at the root with one row per identity (ORL, Yale, `catface synth` and `catface align` output).
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import type { FaceDataset, FaceSample } from '../dataset.js';
+import { BadInputReport, DataError, handleBadInput, type OnError } from '../errors.js';
 import { readAttributesCsv } from './attributes.js';
-import type { FaceDataset, FaceSample } from './dataset.js';
-import { BadInputReport, DataError, handleBadInput, type OnError } from './errors.js';
 
 /** Extensions read as images (sharp decodes by content, so a PNG named .jpg still works). */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp', '.pgm', '.ppm']);

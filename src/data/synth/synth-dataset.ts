@@ -3,9 +3,9 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
-import { DEFAULT_ATTRIBUTES, writeAttributesCsv } from './attributes.js';
-import { writeFileAtomic } from './files.js';
-import { rasterise, type SynthConfig, type SynthIdentity, synthIdentity, synthImageSvg } from './synth.js';
+import { writeFileAtomic } from '../files.js';
+import { DEFAULT_ATTRIBUTES, writeAttributesCsv } from '../readers/attributes.js';
+import { rasterise, type SynthConfig, type SynthIdentity, synthIdentity, synthImageSvg } from './synth-identity.js';
 
 void sharp.versions; // sharp must be loaded by the main thread before workers load it
 
@@ -75,7 +75,7 @@ export async function generateSynthDataset(
       jobs.map(
         (jobIndices) =>
           new Promise<void>((resolve, reject) => {
-            const worker = new Worker(new URL('./synthWorker.js', import.meta.url));
+            const worker = new Worker(new URL('./synth-worker.js', import.meta.url));
             worker.on('message', (m: { done?: number; finished?: boolean; error?: string }) => {
               if (m.done !== undefined) onProgress?.(++done);
               if (m.error) reject(new Error(`synth worker: ${m.error}`));

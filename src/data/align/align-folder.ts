@@ -5,12 +5,12 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'n
 import { join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
-import { type AlignReply, type AlignRequest, alignOne } from './alignWorker.js';
-import { DEFAULT_MAX_PIXELS } from './decode.js';
+import { DEFAULT_MAX_PIXELS } from '../decode.js';
+import { BadInputReport, DataError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
+import { listImages } from '../readers/image-folder.js';
+import { type AlignReply, type AlignRequest, alignOne } from './align-worker.js';
 import { FaceDetector } from './detect.js';
-import { BadInputReport, DataError } from './errors.js';
-import { writeFileAtomic } from './files.js';
-import { listImages } from './imageFolder.js';
 
 void sharp.versions; // sharp must be loaded by the main thread before workers load it
 
@@ -99,7 +99,7 @@ async function runPool(requests: AlignRequest[], workers: number, minScore: numb
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(workers, requests.length) }, () => {
-      const worker = new Worker(new URL('./alignWorker.js', import.meta.url));
+      const worker = new Worker(new URL('./align-worker.js', import.meta.url));
       return new Promise<void>((resolve, reject) => {
         const feed = () => {
           if (next < requests.length) worker.postMessage(requests[next++]);

@@ -2,8 +2,8 @@
 // "name n1 n2" and `pairs` mismatched lines "name1 n1 name2 n2") and plain lists "pathA pathB same(1/0)".
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { BadInputReport, DataError, handleBadInput, type OnError } from './errors.js';
-import { readTextLines, writeFileAtomic } from './files.js';
+import { BadInputReport, DataError, handleBadInput, type OnError } from '../errors.js';
+import { readTextLines, writeFileAtomic } from '../files.js';
 
 export interface FacePair {
   a: string;

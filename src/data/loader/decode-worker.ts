@@ -1,9 +1,9 @@
 // Worker thread of the loader: reads and decodes images, sending pixels back as transferred buffers.
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
-import { describeLocator, type ImageLocator, readImageBytes } from './dataset.js';
-import { type DecodeOptions, decodeImage } from './decode.js';
-import { DataError } from './errors.js';
+import { describeLocator, type ImageLocator, readImageBytes } from '../dataset.js';
+import { type DecodeOptions, decodeImage } from '../decode.js';
+import { DataError } from '../errors.js';
 
 export interface DecodeRequest {
   id: number;

@@ -1,10 +1,10 @@
 // Detect + align one encoded image: decode (with the pixel limit), shrink a copy for detection when large,
 // map the landmarks back, and warp the full-resolution image to the template.
 import sharp, { type Sharp } from 'sharp';
-import { type AlignedFace, alignFace } from './align.js';
-import { DEFAULT_MAX_PIXELS, toRgb } from './decode.js';
+import { DEFAULT_MAX_PIXELS, toRgb } from '../decode.js';
+import { DataError } from '../errors.js';
+import { type AlignedFace, alignFace } from './align-face.js';
 import type { FaceDetection, FaceDetector } from './detect.js';
-import { DataError } from './errors.js';
 
 export type AlignOutcome = { face: FaceDetection; aligned: AlignedFace } | { face: null };
 

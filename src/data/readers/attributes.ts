@@ -1,7 +1,7 @@
 // Soft-biometric attribute tables: choosing attributes by column name, and the `attributes.csv` of an image
 // folder (`identity,<attr1>,<attr2>,…` with 1/0 — or CelebA-style 1/−1 — per identity).
-import { DataError } from './errors.js';
-import { readTextLines, writeFileAtomic } from './files.js';
+import { DataError } from '../errors.js';
+import { readTextLines, writeFileAtomic } from '../files.js';
 
 /** SPEC §2's default attributes (CelebA column names). */
 export const DEFAULT_ATTRIBUTES = ['Male', 'Big_Nose', 'Chubby', 'Narrow_Eyes', 'Bald'] as const;

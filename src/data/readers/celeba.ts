@@ -4,10 +4,10 @@
 // looked for in the root and in the official `Anno/`, `Eval/`, `Img/` sub-folders.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FaceDataset, FaceSample } from '../dataset.js';
+import { BadInputReport, DataError, handleBadInput, type OnError } from '../errors.js';
+import { readTextLines, writeFileAtomic } from '../files.js';
 import { DEFAULT_ATTRIBUTES, parseAttributeValue, selectAttributeColumns } from './attributes.js';
-import type { FaceDataset, FaceSample } from './dataset.js';
-import { BadInputReport, DataError, handleBadInput, type OnError } from './errors.js';
-import { readTextLines, writeFileAtomic } from './files.js';
 
 export type CelebAPartition = 'train' | 'val' | 'test' | 'all';
 const PARTITION_CODES: Record<string, CelebAPartition> = { '0': 'train', '1': 'val', '2': 'test' };

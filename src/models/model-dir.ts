@@ -1,0 +1,136 @@
+// The model directory a training run exports and inference loads:
+//   model.json            what the model is: the resolved network and fusion configs (each stored once; the input
+//                         size is the network's), attribute names, default embedding, threshold, provenance
+//   weights.safetensors   the CATFace module's state dict (`network.…`, and `fusion.…` when stage 2 ran)
+// No optimiser or margin-head state: only what inference needs. Written into a temporary directory, then
+// renamed, so a reader never sees half a model. Version 1 directories (imageSize beside the network config,
+// the fusion with its map geometry) are still read; their weights have the same names.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { loadSafetensors, saveSafetensors } from '../nn/safetensors.js';
+import * as torch from '../torch/index.js';
+import { CATFace, type EmbeddingKind, type ResolvedCATFaceConfig } from './catface.js';
+import { type FusionConfig, resolveFusionOptions } from './fusion-base.js';
+import { type MultiBranchConfig, resolveMultiBranchConfig } from './multi-branch.js';
+
+export const MODEL_FORMAT = 'catface-model';
+export const MODEL_FORMAT_VERSION = 2;
+
+/** What a model directory says besides the module configs. */
+export interface ModelMeta {
+  /** Names of the SB branch's attribute logits, in order. */
+  attributes: string[];
+  /** Which embedding `embed` returns by default: the fused one (CATFace) or the FR branch's (baseline). */
+  defaultEmbedding: EmbeddingKind;
+  /** Cosine-similarity threshold for `verify`, chosen on validation pairs (null: none chosen yet). */
+  verifyThreshold: number | null;
+  /** Free-form provenance (training steps, config file, date). */
+  provenance: Record<string, unknown>;
+}
+
+/** model.json: the format, the model's resolved configs and the meta fields. */
+export interface ModelSpec extends ResolvedCATFaceConfig, ModelMeta {
+  format: typeof MODEL_FORMAT;
+  version: typeof MODEL_FORMAT_VERSION;
+}
+
+const SPEC_FILE = 'model.json';
+const WEIGHTS_FILE = 'weights.safetensors';
+
+function fail(dir: string, problem: string): never {
+  throw new Error(`${join(dir, SPEC_FILE)}: ${problem}`);
+}
+
+/** The network and fusion configs of a version-1 model.json, as version 2 stores them. */
+function upgradeVersion1(spec: Record<string, unknown>, dir: string): ResolvedCATFaceConfig {
+  const network = resolveMultiBranchConfig(spec.network as MultiBranchConfig);
+  if (spec.imageSize !== network.inputSize)
+    fail(dir, `imageSize: ${JSON.stringify(spec.imageSize)} differs from network.inputSize ${network.inputSize}`);
+  const fusion = spec.fusion as FusionConfig | null;
+  return { network, fusion: fusion ? resolveFusionOptions(fusion) : null };
+}
+
+/** Checks a parsed model.json (version 1 or 2) and returns it as version 2; errors name the file and the field. */
+export function checkModelSpec(value: unknown, dir: string): ModelSpec {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(dir, 'expected a JSON object');
+  const spec = value as Record<string, unknown>;
+  if (spec.format !== MODEL_FORMAT) fail(dir, `format: expected '${MODEL_FORMAT}', got ${JSON.stringify(spec.format)}`);
+  if (spec.version !== 1 && spec.version !== MODEL_FORMAT_VERSION)
+    fail(dir, `version: this catface reads versions 1 and ${MODEL_FORMAT_VERSION}, got ${JSON.stringify(spec.version)}`);
+  if (!Array.isArray(spec.attributes) || !spec.attributes.every((a) => typeof a === 'string'))
+    fail(dir, 'attributes: expected an array of names');
+  if (spec.network === null || typeof spec.network !== 'object') fail(dir, 'network: expected an object (the network config)');
+  if (spec.fusion !== null && (typeof spec.fusion !== 'object' || spec.fusion === undefined))
+    fail(dir, 'fusion: expected an object or null');
+  if (spec.defaultEmbedding !== 'fused' && spec.defaultEmbedding !== 'fr')
+    fail(dir, `defaultEmbedding: expected 'fused' or 'fr', got ${JSON.stringify(spec.defaultEmbedding)}`);
+  if (spec.defaultEmbedding === 'fused' && spec.fusion === null) fail(dir, "defaultEmbedding: 'fused' needs a fusion");
+  if (spec.verifyThreshold !== null && typeof spec.verifyThreshold !== 'number') fail(dir, 'verifyThreshold: expected a number or null');
+  let configs: ResolvedCATFaceConfig;
+  try {
+    configs =
+      spec.version === 1
+        ? upgradeVersion1(spec, dir)
+        : {
+            network: resolveMultiBranchConfig(spec.network as MultiBranchConfig),
+            fusion: spec.fusion ? resolveFusionOptions(spec.fusion) : null,
+          };
+  } catch (err) {
+    if (err instanceof RangeError) fail(dir, err.message);
+    throw err;
+  }
+  if (configs.network.attributes !== spec.attributes.length)
+    fail(dir, `attributes: ${spec.attributes.length} names for the network's ${configs.network.attributes} attribute logits`);
+  return {
+    format: MODEL_FORMAT,
+    version: MODEL_FORMAT_VERSION,
+    ...configs,
+    attributes: spec.attributes as string[],
+    defaultEmbedding: spec.defaultEmbedding as EmbeddingKind,
+    verifyThreshold: spec.verifyThreshold as number | null,
+    provenance: (spec.provenance as Record<string, unknown> | undefined) ?? {},
+  };
+}
+
+/** Writes a model directory atomically (replacing an existing one): the model's configs and state dict. */
+export function saveModelDir(dir: string, model: CATFace, meta: ModelMeta): ModelSpec {
+  if (meta.defaultEmbedding === 'fused' && !model.fusion) throw new Error(`${dir}: defaultEmbedding 'fused' needs a model with a fusion`);
+  const spec: ModelSpec = { format: MODEL_FORMAT, version: MODEL_FORMAT_VERSION, ...model.config, ...meta };
+  mkdirSync(dirname(dir), { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  saveSafetensors(join(tmp, WEIGHTS_FILE), model.stateDict(), { format: MODEL_FORMAT });
+  writeFileSync(join(tmp, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
+  const old = `${dir}.old-${process.pid}`;
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
+  return spec;
+}
+
+/** Reads a model directory: its spec and the model with its weights loaded, in eval mode (owned by the caller). */
+export function readModelDir(dir: string): { spec: ModelSpec; model: CATFace } {
+  const specPath = join(dir, SPEC_FILE);
+  if (!existsSync(specPath)) throw new Error(`${dir}: not a catface model directory (no ${SPEC_FILE}; train one with \`catface train\`)`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(specPath, 'utf8'));
+  } catch (err) {
+    throw new Error(`${specPath}: not valid JSON (${(err as Error).message})`);
+  }
+  const spec = checkModelSpec(parsed, dir);
+  const weightsPath = join(dir, WEIGHTS_FILE);
+  if (!existsSync(weightsPath)) throw new Error(`${dir}: ${WEIGHTS_FILE} is missing`);
+  const weights = loadSafetensors(weightsPath).tensors;
+  const model = CATFace.create(spec);
+  try {
+    model.loadStateDict(weights, { source: weightsPath });
+  } catch (err) {
+    model.dispose();
+    throw err;
+  } finally {
+    torch.dispose([...weights.values()]);
+  }
+  return { spec, model: model.eval() };
+}
