@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -124,6 +124,12 @@ export function anchorPath(file: string): string {
 export function runAnchor<T>(bench: string, file: string, args: readonly string[], steps: number): AnchorRun<T> {
   const path = anchorPath(file);
   if (!existsSync(path)) throw new Error(`${bench}: the anchor ${path} was not found (../shared/anchors beside the repository)`);
+  return runTimedScript(bench, path, args, steps);
+}
+
+/** Runs the Python script at `path` as an anchor (see ANCHOR_CLOCK): its `RESULT` and its timed steps. */
+export function runTimedScript<T>(bench: string, path: string, args: readonly string[], steps: number): AnchorRun<T> {
+  const file = basename(path);
   const python = pythonWithTorch();
   if (!python) throw new Error(`${bench}: no python3 with torch (apt-get install python3-torch) to run the anchor`);
   const r = spawnSync(python, ['-c', ANCHOR_CLOCK, path, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
