@@ -9,9 +9,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { Prng } from '../src/common/prng.js';
 import { applyAdaFace, planAdaFace, resolveAdaFaceConfig } from '../src/degrade/adaface.js';
 import { Degrader } from '../src/degrade/degrader.js';
-import { Rng, withTorchSeed } from '../src/degrade/rng.js';
+import { withTorchSeed } from '../src/degrade/rng.js';
 import { Turbulence } from '../src/degrade/turbulence.js';
 import { applyStage, drawStage, resolveUnconstrainedConfig, STAGES } from '../src/degrade/unconstrained.js';
 import { IResNet, iresnetConfig } from '../src/models/iresnet.js';
@@ -102,7 +103,7 @@ const record = (name: string, size: number, s: Spread) => Object.assign(result, 
 for (const size of sizes) {
   const { images, source } = await faces(size);
   console.log(`[${size}px] batch ${batch}, ${torch.getNumThreads()} threads, ${source}`);
-  const rng = new Rng(1);
+  const rng = new Prng(1);
   const strengths = Array.from({ length: batch }, () => rng.uniform(0.25, 2));
   for (const [name, config] of [
     ['turbulence_tilt', { blur: false }],

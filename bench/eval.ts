@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Prng } from '../src/data/prng.js';
+import { Prng } from '../src/common/prng.js';
 import { search } from '../src/eval/identification.js';
 import { pairScores } from '../src/eval/pair-scores.js';
 import { insightfaceDistanceThresholds, tenFold } from '../src/eval/tenfold.js';
@@ -61,7 +61,7 @@ const seconds = (start: number) => (performance.now() - start) / 1000;
 // 1. 10-fold on 6000 pairs.
 const prng = new Prng(1);
 const labels = Array.from({ length: 6000 }, (_, i) => (i % 600 < 300 ? 1 : 0));
-const distances = labels.map((l) => Math.max(0, (l ? 0.9 : 1.6) + 0.35 * (prng.next() + prng.next() - 1)));
+const distances = labels.map((l) => Math.max(0, (l ? 0.9 : 1.6) + 0.35 * (prng.uniform() + prng.uniform() - 1)));
 const scores = distances.map((d) => -d);
 const grid = insightfaceDistanceThresholds();
 const gridTimes: number[] = [];
@@ -88,8 +88,8 @@ const templates = torch.tidy(() => torch.keep(torch.F.normalize(torch.randn([tem
 const left = new Int32Array(pairCount);
 const right = new Int32Array(pairCount);
 for (let i = 0; i < pairCount; i++) {
-  left[i] = prng.int(templateCount);
-  right[i] = prng.int(templateCount);
+  left[i] = prng.index(templateCount);
+  right[i] = prng.index(templateCount);
 }
 const start = performance.now();
 const gallery = torch.keep(torch.empty([gallerySize, dim]));

@@ -1,4 +1,5 @@
-// Entry point of the catface addon: registers the tensor handle, the op dispatcher and runtime controls.
+// Entry point of the catface addon: one AddonState per JS environment, then the tensor table, the op
+// dispatcher and runtime controls.
 #include "common.h"
 
 #include <ATen/Parallel.h>
@@ -8,16 +9,32 @@
 
 namespace catface {
 
+AddonState& State(napi_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);
+  return *static_cast<AddonState*>(data);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // libtorch starts with one intra-op thread here; use every core unless CATFACE_THREADS says otherwise.
+  // OpenMP keeps this setting per thread, so each environment (worker thread) sets it for itself.
   const char* requested = std::getenv("CATFACE_THREADS");
   int threads = requested ? std::atoi(requested) : 0;
   if (threads < 1) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
 
-  exports.Set("TensorHandle", TensorHandle::Define(env));
-  exports.Set("setTensorClass", Napi::Function::New(env, TensorHandle::SetTensorClass, "setTensorClass"));
-  exports.Set("externalBytes", Napi::Function::New(env, TensorHandle::ExternalBytes, "externalBytes"));
+  // Freed with the environment: the tensors a worker thread still holds when it exits go with it.
+  auto* state = new AddonState();
+  NAPI_THROW_IF_FAILED(env,
+                       napi_set_instance_data(
+                           env, state, [](napi_env, void* data, void*) { delete static_cast<AddonState*>(data); },
+                           nullptr),
+                       exports);
+  Napi::Symbol key = Napi::Symbol::New(env, "catface.tensor");
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, key, 1, &state->handle_key), exports);
+  exports.Set("handleKey", key);
+
+  InitTensor(env, exports);
   InitDispatch(env, exports);
   InitRuntime(env, exports);
   return exports;

@@ -27,16 +27,19 @@ struct ArgSpec {
   c10::optional<int32_t> fixed_size;  // int[2] and friends: a single number is repeated
   c10::optional<c10::IValue> default_value;
   std::string type_text;
+  int tensor_ordinal = -1;  // for Tensor arguments: which of them (0, 1, …), for the handles passed alongside
 };
+
+}  // namespace
 
 struct Op {
   std::string qualified;  // "aten::add.Tensor"
   c10::OperatorHandle handle;
   std::vector<ArgSpec> args;
-  size_t returns = 0;
+  std::string returns;  // one letter a return: T tensor (or null), L tensor list, V any other value
 };
 
-std::vector<std::unique_ptr<Op>> g_ops;
+namespace {
 
 Kind ElementKind(const c10::TypePtr& t) {
   switch (t->kind()) {
@@ -106,32 +109,58 @@ double ToFloat(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::Value&
   return v.As<Napi::Number>().DoubleValue();
 }
 
-c10::IValue ToIValue(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::Value& v) {
-  if (v.IsUndefined()) {
+[[noreturn]] void BadTensor(Napi::Env env, const Op& op, const ArgSpec& a, TensorLookup why, int element = -1) {
+  const std::string what =
+      op.qualified + " argument '" + a.name + "'" + (element >= 0 ? "[" + std::to_string(element) + "]" : "");
+  if (why == TensorLookup::NotATensor) throw Napi::TypeError::New(env, what + ": expected a Tensor");
+  throw Napi::Error::New(env, what + ": the Tensor was disposed");
+}
+
+const at::Tensor& TensorElement(Napi::Env env, AddonState& state, const Op& op, const ArgSpec& a, napi_value v,
+                                int element = -1) {
+  TensorLookup why;
+  const at::Tensor* t = LookupTensor(env, state, v, &why);
+  if (!t) BadTensor(env, op, a, why, element);
+  return *t;
+}
+
+c10::IValue ToIValue(Napi::Env env, AddonState& state, const Op& op, const ArgSpec& a, const Napi::Value& v) {
+  napi_valuetype type = napi_undefined;
+  napi_typeof(env, v, &type);
+  if (type == napi_undefined) {
     if (a.default_value) return *a.default_value;
     if (a.optional) return c10::IValue();
     BadArg(env, op, a, "is required");
   }
-  if (v.IsNull()) {
+  if (type == napi_null) {
     if (a.optional) return c10::IValue();
     BadArg(env, op, a, "may not be null");
   }
+  // The common cases first, with no further type queries.
+  if (a.kind == Kind::Tensor) return TensorElement(env, state, op, a, v);
+  if (type == napi_number && (a.kind == Kind::Scalar || a.kind == Kind::Int || a.kind == Kind::Float)) {
+    double d = 0;
+    napi_get_value_double(env, v, &d);
+    int64_t i = 0;
+    if (a.kind == Kind::Float) return c10::IValue(d);
+    if (a.kind == Kind::Int) {
+      if (!ToInt64(d, &i)) BadArg(env, op, a, "must be an integer in int64 range, got " + std::to_string(d));
+      return c10::IValue(i);
+    }
+    // Integral JS numbers are integer scalars (PyTorch's `2`), others are floats (`2.5`).
+    if (std::abs(d) < 9007199254740992.0 && ToInt64(d, &i)) return c10::IValue(i);
+    return c10::IValue(d);
+  }
   switch (a.kind) {
-    case Kind::Tensor: return TensorHandle::Get(env, v, op.qualified + " argument '" + a.name + "'");
+    case Kind::Tensor: break;  // handled above
     case Kind::Int: return ToInt(env, op, a, v);
     case Kind::Float: return ToFloat(env, op, a, v);
     case Kind::Bool:
       if (!v.IsBoolean()) BadArg(env, op, a, "must be a boolean");
       return v.As<Napi::Boolean>().Value();
-    case Kind::Scalar: {
+    case Kind::Scalar:  // numbers were handled above
       if (v.IsBoolean()) return c10::IValue(v.As<Napi::Boolean>().Value());
-      if (!v.IsNumber()) BadArg(env, op, a, "must be a number");
-      const double d = v.As<Napi::Number>().DoubleValue();
-      // Integral JS numbers are integer scalars (PyTorch's `2`), others are floats (`2.5`).
-      int64_t i = 0;
-      if (std::abs(d) < 9007199254740992.0 && ToInt64(d, &i)) return c10::IValue(i);
-      return c10::IValue(d);
-    }
+      BadArg(env, op, a, "must be a number");
     case Kind::String:
       if (!v.IsString()) BadArg(env, op, a, "must be a string");
       return c10::IValue(v.As<Napi::String>().Utf8Value());
@@ -180,7 +209,7 @@ c10::IValue ToIValue(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::
       c10::List<at::Tensor> out;
       out.reserve(arr.Length());
       for (uint32_t i = 0; i < arr.Length(); ++i)
-        out.push_back(TensorHandle::Get(env, arr.Get(i), op.qualified + " argument '" + a.name + "'[" + std::to_string(i) + "]"));
+        out.push_back(TensorElement(env, state, op, a, arr.Get(i), static_cast<int>(i)));
       return c10::IValue(out);
     }
     case Kind::OptionalTensorList: {
@@ -190,7 +219,7 @@ c10::IValue ToIValue(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::
       for (uint32_t i = 0; i < arr.Length(); ++i) {
         Napi::Value e = arr.Get(i);
         if (e.IsNull() || e.IsUndefined()) out.push_back(c10::nullopt);
-        else out.push_back(TensorHandle::Get(env, e, op.qualified + " argument '" + a.name + "'[" + std::to_string(i) + "]"));
+        else out.push_back(TensorElement(env, state, op, a, e, static_cast<int>(i)));
       }
       return c10::IValue(out);
     }
@@ -199,8 +228,9 @@ c10::IValue ToIValue(Napi::Env env, const Op& op, const ArgSpec& a, const Napi::
   BadArg(env, op, a, "has a type the addon does not convert");
 }
 
-Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
-  if (v.isTensor()) return TensorHandle::Wrap(env, v.toTensor());
+// Tensors become slot handles (numbers); the TypeScript layer wraps them by the op's return letters.
+Napi::Value FromIValue(Napi::Env env, AddonState& state, const c10::IValue& v) {
+  if (v.isTensor()) return Napi::Value(env, NewHandle(env, state, v.toTensor()));
   if (v.isNone()) return env.Null();
   if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
   if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
@@ -209,19 +239,19 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
   if (v.isTensorList()) {
     auto list = v.toTensorList();
     Napi::Array out = Napi::Array::New(env, list.size());
-    for (size_t i = 0; i < list.size(); ++i) out.Set(i, TensorHandle::Wrap(env, list.get(i)));
+    for (size_t i = 0; i < list.size(); ++i) out.Set(i, Napi::Value(env, NewHandle(env, state, list.get(i))));
     return out;
   }
   if (v.isTuple()) {
     const auto& elems = v.toTupleRef().elements();
     Napi::Array out = Napi::Array::New(env, elems.size());
-    for (size_t i = 0; i < elems.size(); ++i) out.Set(i, FromIValue(env, elems[i]));
+    for (size_t i = 0; i < elems.size(); ++i) out.Set(i, FromIValue(env, state, elems[i]));
     return out;
   }
   if (v.isList()) {
     auto list = v.toListRef();
     Napi::Array out = Napi::Array::New(env, list.size());
-    for (size_t i = 0; i < list.size(); ++i) out.Set(i, FromIValue(env, list[i]));
+    for (size_t i = 0; i < list.size(); ++i) out.Set(i, FromIValue(env, state, list[i]));
     return out;
   }
   if (v.isScalar()) return Napi::Number::New(env, v.toScalar().toDouble());
@@ -260,30 +290,74 @@ std::string DescribeInputs(const torch::jit::Stack& stack) {
   return out.str();
 }
 
-const Op& GetOp(Napi::Env env, const Napi::Value& id) {
-  if (!id.IsNumber()) throw Napi::TypeError::New(env, "call: op id must be a number from findOp");
-  const uint32_t i = id.As<Napi::Number>().Uint32Value();
-  if (i >= g_ops.size()) throw Napi::RangeError::New(env, "call: unknown op id");
-  return *g_ops[i];
+const std::shared_ptr<const Op>& GetOp(Napi::Env env, AddonState& state, const Napi::Value& id) {
+  uint32_t i = 0;
+  if (napi_get_value_uint32(env, id, &i) != napi_ok) throw Napi::TypeError::New(env, "call: op id must be a number from findOp");
+  if (i >= state.ops.size()) throw Napi::RangeError::New(env, "call: unknown op id");
+  return state.ops[i];
 }
 
-torch::jit::Stack BuildStack(Napi::Env env, const Op& op, const Napi::Value& argsValue) {
-  if (!argsValue.IsArray()) throw Napi::TypeError::New(env, op.qualified + ": arguments must be an array");
-  Napi::Array args = argsValue.As<Napi::Array>();
-  if (args.Length() > op.args.size())
+// The handles of the first Tensor arguments may come alongside the argument array (`call(id, args, h0, h1…)`,
+// see callOp in native.ts): a slot index, -1 for a disposed tensor, or -2 for "not a Tensor, read the array".
+// This skips a property lookup per tensor argument on the hot path.
+constexpr size_t kMaxHandles = 4;
+struct Handles {
+  napi_value values[kMaxHandles];
+  size_t count = 0;
+};
+
+void BuildStack(Napi::Env env, AddonState& state, const Op& op, const Napi::Value& argsValue, const Handles& handles,
+                torch::jit::Stack& stack) {
+  uint32_t length = 0;
+  if (napi_get_array_length(env, argsValue, &length) != napi_ok)
+    throw Napi::TypeError::New(env, op.qualified + ": arguments must be an array");
+  if (length > op.args.size())
     throw Napi::TypeError::New(env, op.qualified + ": takes " + std::to_string(op.args.size()) + " arguments, got " +
-                                        std::to_string(args.Length()));
+                                        std::to_string(length));
+  stack.clear();
+  stack.reserve(std::max(op.args.size(), op.returns.size()));
+  for (uint32_t i = 0; i < op.args.size(); ++i) {
+    const ArgSpec& a = op.args[i];
+    if (a.tensor_ordinal >= 0 && static_cast<size_t>(a.tensor_ordinal) < handles.count) {
+      int32_t h = -2;
+      napi_get_value_int32(env, handles.values[a.tensor_ordinal], &h);
+      if (h >= 0 || h == -1) {
+        const at::Tensor* t = h >= 0 && static_cast<size_t>(h) < state.slots.size() ? &state.slots[h].tensor : nullptr;
+        if (!t || !t->defined()) BadTensor(env, op, a, TensorLookup::Disposed);
+        stack.emplace_back(*t);
+        continue;
+      }
+    }
+    napi_value arg = nullptr;
+    if (i < length) napi_get_element(env, argsValue, i, &arg);
+    else napi_get_undefined(env, &arg);
+    stack.push_back(ToIValue(env, state, op, a, Napi::Value(env, arg)));
+  }
+}
+
+torch::jit::Stack BuildStack(Napi::Env env, AddonState& state, const Op& op, const Napi::Value& argsValue) {
   torch::jit::Stack stack;
-  stack.reserve(op.args.size());
-  for (size_t i = 0; i < op.args.size(); ++i)
-    stack.push_back(ToIValue(env, op, op.args[i], i < args.Length() ? args.Get(i) : env.Undefined()));
+  BuildStack(env, state, op, argsValue, Handles{}, stack);
   return stack;
 }
 
-Napi::Value ReturnStack(Napi::Env env, const torch::jit::Stack& stack) {
-  if (stack.size() == 1) return FromIValue(env, stack[0]);
+Napi::Value ReturnStack(Napi::Env env, AddonState& state, const torch::jit::Stack& stack) {
+  if (stack.size() == 1) return FromIValue(env, state, stack[0]);
   Napi::Array out = Napi::Array::New(env, stack.size());
-  for (size_t i = 0; i < stack.size(); ++i) out.Set(i, FromIValue(env, stack[i]));
+  for (size_t i = 0; i < stack.size(); ++i) out.Set(i, FromIValue(env, state, stack[i]));
+  return out;
+}
+
+// The return letters of a schema: what the TypeScript layer wraps as tensors.
+std::string ReturnLetters(const c10::FunctionSchema& schema) {
+  std::string out;
+  for (const auto& r : schema.returns()) {
+    c10::TypePtr t = r.real_type();
+    if (t->kind() == c10::TypeKind::OptionalType) t = t->castRaw<c10::OptionalType>()->getElementType();
+    if (t->kind() == c10::TypeKind::TensorType) out += 'T';
+    else if (t->kind() == c10::TypeKind::ListType && ElementKind(t->castRaw<c10::ListType>()->getElementType()) == Kind::Tensor) out += 'L';
+    else out += 'V';
+  }
   return out;
 }
 
@@ -295,60 +369,99 @@ Napi::Value FindOp(const Napi::CallbackInfo& info) {
   const std::string overload = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
   if (!handle) throw Napi::Error::New(env, "findOp: libtorch has no operator " + name + (overload.empty() ? "" : "." + overload));
-  auto op = std::make_unique<Op>(Op{name + (overload.empty() ? "" : "." + overload), *handle, {}, 0});
+  auto op = std::make_shared<Op>(Op{name + (overload.empty() ? "" : "." + overload), *handle, {}, {}});
   const auto& schema = handle->schema();
-  for (const auto& a : schema.arguments()) op->args.push_back(Describe(a));
-  op->returns = schema.returns().size();
-  g_ops.push_back(std::move(op));
-  return Napi::Number::New(env, static_cast<double>(g_ops.size() - 1));
+  int tensors = 0;
+  for (const auto& a : schema.arguments()) {
+    op->args.push_back(Describe(a));
+    if (op->args.back().kind == Kind::Tensor) op->args.back().tensor_ordinal = tensors++;
+  }
+  op->returns = ReturnLetters(schema);
+  AddonState& state = State(env);
+  state.ops.push_back(std::move(op));
+  return Napi::Number::New(env, static_cast<double>(state.ops.size() - 1));
 }
 
-// Runs the op named by info[0] on the arguments info[1]; libtorch errors name the op and the inputs.
-torch::jit::Stack RunOp(const Napi::CallbackInfo& info) {
+Handles HandlesOf(const Napi::CallbackInfo& info) {
+  Handles h;
+  h.count = std::min(kMaxHandles, info.Length() > 2 ? info.Length() - 2 : size_t{0});
+  for (size_t k = 0; k < h.count; ++k) h.values[k] = info[2 + k];
+  return h;
+}
+
+// Runs the op named by info[0] on the arguments info[1] (tensor handles in info[2…]) and leaves its results in
+// `stack`; libtorch errors name the op and the inputs.
+void RunOp(const Napi::CallbackInfo& info, AddonState& state, torch::jit::Stack& stack) {
   Napi::Env env = info.Env();
-  const Op& op = GetOp(env, info[0]);
-  torch::jit::Stack stack = BuildStack(env, op, info[1]);
+  const Op& op = *GetOp(env, state, info[0]);
+  BuildStack(env, state, op, info[1], HandlesOf(info), stack);
   try {
     op.handle.callBoxed(&stack);
   } catch (const c10::Error& e) {
-    throw Napi::Error::New(env, op.qualified + DescribeInputs(BuildStack(env, op, info[1])) + ": " + e.what_without_backtrace());
+    throw Napi::Error::New(env, op.qualified + DescribeInputs(BuildStack(env, state, op, info[1])) + ": " + e.what_without_backtrace());
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, op.qualified + DescribeInputs(BuildStack(env, op, info[1])) + ": " + e.what());
+    throw Napi::Error::New(env, op.qualified + DescribeInputs(BuildStack(env, state, op, info[1])) + ": " + e.what());
   }
-  return stack;
 }
 
-// call(id, args) -> result (a Tensor, a value, or an array for several returns)
-Napi::Value Call(const Napi::CallbackInfo& info) { return ReturnStack(info.Env(), RunOp(info)); }
+// Lends the environment's reusable stack to one call (a fresh one if a call is already using it), and empties
+// it afterwards so that no tensor stays referenced.
+class ScratchStack {
+ public:
+  explicit ScratchStack(AddonState& state) : state_(state), lent_(!state.scratch_busy) {
+    if (lent_) state.scratch_busy = true;
+  }
+  ~ScratchStack() {
+    if (!lent_) return;
+    state_.scratch.clear();
+    state_.scratch_busy = false;
+  }
+  torch::jit::Stack& get() { return lent_ ? state_.scratch : own_; }
 
-// callInPlace(id, args): for ops whose result aliases an argument (add_, mul_…): returns nothing, so no JS
-// handle is made for a tensor the caller already holds.
+ private:
+  AddonState& state_;
+  bool lent_;
+  torch::jit::Stack own_;
+};
+
+// call(id, args, ...handles) -> result (a tensor handle, a value, or an array for several returns)
+Napi::Value Call(const Napi::CallbackInfo& info) {
+  AddonState& state = State(info.Env());
+  ScratchStack scratch(state);
+  RunOp(info, state, scratch.get());
+  return ReturnStack(info.Env(), state, scratch.get());
+}
+
+// callInPlace(id, args, ...handles): for ops whose result aliases an argument (add_, mul_…): returns nothing, so
+// no JS handle is made for a tensor the caller already holds.
 Napi::Value CallInPlace(const Napi::CallbackInfo& info) {
-  RunOp(info);
-  return info.Env().Undefined();
+  AddonState& state = State(info.Env());
+  ScratchStack scratch(state);
+  RunOp(info, state, scratch.get());
+  return Napi::Value();
 }
 
 // Runs one op on libuv's thread pool so that heavy work (inference in a server) leaves the event loop free.
 class CallWorker : public Napi::AsyncWorker {
  public:
-  CallWorker(Napi::Env env, const Op& op, torch::jit::Stack stack)
-      : Napi::AsyncWorker(env), op_(op), stack_(std::move(stack)), described_(DescribeInputs(stack_)),
+  CallWorker(Napi::Env env, std::shared_ptr<const Op> op, torch::jit::Stack stack)
+      : Napi::AsyncWorker(env), op_(std::move(op)), stack_(std::move(stack)), described_(DescribeInputs(stack_)),
         deferred_(Napi::Promise::Deferred::New(env)), grad_(at::GradMode::is_enabled()) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
       at::AutoGradMode mode(grad_);
-      op_.handle.callBoxed(&stack_);
+      op_->handle.callBoxed(&stack_);
     } catch (const c10::Error& e) {
-      SetError(op_.qualified + described_ + ": " + e.what_without_backtrace());
+      SetError(op_->qualified + described_ + ": " + e.what_without_backtrace());
     } catch (const std::exception& e) {
-      SetError(op_.qualified + described_ + ": " + e.what());
+      SetError(op_->qualified + described_ + ": " + e.what());
     }
   }
   void OnOK() override {
     try {
-      deferred_.Resolve(ReturnStack(Env(), stack_));
+      deferred_.Resolve(ReturnStack(Env(), State(Env()), stack_));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
     }
@@ -356,7 +469,7 @@ class CallWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  const Op& op_;
+  std::shared_ptr<const Op> op_;  // shared: the op table may grow while this runs
   torch::jit::Stack stack_;
   std::string described_;
   Napi::Promise::Deferred deferred_;
@@ -365,8 +478,9 @@ class CallWorker : public Napi::AsyncWorker {
 
 Napi::Value CallAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const Op& op = GetOp(env, info[0]);
-  auto* worker = new CallWorker(env, op, BuildStack(env, op, info[1]));
+  AddonState& state = State(env);
+  const std::shared_ptr<const Op>& op = GetOp(env, state, info[0]);
+  auto* worker = new CallWorker(env, op, BuildStack(env, state, *op, info[1]));
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;
@@ -374,10 +488,23 @@ Napi::Value CallAsync(const Napi::CallbackInfo& info) {
 
 // schema(id) -> the operator's schema text, for docs and error messages.
 Napi::Value Schema(const Napi::CallbackInfo& info) {
-  const Op& op = GetOp(info.Env(), info[0]);
+  const Op& op = *GetOp(info.Env(), State(info.Env()), info[0]);
   std::ostringstream out;
   out << op.handle.schema();
   return Napi::String::New(info.Env(), out.str());
+}
+
+// opInfo(id) -> [return letters (T tensor, L tensor list, V other value), positions of the Tensor arguments]
+Napi::Value OpInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Op& op = *GetOp(env, State(env), info[0]);
+  Napi::Array tensors = Napi::Array::New(env);
+  for (size_t i = 0; i < op.args.size(); ++i)
+    if (op.args[i].tensor_ordinal >= 0) tensors.Set(tensors.Length(), Napi::Number::New(env, static_cast<double>(i)));
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::String::New(env, op.returns));
+  out.Set(1u, tensors);
+  return out;
 }
 
 }  // namespace
@@ -388,6 +515,7 @@ void InitDispatch(Napi::Env env, Napi::Object exports) {
   exports.Set("callInPlace", Napi::Function::New(env, CallInPlace, "callInPlace"));
   exports.Set("callAsync", Napi::Function::New(env, CallAsync, "callAsync"));
   exports.Set("schema", Napi::Function::New(env, Schema, "schema"));
+  exports.Set("opInfo", Napi::Function::New(env, OpInfo, "opInfo"));
 }
 
 }  // namespace catface

@@ -1,4 +1,5 @@
-// Process-wide libtorch state: tensor creation from bytes, grad mode, random generator, threads, devices.
+// libtorch state (process-wide, except grad mode, which is per thread): tensors from bytes, grad mode,
+// random generator, threads, devices.
 #include "common.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -49,7 +50,7 @@ Napi::Value FromBytes(const Napi::CallbackInfo& info) {
     if (info.Length() > 3 && info[3].IsString()) out = out.to(ParseDevice(env, info[3], "fromBytes"));
     return out;
   });
-  return TensorHandle::Wrap(env, std::move(t));
+  return Napi::Value(env, NewHandle(env, State(env), std::move(t)));
 }
 
 Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {

@@ -1,4 +1,4 @@
-// The JS tensor handle: ownership, metadata, autograd entry points and byte transfer.
+// The tensor table: slots that JS tensors index, storage accounting, metadata, autograd entry points and bytes.
 #include "common.h"
 
 #include <torch/csrc/autograd/autograd.h>
@@ -7,47 +7,8 @@
 
 #include <cstring>
 #include <sstream>
-#include <unordered_map>
 
 namespace catface {
-
-namespace {
-Napi::FunctionReference* g_tensor_class = nullptr;
-at::Tensor* g_pending = nullptr;  // the tensor the next constructed handle takes over
-
-// Marks JS objects that are tensor handles: a cheaper and safer test than `instanceof` (objects wrapped by
-// other addons are never mistaken for ours).
-constexpr napi_type_tag kTensorTag = {0x6361746661636531ULL, 0x74656e736f720001ULL};
-
-// V8 is told about each storage once, however many handles (views, in-place results, grads) share it, so
-// external memory equals what JS keeps alive and in-place ops cost no accounting.
-struct StorageAccount {
-  int64_t handles;
-  int64_t bytes;
-};
-std::unordered_map<const void*, StorageAccount> g_storages;
-int64_t g_accounted = 0;  // the sum over g_storages, what V8 was told
-
-const void* AccountStorage(Napi::Env env, const at::Tensor& t) {
-  if (!t.defined() || !t.has_storage()) return nullptr;
-  const void* key = t.storage().unsafeGetStorageImpl();
-  auto [it, inserted] = g_storages.try_emplace(key, StorageAccount{0, static_cast<int64_t>(t.storage().nbytes())});
-  if (it->second.handles++ == 0 && it->second.bytes) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, it->second.bytes);
-    g_accounted += it->second.bytes;
-  }
-  return key;
-}
-
-void ReleaseStorage(Napi::Env env, const void* key) {
-  if (!key) return;
-  auto it = g_storages.find(key);
-  if (it == g_storages.end() || --it->second.handles > 0) return;
-  if (it->second.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -it->second.bytes);
-  g_accounted -= it->second.bytes;
-  g_storages.erase(it);
-}
-}  // namespace
 
 const char* ScalarTypeName(at::ScalarType t) {
   switch (t) {
@@ -98,210 +59,236 @@ std::string Describe(const at::Tensor& t) {
   return out.str();
 }
 
-Napi::Function TensorHandle::Define(Napi::Env env) {
-  return DefineClass(env, "TensorHandle",
-                     {
-                         InstanceMethod("dispose", &TensorHandle::Dispose),
-                         InstanceMethod("_isDisposed", &TensorHandle::IsDisposed),
-                         InstanceMethod("_sizes", &TensorHandle::Sizes),
-                         InstanceMethod("_strides", &TensorHandle::Strides),
-                         InstanceMethod("_dtype", &TensorHandle::ScalarTypeName),
-                         InstanceMethod("_device", &TensorHandle::DeviceName),
-                         InstanceMethod("_numel", &TensorHandle::Numel),
-                         InstanceMethod("_dim", &TensorHandle::Dim),
-                         InstanceMethod("_requiresGrad", &TensorHandle::RequiresGrad),
-                         InstanceMethod("_setRequiresGrad", &TensorHandle::SetRequiresGrad),
-                         InstanceMethod("_grad", &TensorHandle::Grad),
-                         InstanceMethod("_setGrad", &TensorHandle::SetGrad),
-                         InstanceMethod("_isLeaf", &TensorHandle::IsLeaf),
-                         InstanceMethod("_gradFn", &TensorHandle::GradFnName),
-                         InstanceMethod("_retainGrad", &TensorHandle::RetainGrad),
-                         InstanceMethod("_backward", &TensorHandle::Backward),
-                         InstanceMethod("_item", &TensorHandle::Item),
-                         InstanceMethod("_toBytes", &TensorHandle::ToBytes),
-                         InstanceMethod("_copyFromBytes", &TensorHandle::CopyFromBytes),
-                         InstanceMethod("_isContiguous", &TensorHandle::IsContiguous),
-                         InstanceMethod("_sameStorage", &TensorHandle::SameStorage),
-                         InstanceMethod("_version", &TensorHandle::Version),
-                     });
+namespace {
+
+const void* AccountStorage(napi_env env, AddonState& state, const at::Tensor& t) {
+  if (!t.has_storage()) return nullptr;
+  const void* key = t.storage().unsafeGetStorageImpl();
+  bool inserted = false;
+  StorageTable::Entry& e = state.storages.FindOrInsert(key, &inserted);
+  if (inserted) e.bytes = static_cast<int64_t>(t.storage().nbytes());
+  if (e.handles++ == 0 && e.bytes) {
+    int64_t ignored = 0;
+    napi_adjust_external_memory(env, e.bytes, &ignored);
+    state.accounted += e.bytes;
+  }
+  return key;
+}
+
+void ReleaseStorage(napi_env env, AddonState& state, const void* key) {
+  if (!key) return;
+  StorageTable::Entry* e = state.storages.Find(key);
+  if (!e || --e->handles > 0) return;
+  if (e->bytes) {
+    int64_t ignored = 0;
+    napi_adjust_external_memory(env, -e->bytes, &ignored);
+  }
+  state.accounted -= e->bytes;
+  state.storages.Erase(e);
+}
+
+// The slot index in a JS number, or -1 when it is not one (a disposed Tensor holds -1).
+int32_t SlotIndex(napi_env env, napi_value v) {
+  int32_t i = -1;
+  if (napi_get_value_int32(env, v, &i) != napi_ok) return -1;
+  return i;
+}
+
+const at::Tensor* LiveSlot(AddonState& state, int32_t i) {
+  if (i < 0 || static_cast<size_t>(i) >= state.slots.size()) return nullptr;
+  const at::Tensor& t = state.slots[i].tensor;
+  return t.defined() ? &t : nullptr;
+}
+
+}  // namespace
+
+napi_value NewHandle(napi_env env, AddonState& state, at::Tensor t) {
+  napi_value out = nullptr;
+  if (!t.defined()) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  int32_t i;
+  if (!state.free_slots.empty()) {
+    i = state.free_slots.back();
+    state.free_slots.pop_back();
+  } else {
+    i = static_cast<int32_t>(state.slots.size());
+    state.slots.emplace_back();
+  }
+  AddonState::Slot& slot = state.slots[i];
+  slot.storage = AccountStorage(env, state, t);
+  slot.tensor = std::move(t);
+  napi_create_int32(env, i, &out);
+  return out;
+}
+
+const at::Tensor* LookupTensor(napi_env env, AddonState& state, napi_value v, TensorLookup* why) {
+  napi_value key = nullptr, index = nullptr;
+  napi_get_reference_value(env, state.handle_key, &key);
+  int32_t i = -1;
+  // Values that are not objects, or objects without the key, are not tensors; -1 marks a disposed one.
+  if (napi_get_property(env, v, key, &index) != napi_ok || napi_get_value_int32(env, index, &i) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {  // ToObject(null/undefined) threw: that is just "not a tensor"
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+    *why = TensorLookup::NotATensor;
+    return nullptr;
+  }
+  const at::Tensor* t = LiveSlot(state, i);
+  *why = t ? TensorLookup::Ok : TensorLookup::Disposed;
+  return t;
+}
+
+const at::Tensor& GetTensor(Napi::Env env, Napi::Value v, const std::string& what) {
+  TensorLookup why;
+  const at::Tensor* t = LookupTensor(env, State(env), v, &why);
+  if (why == TensorLookup::NotATensor) throw Napi::TypeError::New(env, what + ": expected a Tensor");
+  if (!t) throw Napi::Error::New(env, what + ": the Tensor was disposed");
+  return *t;
+}
+
+const at::Tensor& SlotTensor(Napi::Env env, AddonState& state, Napi::Value handle, const char* what) {
+  const at::Tensor* t = LiveSlot(state, SlotIndex(env, handle));
+  if (!t) throw Napi::Error::New(env, std::string(what) + ": the Tensor was disposed");
+  return *t;
+}
+
+namespace {
+
+// release(handle): frees the slot now (the JS Tensor marks itself disposed); unknown handles are ignored.
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  AddonState& state = State(env);
+  const int32_t i = SlotIndex(env, info[0]);
+  if (LiveSlot(state, i)) {
+    AddonState::Slot& slot = state.slots[i];
+    slot.tensor.reset();
+    ReleaseStorage(env, state, slot.storage);
+    slot.storage = nullptr;
+    state.free_slots.push_back(i);
+  }
+  return Napi::Value();
 }
 
 // Bytes of tensor storage that JS handles keep alive, as reported to V8 (each storage once).
-Napi::Value TensorHandle::ExternalBytes(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(g_accounted));
+Napi::Value ExternalBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(State(info.Env()).accounted));
 }
 
-Napi::Value TensorHandle::SetTensorClass(const Napi::CallbackInfo& info) {
-  if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setTensorClass: expected a class");
-  if (!g_tensor_class) g_tensor_class = new Napi::FunctionReference();
-  *g_tensor_class = Napi::Persistent(info[0].As<Napi::Function>());
-  return info.Env().Undefined();
+// Live slots (tensors JS holds), for leak tests.
+Napi::Value LiveHandles(const Napi::CallbackInfo& info) {
+  const AddonState& state = State(info.Env());
+  return Napi::Number::New(info.Env(), static_cast<double>(state.slots.size() - state.free_slots.size()));
 }
 
-Napi::Value TensorHandle::Wrap(Napi::Env env, at::Tensor t) {
-  if (!t.defined()) return env.Null();
-  if (!g_tensor_class) throw Napi::Error::New(env, "catface: the Tensor class was not registered");
-  g_pending = &t;
-  Napi::Object obj;
-  try {
-    obj = g_tensor_class->New({});
-  } catch (...) {
-    g_pending = nullptr;
-    throw;
-  }
-  g_pending = nullptr;
-  return obj;
-}
-
-bool TensorHandle::Is(Napi::Value v) { return v.IsObject() && v.As<Napi::Object>().CheckTypeTag(&kTensorTag); }
-
-const at::Tensor& TensorHandle::Get(Napi::Env env, Napi::Value v, const std::string& what) {
-  if (!Is(v)) throw Napi::TypeError::New(env, what + ": expected a Tensor");
-  TensorHandle* h = Napi::ObjectWrap<TensorHandle>::Unwrap(v.As<Napi::Object>());
-  if (!h->tensor.defined()) throw Napi::Error::New(env, what + ": the Tensor was disposed");
-  return h->tensor;
-}
-
-TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
-  if (!g_pending)
-    throw Napi::TypeError::New(info.Env(), "Tensor: use the factory functions (tensor, zeros, fromArray…), not `new`");
-  tensor = std::move(*g_pending);
-  g_pending = nullptr;
-  info.This().As<Napi::Object>().TypeTag(&kTensorTag);
-  storage_ = AccountStorage(info.Env(), tensor);
-}
-
-// Runs from V8's finalizer when the JS object was collected without dispose().
-TensorHandle::~TensorHandle() { ReleaseStorage(Env(), storage_); }
-
-void TensorHandle::Release(Napi::Env env) {
-  tensor.reset();
-  ReleaseStorage(env, storage_);
-  storage_ = nullptr;
-}
-
-#define LIVE_TENSOR(name)                                                    \
-  if (!tensor.defined()) throw Napi::Error::New(info.Env(), std::string(name) + ": the Tensor was disposed");
-
-Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
-  Release(info.Env());
-  return info.Env().Undefined();
-}
-
-Napi::Value TensorHandle::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !tensor.defined());
-}
-
-static Napi::Array IntArray(Napi::Env env, at::IntArrayRef values) {
+Napi::Array IntArray(Napi::Env env, at::IntArrayRef values) {
   Napi::Array out = Napi::Array::New(env, values.size());
   for (size_t i = 0; i < values.size(); ++i) out.Set(i, Napi::Number::New(env, static_cast<double>(values[i])));
   return out;
 }
 
-Napi::Value TensorHandle::Sizes(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("shape");
-  return IntArray(info.Env(), tensor.sizes());
+// The metadata readers below all take the handle first: fn(handle, …).
+#define TENSOR_FN(Name, what)                                  \
+  Napi::Value Name(const Napi::CallbackInfo& info) {           \
+    Napi::Env env = info.Env();                                \
+    AddonState& state = State(env);                            \
+    const at::Tensor& tensor = SlotTensor(env, state, info[0], what);
+
+TENSOR_FN(Sizes, "shape")
+  return IntArray(env, tensor.sizes());
 }
 
-Napi::Value TensorHandle::Strides(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("strides");
-  return IntArray(info.Env(), tensor.strides());
+TENSOR_FN(Strides, "strides")
+  return IntArray(env, tensor.strides());
 }
 
-Napi::Value TensorHandle::ScalarTypeName(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("dtype");
-  return Napi::String::New(info.Env(), catface::ScalarTypeName(tensor.scalar_type()));
+TENSOR_FN(DTypeName, "dtype")
+  return Napi::String::New(env, catface::ScalarTypeName(tensor.scalar_type()));
 }
 
-Napi::Value TensorHandle::DeviceName(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("device");
-  return Napi::String::New(info.Env(), tensor.device().str());
+TENSOR_FN(DeviceName, "device")
+  return Napi::String::New(env, tensor.device().str());
 }
 
-Napi::Value TensorHandle::Numel(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("numel");
-  return Napi::Number::New(info.Env(), static_cast<double>(tensor.numel()));
+TENSOR_FN(Numel, "numel")
+  return Napi::Number::New(env, static_cast<double>(tensor.numel()));
 }
 
-Napi::Value TensorHandle::Dim(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("dim");
-  return Napi::Number::New(info.Env(), static_cast<double>(tensor.dim()));
+TENSOR_FN(Dim, "dim")
+  return Napi::Number::New(env, static_cast<double>(tensor.dim()));
 }
 
-Napi::Value TensorHandle::RequiresGrad(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("requiresGrad");
-  return Napi::Boolean::New(info.Env(), tensor.requires_grad());
+TENSOR_FN(RequiresGrad, "requiresGrad")
+  return Napi::Boolean::New(env, tensor.requires_grad());
 }
 
-Napi::Value TensorHandle::SetRequiresGrad(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("requiresGrad");
-  const bool flag = info[0].ToBoolean();
-  Guarded(info.Env(), "requiresGrad(" + Describe(tensor) + ")", [&] { tensor.set_requires_grad(flag); });
-  return info.This();
+TENSOR_FN(SetRequiresGrad, "requiresGrad")
+  const bool flag = info[1].ToBoolean();
+  at::Tensor t = tensor;  // a reference to the slot's tensor (set_requires_grad is not const)
+  Guarded(env, "requiresGrad(" + Describe(t) + ")", [&] { t.set_requires_grad(flag); });
+  return env.Undefined();
 }
 
-Napi::Value TensorHandle::Grad(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("grad");
-  return Wrap(info.Env(), tensor.grad());
+TENSOR_FN(Grad, "grad")
+  return Napi::Value(env, NewHandle(env, state, tensor.grad()));
 }
 
-Napi::Value TensorHandle::SetGrad(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("grad");
-  if (info[0].IsNull() || info[0].IsUndefined()) {
-    tensor.mutable_grad().reset();
+TENSOR_FN(SetGrad, "grad")
+  at::Tensor t = tensor;
+  if (info[1].IsNull() || info[1].IsUndefined()) {
+    t.mutable_grad().reset();
   } else {
-    const at::Tensor& g = Get(info.Env(), info[0], "grad");
-    Guarded(info.Env(), "set grad of " + Describe(tensor) + " to " + Describe(g), [&] {
-      TORCH_CHECK(g.sizes() == tensor.sizes(), "gradient shape must equal the tensor's shape");
-      TORCH_CHECK(g.scalar_type() == tensor.scalar_type(), "gradient dtype must equal the tensor's dtype");
-      TORCH_CHECK(g.device() == tensor.device(), "gradient device must equal the tensor's device");
-      tensor.mutable_grad() = g;
+    const at::Tensor& g = GetTensor(env, info[1], "grad");
+    Guarded(env, "set grad of " + Describe(t) + " to " + Describe(g), [&] {
+      TORCH_CHECK(g.sizes() == t.sizes(), "gradient shape must equal the tensor's shape");
+      TORCH_CHECK(g.scalar_type() == t.scalar_type(), "gradient dtype must equal the tensor's dtype");
+      TORCH_CHECK(g.device() == t.device(), "gradient device must equal the tensor's device");
+      t.mutable_grad() = g;
     });
   }
-  return info.Env().Undefined();
+  return env.Undefined();
 }
 
-Napi::Value TensorHandle::IsLeaf(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("isLeaf");
-  return Napi::Boolean::New(info.Env(), tensor.is_leaf());
+TENSOR_FN(IsLeaf, "isLeaf")
+  return Napi::Boolean::New(env, tensor.is_leaf());
 }
 
-Napi::Value TensorHandle::GradFnName(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("gradFn");
+TENSOR_FN(GradFnName, "gradFn")
   const auto& fn = tensor.grad_fn();
-  if (!fn) return info.Env().Null();
-  return Napi::String::New(info.Env(), fn->name());
+  if (!fn) return env.Null();
+  return Napi::String::New(env, fn->name());
 }
 
-Napi::Value TensorHandle::RetainGrad(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("retainGrad");
-  Guarded(info.Env(), "retainGrad(" + Describe(tensor) + ")", [&] { tensor.retain_grad(); });
-  return info.This();
+TENSOR_FN(RetainGrad, "retainGrad")
+  at::Tensor t = tensor;
+  Guarded(env, "retainGrad(" + Describe(t) + ")", [&] { t.retain_grad(); });
+  return env.Undefined();
 }
 
-// backward(gradient | null, retainGraph, createGraph)
-Napi::Value TensorHandle::Backward(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("backward");
+// backward(handle, gradient | null, retainGraph, createGraph)
+TENSOR_FN(Backward, "backward")
   at::Tensor grad;
-  if (info.Length() > 0 && !info[0].IsNull() && !info[0].IsUndefined())
-    grad = Get(info.Env(), info[0], "backward(gradient)");
-  const bool retain = info.Length() > 1 && info[1].ToBoolean();
-  const bool create = info.Length() > 2 && info[2].ToBoolean();
-  std::string context = "backward(" + Describe(tensor) + (grad.defined() ? ", gradient " + Describe(grad) : "") + ")";
-  Guarded(info.Env(), context, [&] {
-    TORCH_CHECK(tensor.requires_grad(), "the tensor does not require grad and has no grad_fn");
-    TORCH_CHECK(grad.defined() || tensor.numel() == 1,
+  if (!info[1].IsNull() && !info[1].IsUndefined()) grad = GetTensor(env, info[1], "backward(gradient)");
+  const bool retain = info[2].ToBoolean();
+  const bool create = info[3].ToBoolean();
+  const at::Tensor t = tensor;  // the slot may be reused by hooks that create tensors; hold our own reference
+  std::string context = "backward(" + Describe(t) + (grad.defined() ? ", gradient " + Describe(grad) : "") + ")";
+  Guarded(env, context, [&] {
+    TORCH_CHECK(t.requires_grad(), "the tensor does not require grad and has no grad_fn");
+    TORCH_CHECK(grad.defined() || t.numel() == 1,
                 "a gradient is needed for a non-scalar output (pass one of the same shape)");
-    torch::autograd::backward({tensor}, grad.defined() ? torch::autograd::variable_list{grad}
-                                                       : torch::autograd::variable_list{},
+    torch::autograd::backward({t}, grad.defined() ? torch::autograd::variable_list{grad}
+                                                  : torch::autograd::variable_list{},
                               retain, create);
   });
-  return info.Env().Undefined();
+  return env.Undefined();
 }
 
-Napi::Value TensorHandle::Item(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("item");
-  Napi::Env env = info.Env();
+TENSOR_FN(Item, "item")
   return Guarded(env, "item(" + Describe(tensor) + ")", [&]() -> Napi::Value {
     TORCH_CHECK(tensor.numel() == 1, "item() needs a tensor with exactly one element");
     const at::Scalar s = tensor.item();
@@ -313,9 +300,7 @@ Napi::Value TensorHandle::Item(const Napi::CallbackInfo& info) {
 }
 
 // A copy of the tensor's elements (row-major, on the CPU) as an ArrayBuffer.
-Napi::Value TensorHandle::ToBytes(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("toBytes");
-  Napi::Env env = info.Env();
+TENSOR_FN(ToBytes, "toBytes")
   at::Tensor c = Guarded(env, "toBytes(" + Describe(tensor) + ")", [&] {
     return tensor.detach().to(at::kCPU).contiguous().resolve_conj().resolve_neg();
   });
@@ -326,39 +311,56 @@ Napi::Value TensorHandle::ToBytes(const Napi::CallbackInfo& info) {
 }
 
 // Overwrites the tensor's elements with raw bytes (a TypedArray / ArrayBuffer view of the same length).
-Napi::Value TensorHandle::CopyFromBytes(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("copyFromBytes");
-  Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray())
-    throw Napi::TypeError::New(env, "copyFromBytes: expected a TypedArray or Buffer");
-  Napi::TypedArray view = info[0].As<Napi::TypedArray>();
+TENSOR_FN(CopyFromBytes, "copyFromBytes")
+  if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "copyFromBytes: expected a TypedArray or Buffer");
+  Napi::TypedArray view = info[1].As<Napi::TypedArray>();
   const size_t n = view.ByteLength();
   const uint8_t* src = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
-  Guarded(env, "copyFromBytes(" + Describe(tensor) + ")", [&] {
-    const size_t want = tensor.numel() * tensor.element_size();
+  at::Tensor t = tensor;
+  Guarded(env, "copyFromBytes(" + Describe(t) + ")", [&] {
+    const size_t want = t.numel() * t.element_size();
     TORCH_CHECK(n == want, "got ", n, " bytes, the tensor holds ", want);
-    at::Tensor src_t = at::from_blob(const_cast<uint8_t*>(src), tensor.sizes(), tensor.options().device(at::kCPU));
+    at::Tensor src_t = at::from_blob(const_cast<uint8_t*>(src), t.sizes(), t.options().device(at::kCPU));
     at::NoGradGuard no_grad;
-    tensor.copy_(src_t);
+    t.copy_(src_t);
   });
-  return info.Env().Undefined();
+  return env.Undefined();
 }
 
-Napi::Value TensorHandle::IsContiguous(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("isContiguous");
-  return Napi::Boolean::New(info.Env(), tensor.is_contiguous());
+TENSOR_FN(IsContiguous, "isContiguous")
+  return Napi::Boolean::New(env, tensor.is_contiguous());
 }
 
-Napi::Value TensorHandle::SameStorage(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("sameStorage");
-  const at::Tensor& other = Get(info.Env(), info[0], "sameStorage");
-  return Napi::Boolean::New(info.Env(), tensor.has_storage() && other.has_storage() &&
-                                            tensor.storage().is_alias_of(other.storage()));
+TENSOR_FN(SameStorage, "sameStorage")
+  const at::Tensor& other = GetTensor(env, info[1], "sameStorage");
+  return Napi::Boolean::New(env, tensor.has_storage() && other.has_storage() &&
+                                     tensor.storage().is_alias_of(other.storage()));
 }
 
-Napi::Value TensorHandle::Version(const Napi::CallbackInfo& info) {
-  LIVE_TENSOR("version");
-  return Napi::Number::New(info.Env(), static_cast<double>(tensor._version()));
+TENSOR_FN(Version, "version")
+  return Napi::Number::New(env, static_cast<double>(tensor._version()));
+}
+
+#undef TENSOR_FN
+
+}  // namespace
+
+void InitTensor(Napi::Env env, Napi::Object exports) {
+  const std::pair<const char*, Napi::Function::Callback> fns[] = {
+      {"release", Release},           {"externalBytes", ExternalBytes},
+      {"liveHandles", LiveHandles},   {"sizes", Sizes},
+      {"strides", Strides},           {"dtype", DTypeName},
+      {"device", DeviceName},         {"numel", Numel},
+      {"dim", Dim},                   {"requiresGrad", RequiresGrad},
+      {"setRequiresGrad", SetRequiresGrad}, {"grad", Grad},
+      {"setGrad", SetGrad},           {"isLeaf", IsLeaf},
+      {"gradFn", GradFnName},         {"retainGrad", RetainGrad},
+      {"backward", Backward},         {"item", Item},
+      {"toBytes", ToBytes},           {"copyFromBytes", CopyFromBytes},
+      {"isContiguous", IsContiguous}, {"sameStorage", SameStorage},
+      {"version", Version},
+  };
+  for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
 }
 
 }  // namespace catface

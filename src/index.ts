@@ -64,6 +64,16 @@ export * as schedulers from './nn/schedulers.js';
 // inference
 export { type EmbeddingKind, type FaceAnalysis, type FaceImage, FaceModel, type Verification } from './serve/face-model.js';
 export { FaceModelWorker } from './serve/face-model-worker.js';
+export {
+  type AnalyzeOptions,
+  type CropModel,
+  type FaceLocation,
+  FaceRecognizer,
+  type PhotoAnalysis,
+  type PhotoVerification,
+  type RecognizedFace,
+  type RecognizerOptions,
+} from './serve/face-recognizer.js';
 
 // tensors
 export * as torch from './torch/index.js';

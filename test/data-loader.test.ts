@@ -6,10 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
+import { decodeImage } from '../src/data/decode.js';
 import { Loader } from '../src/data/loader/loader.js';
 import { readImageFolder } from '../src/data/readers/image-folder.js';
 import { readRecordIO, writeRecordIO } from '../src/data/readers/recordio.js';
-import type * as torch from '../src/torch/index.js';
+import * as torch from '../src/torch/index.js';
+import { pythonUnavailable, runPython } from './helpers/oracle.js';
 
 let root: string;
 
@@ -51,7 +53,7 @@ test('batches are [B,3,H,W] float32 normalised as (x/255-0.5)/0.5 with labels an
     const path = ds.samples[5].image.kind === 'file' ? ds.samples[5].image.path : '';
     const expected = await sharp(path).resize(16, 16, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
     const got = batch.images.select(0, 5).permute([1, 2, 0]).contiguous().toFloat64Array();
-    for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i] - (expected[i] / 255 - 0.5) / 0.5) < 1e-6, `pixel ${i}`);
+    for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i] - expected[i] / 255) < 1e-7, `pixel ${i}`);
     // Greyscale identity id4 (samples 16..19) comes out with three equal channels.
     const grey = await loader.next(14);
     const g = grey.images.select(0, 13);
@@ -159,4 +161,54 @@ test('a RecordIO pack loads through worker threads to the same pixels as its ima
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('decode + resize down-sizes like an independent Lanczos-3 in numpy (within one grey level)', async (t) => {
+  if (pythonUnavailable) return t.skip(pythonUnavailable);
+  // Smooth colour patterns (a face crop's content, not single-pixel noise) at the shrink ratios the tools use:
+  // 250 → 112 (LFW to the ArcFace crop), 48 → 16, a non-square 30×45 → 20×20, and greyscale 92×112 → 56×64.
+  const cases = [
+    { width: 250, height: 250, channels: 3, out: [112, 112] },
+    { width: 48, height: 48, channels: 3, out: [16, 16] },
+    { width: 30, height: 45, channels: 3, out: [20, 20] },
+    { width: 92, height: 112, channels: 1, out: [64, 56] },
+  ];
+  const inputs: Record<string, torch.Tensor> = {};
+  const decoded: Uint8Array[] = [];
+  for (const [i, c] of cases.entries()) {
+    const raw = new Uint8Array(c.width * c.height * c.channels);
+    for (let y = 0; y < c.height; y++)
+      for (let x = 0; x < c.width; x++)
+        for (let ch = 0; ch < c.channels; ch++)
+          raw[(y * c.width + x) * c.channels + ch] = Math.round(
+            128 + 70 * Math.sin((2 * Math.PI * x * (ch + 1)) / c.width) * Math.cos((3 * y) / c.height + ch) + (40 * y) / c.height - 20,
+          );
+    const png = await sharp(Buffer.from(raw), { raw: { width: c.width, height: c.height, channels: c.channels as 1 | 3 } })
+      .png()
+      .toBuffer();
+    decoded.push(await decodeImage(png, `case ${i}`, { height: c.out[0], width: c.out[1] }));
+    // numpy sees the decoded RGB: grey replicated to three channels.
+    const rgb = c.channels === 3 ? raw : Uint8Array.from({ length: raw.length * 3 }, (_, j) => raw[Math.floor(j / 3)]);
+    inputs[`x${i}`] = torch.fromTypedArray(rgb).reshape(c.height, c.width, 3);
+  }
+  const py = runPython(
+    `import resize_ref, numpy as np
+for i, (h, w) in enumerate(${JSON.stringify(cases.map((c) => c.out))}):
+    out['y%d' % i] = torch.from_numpy(resize_ref.lanczos3(inp['x%d' % i].numpy(), h, w)).float()`,
+    inputs,
+  );
+  for (const [i, c] of cases.entries()) {
+    const expected = (py.get(`y${i}`) as torch.Tensor).toFloat64Array();
+    assert.equal(expected.length, decoded[i].length);
+    let worst = 0;
+    let total = 0;
+    decoded[i].forEach((v, j) => {
+      const d = Math.abs(v - Math.min(255, Math.max(0, expected[j])));
+      worst = Math.max(worst, d);
+      total += d;
+    });
+    assert.ok(worst <= 1.5, `${c.width}×${c.height} → ${c.out[1]}×${c.out[0]}: largest difference ${worst.toFixed(2)} grey levels`);
+    assert.ok(total / expected.length < 0.5, `${c.width}×${c.height}: mean difference ${(total / expected.length).toFixed(3)}`);
+  }
+  torch.dispose([...Object.values(inputs), ...py.values()]);
 });

@@ -9,7 +9,8 @@ import sharp from 'sharp';
 import { readAttributesCsv } from '../src/data/readers/attributes.js';
 import { readImageFolder } from '../src/data/readers/image-folder.js';
 import { generateSynthDataset } from '../src/data/synth/synth-dataset.js';
-import { faceAttributes, synthIdentity } from '../src/data/synth/synth-identity.js';
+import { synthIdentity } from '../src/data/synth/synth-identity.js';
+import { expectedAttributes } from './helpers/synth-rules.js';
 
 function filesOf(dir: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
@@ -44,13 +45,10 @@ test('synthetic dataset is byte-identical for a seed on 0 or 2 worker threads, a
   }
 });
 
-test('attribute labels follow the face parameters and every attribute takes both values', () => {
+test('attribute labels follow the face parameters (hand-written rules) and every attribute takes both values', () => {
   const identities = Array.from({ length: 80 }, (_, i) => synthIdentity(3, i));
   for (const id of identities) {
-    assert.deepEqual(id.attributes, faceAttributes(id.face, id.gender));
-    assert.equal(id.attributes[0], id.gender === 'male' ? 1 : 0);
-    assert.equal(id.attributes[2], id.face.fatness >= 0.6 ? 1 : 0);
-    assert.equal(id.attributes[4], id.face.hair.id === 'bald' ? 1 : 0);
+    assert.deepEqual(id.attributes, expectedAttributes(id.face, id.gender), id.name);
     if (id.attributes[4]) assert.equal(id.gender, 'male');
   }
   for (let a = 0; a < 5; a++) {
@@ -67,7 +65,10 @@ test('attributes.csv holds one consistent row per identity and images of one ide
     await generateSynthDataset(dir, { identities: 6, imagesPerIdentity: 4, size: 32, seed: 5 }, 0);
     const table = readAttributesCsv(join(dir, 'attributes.csv'));
     assert.equal(table.rows.size, 6);
-    for (let i = 0; i < 6; i++) assert.deepEqual(table.rows.get(`id0000${i}`), synthIdentity(5, i).attributes);
+    // Each row follows from the face parameters the run wrote to identities.json.
+    const written = JSON.parse(readFileSync(join(dir, 'identities.json'), 'utf8')).identities;
+    assert.equal(written.length, 6);
+    for (const id of written) assert.deepEqual(table.rows.get(id.name), expectedAttributes(id.face, id.gender), id.name);
     const pixels = new Map<string, Buffer[]>();
     for (let i = 0; i < 6; i++) {
       pixels.set(

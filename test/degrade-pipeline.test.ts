@@ -2,12 +2,13 @@
 // frequency content, kernel moments), determinism, shapes and ranges, and errors on bad input.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Prng } from '../src/common/prng.js';
 import { applyAdaFace, planAdaFace, resolveAdaFaceConfig } from '../src/degrade/adaface.js';
 import { Degrader } from '../src/degrade/degrader.js';
 import { jpegRoundTrip } from '../src/degrade/jpeg.js';
 import { blurKernels } from '../src/degrade/kernels.js';
 import { downUp } from '../src/degrade/resample.js';
-import { Rng, withTorchSeed } from '../src/degrade/rng.js';
+import { withTorchSeed } from '../src/degrade/rng.js';
 import {
   addNoise,
   applyStage,
@@ -31,6 +32,29 @@ function card(b: number, c: number, size: number): torch.Tensor {
     const tint = torch.linspace(0.8, 1, c).reshape(1, c, 1, 1);
     return base.mul(tint).expand(b, c, size, size).contiguous();
   });
+}
+
+/** Per image: the mean squared difference between neighbouring pixels (high-frequency energy; blur lowers it). */
+function edgeEnergy(images: torch.Tensor): number[] {
+  return torch.tidy(() => {
+    const [h, w] = [images.shape[2], images.shape[3]];
+    const dx = images
+      .narrow(3, 1, w - 1)
+      .sub(images.narrow(3, 0, w - 1))
+      .square()
+      .mean([1, 2, 3]);
+    const dy = images
+      .narrow(2, 1, h - 1)
+      .sub(images.narrow(2, 0, h - 1))
+      .square()
+      .mean([1, 2, 3]);
+    return Array.from(dx.add(dy).toFloat64Array());
+  });
+}
+
+/** Per image: the mean absolute difference between two batches. */
+function meanChange(a: torch.Tensor, b: torch.Tensor): number[] {
+  return torch.tidy(() => Array.from(a.sub(b).abs().mean([1, 2, 3]).toFloat64Array()));
 }
 
 /** Amplitude of the horizontal frequency f (cycles/pixel) in each row-average spectrum: |Σ x e^{−i2πfx}| / n. */
@@ -159,10 +183,10 @@ test('illumination applies gamma, contrast and low light exactly as specified', 
 
 test('the unconstrained plan draws random orders and subsets; stages keep shape, dtype and range', async () => {
   const config = resolveUnconstrainedConfig();
-  const plan = planUnconstrained(64, new Rng(4), config);
+  const plan = planUnconstrained(64, new Prng(4), config);
   const orders = new Set(plan.steps.map((s) => s.map((x) => x.stage).join(',')));
   assert.ok(orders.size > 20, `only ${orders.size} distinct stage orders in 64 images`);
-  const fixed = planUnconstrained(16, new Rng(4), resolveUnconstrainedConfig({ shuffle: false }));
+  const fixed = planUnconstrained(16, new Prng(4), resolveUnconstrainedConfig({ shuffle: false }));
   for (const steps of fixed.steps) {
     const positions = steps.map((s) => STAGES.indexOf(s.stage));
     assert.deepEqual(
@@ -173,11 +197,16 @@ test('the unconstrained plan draws random orders and subsets; stages keep shape,
   const everything = resolveUnconstrainedConfig({ probability: { blur: 1, resize: 1, noise: 1, jpeg: 1, illumination: 1 } });
   for (const channels of [1, 3]) {
     const images = card(6, channels, 40);
-    const out = await applyUnconstrained(images, planUnconstrained(6, new Rng(9), everything));
+    const out = await applyUnconstrained(images, planUnconstrained(6, new Prng(9), everything));
     assert.deepEqual(out.shape, images.shape);
     assert.equal(out.dtype, 'float32');
     assert.ok(out.min().item() >= 0 && out.max().item() <= 1);
-    assert.ok(!out.equal(images));
+    // every image went through noise and JPEG at least: each one changed, not just the batch
+    const changes = meanChange(out, images);
+    assert.ok(
+      changes.every((d) => d > 0.003),
+      `per-image change ${changes.map((d) => d.toFixed(4))}`,
+    );
     out.dispose();
     images.dispose();
   }
@@ -186,7 +215,7 @@ test('the unconstrained plan draws random orders and subsets; stages keep shape,
 test('AdaFace: the crop keeps a box of the drawn area on a zero canvas; augmentations keep shapes', () => {
   const config = resolveAdaFaceConfig({ cropProbability: 1, lowResProbability: 0, photometricProbability: 0 });
   const images = torch.full([8, 3, 48, 48], 0.5);
-  const plan = planAdaFace(8, 48, 48, new Rng(2), config);
+  const plan = planAdaFace(8, 48, 48, new Prng(2), config);
   const out = applyAdaFace(images, plan);
   plan.crop.forEach((box, i) => {
     assert.ok(box);
@@ -195,8 +224,25 @@ test('AdaFace: the crop keeps a box of the drawn area on a zero canvas; augmenta
     assert.ok(Math.abs(kept - area) < 1e-6, `image ${i}: kept ${kept}, box area ${area}`);
     assert.ok(area >= 0.15 && area <= 1);
   });
+  // The low-resolution round trip loses detail in proportion to its factor: every image's high-frequency energy
+  // falls, by more than half where the factor is 2 or more.
+  const lowResOnly = resolveAdaFaceConfig({ cropProbability: 0, lowResProbability: 1, photometricProbability: 0 });
+  const sharp = card(8, 3, 48);
+  const lowPlan = planAdaFace(8, 48, 48, new Prng(6), lowResOnly);
+  const low = applyAdaFace(sharp, lowPlan);
+  const [before, after] = [edgeEnergy(sharp), edgeEnergy(low)];
+  lowPlan.lowRes.forEach((spec, i) => {
+    assert.ok(spec, `image ${i} has a low-resolution step`);
+    assert.ok(after[i] < before[i], `image ${i} (×1/${spec.factor.toFixed(2)}): edge energy ${after[i]} vs ${before[i]}`);
+    if (spec.factor >= 2) assert.ok(after[i] < 0.5 * before[i], `image ${i} (×1/${spec.factor.toFixed(2)}): ${after[i]} vs ${before[i]}`);
+  });
+  assert.ok(
+    lowPlan.lowRes.some((spec) => (spec?.factor ?? 0) >= 2),
+    'the plan drew at least one factor ≥ 2',
+  );
+  torch.dispose([sharp, low]);
   const all = resolveAdaFaceConfig({ cropProbability: 1, lowResProbability: 1, photometricProbability: 1 });
-  const mixed = applyAdaFace(card(4, 3, 48), planAdaFace(4, 48, 48, new Rng(3), all));
+  const mixed = applyAdaFace(card(4, 3, 48), planAdaFace(4, 48, 48, new Prng(3), all));
   assert.deepEqual(mixed.shape, [4, 3, 48, 48]);
   assert.ok(mixed.min().item() >= 0 && mixed.max().item() <= 1);
   for (const t of [images, out, mixed]) t.dispose();
@@ -225,6 +271,13 @@ test('Degrader: the paper mix, shapes/dtypes/range kept, deterministic per seed 
   assert.ok(a.lq.min().item() >= 0 && a.lq.max().item() <= 1);
   assert.ok(a.hq.equal(batch), 'HQ must be the input when AdaFace is off');
   assert.equal(a.turbulent.filter(Boolean).length, 4);
+  // Every twin is degraded, and the turbulent ones are blurred: less high-frequency energy than their HQ image.
+  const changes = meanChange(a.lq, batch);
+  const [hqEnergy, lqEnergy] = [edgeEnergy(batch), edgeEnergy(a.lq)];
+  a.turbulent.forEach((turbulent, i) => {
+    assert.ok(changes[i] > 0.003, `image ${i}: LQ differs from HQ by only ${changes[i]}`);
+    if (turbulent) assert.ok(lqEnergy[i] < hqEnergy[i], `turbulent image ${i}: edge energy ${lqEnergy[i]} vs ${hqEnergy[i]}`);
+  });
   a.strengths.forEach((s, i) => {
     assert.equal(s !== null, a.turbulent[i]);
     if (s !== null) assert.ok(s >= 0.25 && s <= 2);

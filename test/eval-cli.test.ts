@@ -57,7 +57,9 @@ test('catface eval ijb --features --json, then catface report', () => {
     assert.equal(rr.status, 0, rr.stderr);
     const html = readFileSync(join(report, 'index.html'), 'utf8');
     assert.match(html, /ROC — ijbx/);
-    for (const [, src] of html.matchAll(/<img src="([^"]+)"/g)) assert.ok(existsSync(join(report, src)), src);
+    const figures = [...html.matchAll(/<img src="([^"]+)"/g)].map((m) => m[1]);
+    assert.equal(figures.length, 2, 'the ROC and the score histogram');
+    for (const src of figures) assert.ok(existsSync(join(report, src)), src);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -2,13 +2,13 @@
 // 10-fold protocol (contiguous KFold, threshold by best training accuracy, numpy argmax tie-breaking).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Prng } from '../src/data/prng.js';
+import { Prng } from '../src/common/prng.js';
 import { auc, eer, SortedScores, tarAtFar } from '../src/eval/roc.js';
 import { contiguousFolds, insightfaceDistanceThresholds, tenFold } from '../src/eval/tenfold.js';
 import { runPythonJson, sklearnUnavailable } from './helpers/python-json.js';
 
 function gaussian(prng: Prng): number {
-  return Math.sqrt(-2 * Math.log(1 - prng.next())) * Math.cos(2 * Math.PI * prng.next());
+  return Math.sqrt(-2 * Math.log(1 - prng.uniform())) * Math.cos(2 * Math.PI * prng.uniform());
 }
 
 /** Shuffled genuine/impostor cosine-like scores, rounded to 3 decimals so that ties occur. */
@@ -17,7 +17,7 @@ function scoreSet(n: number, seed: number): { scores: number[]; labels: number[]
   const scores: number[] = [];
   const labels: number[] = [];
   for (let i = 0; i < n; i++) {
-    const genuine = prng.next() < 0.5 ? 1 : 0;
+    const genuine = prng.uniform() < 0.5 ? 1 : 0;
     const s = genuine ? 0.45 + 0.18 * gaussian(prng) : 0.05 + 0.12 * gaussian(prng);
     scores.push(Math.round(s * 1000) / 1000);
     labels.push(genuine);
@@ -65,6 +65,19 @@ out['tar'] = [float(tpr[fpr <= far].max()) for far in inp['fars']]
     ours.slice(1).map((r) => r.tar as number),
     ref.tar.slice(1),
   );
+  // Each threshold is calibrated: counted by hand, at most FAR of the impostors score at or above it, and the
+  // next lower score would let more in; the TAR is the share of genuine pairs at or above it.
+  const impostors = scores.filter((_, i) => labels[i] === 0);
+  const genuine = scores.filter((_, i) => labels[i] === 1);
+  for (const r of ours.slice(1)) {
+    const threshold = r.threshold as number;
+    const accepted = impostors.filter((s) => s >= threshold).length;
+    assert.ok(accepted / impostors.length <= r.far, `FAR ${r.far}: ${accepted} impostors at or above ${threshold}`);
+    const next = Math.max(...scores.filter((s) => s < threshold));
+    const more = impostors.filter((s) => s >= next).length;
+    assert.ok(more / impostors.length > r.far, `FAR ${r.far}: the threshold could go lower (${next})`);
+    assert.equal(r.tar, genuine.filter((s) => s >= threshold).length / genuine.length);
+  }
 });
 
 test('weighted ROC equals the ROC of the pairs repeated', () => {

@@ -6,14 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { Prng } from '../src/data/prng.js';
+import { Prng } from '../src/common/prng.js';
 import { formatCell, writeReport } from '../src/eval/report.js';
 import { SortedScores } from '../src/eval/roc.js';
 
 function scores(seed: number, shift: number): { genuine: number[]; impostor: number[]; all: number[]; labels: number[] } {
   const prng = new Prng(seed);
-  const genuine = Array.from({ length: 3000 }, () => shift + 0.25 * (prng.next() + prng.next() + prng.next() - 1.5));
-  const impostor = Array.from({ length: 3000 }, () => 0.25 * (prng.next() + prng.next() + prng.next() - 1.5));
+  const genuine = Array.from({ length: 3000 }, () => shift + 0.25 * (prng.uniform() + prng.uniform() + prng.uniform() - 1.5));
+  const impostor = Array.from({ length: 3000 }, () => 0.25 * (prng.uniform() + prng.uniform() + prng.uniform() - 1.5));
   return { genuine, impostor, all: [...genuine, ...impostor], labels: [...genuine.map(() => 1), ...impostor.map(() => 0)] };
 }
 

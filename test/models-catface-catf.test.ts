@@ -9,7 +9,7 @@ import type { FusionKind } from '../src/models/fusion-base.js';
 import type { Module } from '../src/nn/module.js';
 import * as torch from '../src/torch/index.js';
 import { anchorPrelude, anchorUnavailable, perturb, pythonHelpers, stateInputs } from './helpers/catface-anchor.js';
-import { closeness, runPython } from './helpers/oracle.js';
+import { closeness, pinOracleThreads, runPython } from './helpers/oracle.js';
 
 type Tensor = torch.Tensor;
 
@@ -26,6 +26,7 @@ function expectClose(failures: string[], label: string, actual: Tensor | null | 
 
 test('CATF equals the PyTorch anchor: forward, gradients and BN statistics (training mode)', (t) => {
   if (anchorUnavailable) return t.skip(anchorUnavailable);
+  pinOracleThreads(t);
   torch.manualSeed(11);
   const catf = new CATF({ channels: 32, height: 4, width: 4 });
   perturb(catf);
@@ -120,6 +121,7 @@ const kinds: FusionKind[] = ['none', 'concat', 'add', 'se', 'cross', 'catf', 'ca
 
 test('every fusion kind matches its PyTorch transcription (strict state-dict load, parameter count, eval forward, gradients); CATF(256) counts as the anchor', (t) => {
   if (anchorUnavailable) return t.skip(anchorUnavailable);
+  pinOracleThreads(t);
   torch.manualSeed(12);
   const inputs: Record<string, Tensor> = {};
   const ours = new Map<FusionKind, { embedding: Tensor; norm: Tensor; gfr: Tensor; params: number }>();

@@ -10,7 +10,7 @@ import { SelfAttention } from '../src/models/self-attention.js';
 import type { Module } from '../src/nn/module.js';
 import * as torch from '../src/torch/index.js';
 import { anchorPrelude, anchorUnavailable, perturb, pythonHelpers, stateInputs } from './helpers/catface-anchor.js';
-import { closeness, runPython } from './helpers/oracle.js';
+import { closeness, pinOracleThreads, runPython } from './helpers/oracle.js';
 
 type Tensor = torch.Tensor;
 
@@ -38,6 +38,7 @@ def to_anchor(k):
 
 test('MultiBranchNet equals the anchor MultiBranch at 32 px, widths 16/32/64/128: outputs, gradients, BN statistics', (t) => {
   if (anchorUnavailable) return t.skip(anchorUnavailable);
+  pinOracleThreads(t);
   torch.manualSeed(51);
   const net = new MultiBranchNet({ inputSize: 32, widths: [16, 32, 64, 128] });
   perturb(net);

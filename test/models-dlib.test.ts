@@ -1,27 +1,18 @@
 // The dlib ResNet-34 descriptor ported from face-api.js's npm weights gives face-api's own descriptors (run on
 // tfjs's wasm backend, offline) within 1e-4 on the same 150×150 crops of ORL faces.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { faceApiEmbedder } from '../src/eval/peer-faceapi.js';
-import { DLIB_INPUT_SIZE, DlibResNet, dlibResNetFromFaceApi, parseTfjsWeights, type TfjsManifest } from '../src/models/dlib-resnet.js';
+import { DLIB_INPUT_SIZE, DlibResNet, parseTfjsWeights, type TfjsManifest } from '../src/models/dlib-resnet.js';
 import * as torch from '../src/torch/index.js';
+import { loadFaceApiDlib } from './helpers/dlib-crop-model.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ORL = join(here, '..', '..', '..', 'shared', 'data', 'orl');
-const require = createRequire(import.meta.url);
-const MODEL_DIR = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-
-function loadDlib(): DlibResNet {
-  const manifestPath = join(MODEL_DIR, 'face_recognition_model-weights_manifest.json');
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as TfjsManifest;
-  const shards = new Map(manifest.flatMap((g) => g.paths).map((p) => [p, new Uint8Array(readFileSync(join(MODEL_DIR, p)))] as const));
-  return dlibResNetFromFaceApi(manifest, shards, manifestPath);
-}
 
 /** A 150×150 RGB crop (HWC bytes) of an ORL face: the 92×112 greyscale image stretched, grey in all channels. */
 async function crop(file: string): Promise<Uint8Array> {
@@ -41,7 +32,7 @@ test('dlib ResNet descriptors equal face-api.js on ORL crops within 1e-4', async
   const crops = await Promise.all(files.map(crop));
   const peer = await faceApiEmbedder();
   const expected = await peer.embed(crops);
-  const model = loadDlib();
+  const model = loadFaceApiDlib();
   const s = DLIB_INPUT_SIZE;
   const ours = torch.tidy(() => {
     const batch = torch.stack(crops.map((c) => torch.fromTypedArray(c, [s, s, 3]).permute(2, 0, 1).float()));

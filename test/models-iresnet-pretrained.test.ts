@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { type IBasicBlock, IResNet, iresnetConfig } from '../src/models/iresnet.js';
 import { inferIResNetConfig, loadPretrainedIResNet } from '../src/models/pretrained.js';
 import * as torch from '../src/torch/index.js';
-import { closeness, pythonUnavailable, runPython } from './helpers/oracle.js';
+import { closeness, pinOracleThreads, pythonUnavailable, runPython } from './helpers/oracle.js';
 
 /** AdaFace's IR backbone layout (input_layer / body / output_layer), as a test reference. */
 const PY_ADAFACE = `
@@ -37,9 +37,7 @@ class Backbone(nn.Module):
 
 test('AdaFace net.py weights load by name mapping and give the same embeddings', (t) => {
   if (pythonUnavailable) return t.skip(pythonUnavailable);
-  const threads = torch.getNumThreads();
-  torch.setNumThreads(1);
-  t.after(() => torch.setNumThreads(threads));
+  pinOracleThreads(t);
   torch.manualSeed(5);
   const x = torch.randn([3, 3, 32, 32]);
   const got = runPython(

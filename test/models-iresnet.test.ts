@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { IResNet, type IResNetName, iresnetConfig, makeStage } from '../src/models/iresnet.js';
 import { loadSafetensors, saveSafetensors } from '../src/nn/safetensors.js';
 import * as torch from '../src/torch/index.js';
-import { closeness, pythonUnavailable, runPython } from './helpers/oracle.js';
+import { closeness, pinOracleThreads, pythonUnavailable, runPython } from './helpers/oracle.js';
 
 type Tensor = torch.Tensor;
 
@@ -65,9 +65,7 @@ function scaled(t: Tensor | undefined): number {
 test('IR-18 forward and backward equal PyTorch with the same weights (train and eval)', (t) => {
   if (pythonUnavailable) return t.skip(pythonUnavailable);
   // One thread on both sides: the same summation order, so gradients with heavy cancellation agree too.
-  const threads = torch.getNumThreads();
-  torch.setNumThreads(1);
-  t.after(() => torch.setNumThreads(threads));
+  pinOracleThreads(t);
   torch.manualSeed(11);
   const model = new IResNet(SMALL);
   const initial = new Map([...model.stateDict()].map(([k, v]) => [k, v.clone()]));

@@ -5,6 +5,7 @@ import { cpus } from 'node:os';
 import { test } from 'node:test';
 import * as torch from '../src/torch/index.js';
 import { closeness, pythonUnavailable, runPython } from './helpers/oracle.js';
+import { checkParity } from './helpers/parity.js';
 
 function gradOf(t: torch.Tensor): torch.Tensor {
   const g = t.grad;
@@ -114,4 +115,27 @@ test('threads default to every core (or CATFACE_THREADS) and can be changed with
   assert.throws(() => torch.setNumThreads(0), /positive integer/);
   assert.throws(() => torch.setNumThreads(1.5), /positive integer/);
   assert.throws(() => torch.setNumThreads(4 * cpus().length + 1), /setNumThreads: need an integer from 1 to/);
+});
+
+test('the parity helper fails an op that drops autograd on one of its outputs, or differs in one output’s gradient', (t) => {
+  if (pythonUnavailable) return t.skip(pythonUnavailable);
+  // checkParity frees its inputs: each call gets its own.
+  const x = () => torch.randn([3, 4]);
+  // The second output has the right values but no graph: before, it was left out of the gradient on both sides.
+  const dropped = {
+    name: 'dropped',
+    inputs: { x: x() },
+    js: (v: Record<string, torch.Tensor>) => [v.x.mul(2), v.x.mul(3).detach()],
+    py: '(x * 2, x * 3)',
+  };
+  assert.throws(() => checkParity(t, [dropped]), /dropped output 1: requiresGrad false vs PyTorch true[\s\S]*dropped grad x: max \|diff\|/);
+  // The same values, but the second output's gradient is wrong (a custom op whose backward ignored it).
+  const wrongGrad = {
+    name: 'wrong_grad',
+    inputs: { x: x() },
+    js: (v: Record<string, torch.Tensor>) => [v.x.mul(2), v.x.detach().mul(3).add(v.x.mul(0))],
+    py: '(x * 2, x * 3)',
+  };
+  assert.throws(() => checkParity(t, [wrongGrad]), /wrong_grad grad x: max \|diff\|/);
+  checkParity(t, [{ name: 'both', inputs: { x: x() }, js: (v) => [v.x.mul(2), v.x.mul(3)], py: '(x * 2, x * 3)' }]);
 });

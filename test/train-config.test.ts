@@ -6,9 +6,10 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ATTRIBUTES } from '../src/data/readers/attributes.js';
+import { resolveDegraderConfig } from '../src/degrade/degrader.js';
 import * as torch from '../src/torch/index.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from '../src/train/checkpoint.js';
-import { loadTrainConfig, parseTrainConfig } from '../src/train/config.js';
+import { degraderConfig, loadTrainConfig, parseTrainConfig } from '../src/train/config.js';
 import { MetricsLog, readMetrics } from '../src/train/metrics-log.js';
 import { ProgressBar } from '../src/train/progress.js';
 import { ConfigError } from '../src/train/schema.js';
@@ -57,7 +58,26 @@ test('a bad config names the field and what is wrong', () => {
   bad({ stage1: { optim: { milestones: [8, 4] } } }, 'stage1.optim.milestones', /strictly increasing/);
   bad({ loss: { attributeWeights: [1, 2] } }, 'loss.attributeWeights', /one weight per attribute \(5\)/);
   bad({ degrade: 3 }, 'degrade', /expected an object/);
+  bad({ degrade: { turbulenceFracton: 0.3 } }, 'degrade.turbulenceFracton', /unknown field \(did you mean 'turbulenceFraction'\?\)/);
+  bad({ degrade: { turbulence: { patches: 'four' } } }, 'degrade.turbulence.patches', /expected a finite number, got string "four"/);
+  bad({ degrade: { turbulence: { strength: [1] } } }, 'degrade.turbulence.strength', /expected 2 numbers, got 1/);
+  bad(
+    { degrade: { unconstrained: { blur: { sigma: [5, 1] } } } },
+    'degrade.unconstrained.blur.sigma',
+    /lower bound 5 exceeds upper bound 1/,
+  );
+  bad({ degrade: { adaface: { jitter: 2 } } }, 'degrade.adaface.jitter', /2 must lie within \[0, 1\]/);
+  bad({ degrade: { turbulenceFraction: 1.5 } }, 'degrade.turbulenceFraction', /must be ≤ 1, got 1.5/);
   assert.throws(() => parseTrainConfig([]), /\(top level\): expected an object/);
+});
+
+test("the degrade section holds src/degrade's defaults and the run's seed unless it has its own", () => {
+  const c = parseTrainConfig({ ...minimal, seed: 5 });
+  const resolved = resolveDegraderConfig({ seed: 5 });
+  assert.deepEqual(degraderConfig(c), resolved);
+  assert.equal(degraderConfig(parseTrainConfig({ ...minimal, seed: 5, degrade: { seed: 9 } })).seed, 9);
+  const adaface = degraderConfig(parseTrainConfig({ ...minimal, degrade: { adaface: { jitter: 0.1 } } })).adaface;
+  assert.deepEqual(adaface, resolveDegraderConfig({ adaface: { jitter: 0.1 } }).adaface);
 });
 
 test('the shipped configs/demo.json is valid', () => {

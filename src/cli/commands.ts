@@ -1,13 +1,30 @@
 // Every `catface` sub-command, in the order `catface --help` lists them.
 
 import { align } from './align.js';
+import { attributesCommand } from './attributes.js';
 import type { Command } from './command.js';
 import { degradeCommand } from './degrade.js';
 import { demoCommand } from './demo.js';
+import { detectCommand } from './detect.js';
+import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { info } from './info.js';
 import { reportCommand } from './report.js';
 import { synth } from './synth.js';
 import { trainCommand } from './train.js';
+import { verifyCommand } from './verify.js';
 
-export const commands: Command[] = [info, degradeCommand, synth, trainCommand, demoCommand, align, evalCommand, reportCommand];
+export const commands: Command[] = [
+  info,
+  verifyCommand,
+  embedCommand,
+  attributesCommand,
+  detectCommand,
+  degradeCommand,
+  synth,
+  trainCommand,
+  demoCommand,
+  align,
+  evalCommand,
+  reportCommand,
+];

@@ -4,6 +4,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp, { type OverlayOptions } from 'sharp';
+import { bytesToUnit, unitToBytes } from '../common/image-convention.js';
 import { Degrader } from '../degrade/degrader.js';
 import { withTorchSeed } from '../degrade/rng.js';
 import { Turbulence } from '../degrade/turbulence.js';
@@ -123,12 +124,12 @@ async function loadImage(path: string, size: number): Promise<torch.Tensor> {
   } catch (err) {
     throw new UsageError(`cannot read image '${path}': ${(err as Error).message}`);
   }
-  return torch.tidy(() => torch.fromBytes(data, 'uint8', [1, size, size, 3]).permute(0, 3, 1, 2).float().div(255).contiguous());
+  return bytesToUnit(data, [1, size, size, 3]);
 }
 
 /** HWC uint8 bytes of image `i` of a [B, 3, H, W] batch. */
 function rgbBytes(images: torch.Tensor, i: number): Buffer {
-  const bytes = torch.tidy(() => images.select(0, i).mul(255).round().clamp(0, 255).to('uint8').permute(1, 2, 0).contiguous().toBytes());
+  const bytes = torch.tidy(() => unitToBytes(images.narrow(0, i, 1)));
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

@@ -3,10 +3,10 @@
 // degraded images, and clean gallery vs degraded probe; plus the SB branch's attribute accuracy. Produces the
 // sections of the HTML report (src/eval/report.ts) and a short text summary.
 
-import { pixelsToNormalized } from '../common/image-convention.js';
+import { pixelsToNormalized, pixelsToUnit, unitToBytes } from '../common/image-convention.js';
+import { Prng } from '../common/prng.js';
 import { readImageBytes } from '../data/dataset.js';
 import { decodeImage } from '../data/decode.js';
-import { Prng } from '../data/prng.js';
 import { readImageFolder } from '../data/readers/image-folder.js';
 import { Degrader } from '../degrade/degrader.js';
 import { attributeMetrics } from '../eval/attributes.js';
@@ -58,8 +58,8 @@ function makePairs(labels: number[], seed: number): { left: Int32Array; right: I
   const prng = new Prng(seed);
   const seen = new Set<number>();
   while (left.length < 2 * genuine) {
-    const i = prng.int(labels.length);
-    const j = prng.int(labels.length);
+    const i = prng.index(labels.length);
+    const j = prng.index(labels.length);
     const key = Math.min(i, j) * labels.length + Math.max(i, j);
     if (labels[i] === labels[j] || seen.has(key)) continue;
     seen.add(key);
@@ -79,11 +79,9 @@ async function degradeCrops(crops: Uint8Array[], size: number, seed: number): Pr
   try {
     for (let start = 0; start < crops.length; start += 64) {
       const chunk = crops.slice(start, start + 64);
-      const unit = torch.tidy(() => pixelsToNormalized(chunk, size).add(1).div(2));
+      const unit = pixelsToUnit(chunk, size);
       const { hq, lq } = await degrader.degrade(unit);
-      const bytes = torch.tidy(
-        () => lq.mul(255).round().clamp(0, 255).to('uint8').permute([0, 2, 3, 1]).contiguous().dataSync() as Uint8Array,
-      );
+      const bytes = unitToBytes(lq);
       torch.dispose([unit, hq, lq]);
       const stride = size * size * 3;
       for (let i = 0; i < chunk.length; i++) out.push(bytes.slice(i * stride, (i + 1) * stride));

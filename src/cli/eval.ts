@@ -28,6 +28,7 @@ import {
 } from '../eval/summary.js';
 import { poolTemplates, templateRows } from '../eval/templates.js';
 import { insightfaceDistanceThresholds } from '../eval/tenfold.js';
+import { modelDirStamp } from '../models/model-dir.js';
 import { loadSafetensors } from '../nn/safetensors.js';
 import { FaceModel } from '../serve/face-model.js';
 import * as torch from '../torch/index.js';
@@ -94,7 +95,8 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 /** A model directory as an Embedder: aligned crops → the model's default unit embedding and FR feature norm. */
 export function modelEmbedder(dir: string): Embedder {
   const model = FaceModel.load(dir);
-  return model.embedder(model.spec.defaultEmbedding, basename(dir.replace(/\/+$/, '')));
+  // the stamp of the weights keys the embedding cache, so retraining into the same directory recomputes
+  return { ...model.embedder(model.spec.defaultEmbedding, basename(dir.replace(/\/+$/, ''))), fingerprint: modelDirStamp(dir) };
 }
 
 async function chooseEmbedder(values: Values): Promise<Embedder> {

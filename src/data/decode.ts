@@ -1,6 +1,6 @@
 // Decoding one encoded image into the model's input pixels: sharp decode (with a pixel limit so a
 // 20000×20000 header is refused before any allocation), greyscale → 3 channels, resize, HWC uint8.
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { DataError } from './errors.js';
 
 export interface DecodeOptions {
@@ -38,6 +38,56 @@ export async function decodeImage(bytes: Uint8Array, source: string, options: De
     const message = (error as Error).message;
     if (/pixel limit/i.test(message))
       throw new DataError(source, `image too large: more than ${options.maxPixels ?? DEFAULT_MAX_PIXELS} pixels (${message})`);
+    throw new DataError(source, `cannot decode image: ${message}`);
+  }
+}
+
+/** A decoded photo: height×width×3 uint8 RGB. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface DecodedPhoto {
+  /** Full resolution, upright. */
+  full: RgbImage;
+  /** The same photo shrunk so its longer side is ≤ `detectionSide` (the full image itself when already smaller). */
+  small: RgbImage;
+}
+
+/**
+ * Decodes a photo as a camera or a user hands it over: EXIF orientation applied, CMYK / greyscale / 16-bit
+ * converted to 8-bit sRGB, transparency flattened onto white, and a header declaring more than `maxPixels`
+ * refused before any pixel is allocated. Errors name `source`.
+ */
+export async function decodePhoto(
+  bytes: Uint8Array,
+  source: string,
+  options: { detectionSide?: number; maxPixels?: number } = {},
+): Promise<DecodedPhoto> {
+  if (bytes.length === 0) throw new DataError(source, 'empty file (0 bytes)');
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const side = options.detectionSide ?? Number.POSITIVE_INFINITY;
+  try {
+    const image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).rotate().flatten({ background: '#ffffff' });
+    const raw = async (input: Sharp): Promise<RgbImage> => {
+      const { data, info } = await input.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+      return { data: toRgb(data, info.channels, info.width * info.height), width: info.width, height: info.height };
+    };
+    const full = await raw(image.clone());
+    const longer = Math.max(full.width, full.height);
+    if (longer <= side) return { full, small: full };
+    const scale = side / longer;
+    const resized = image.resize({
+      width: Math.max(1, Math.round(full.width * scale)),
+      height: Math.max(1, Math.round(full.height * scale)),
+      fit: 'fill',
+    });
+    return { full, small: await raw(resized) };
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/pixel limit/i.test(message)) throw new DataError(source, `image too large: more than ${maxPixels} pixels (${message})`);
     throw new DataError(source, `cannot decode image: ${message}`);
   }
 }

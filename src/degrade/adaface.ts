@@ -1,10 +1,11 @@
 // AdaFace's training augmentations (Kim et al., CVPR 2022), applied to HQ and LQ alike when enabled: a random
 // resized crop kept in place on a zero canvas, a low-resolution round trip, and photometric jitter.
+
+import type { Prng } from '../common/prng.js';
 import * as torch from '../torch/index.js';
 import { type Tensor, tidy } from '../torch/index.js';
 import { adjustBrightness, adjustContrast, adjustSaturation } from './photometric.js';
 import { type DownMode, downUp, type ResampleSpec, type UpMode } from './resample.js';
-import type { Rng } from './rng.js';
 import { checkImages, checkNumber, checkProbability, checkRange } from './validate.js';
 
 export interface AdaFaceConfig {
@@ -65,7 +66,7 @@ const DOWN_MODES: DownMode[] = ['area', 'bilinear', 'bicubic'];
 const UP_MODES: UpMode[] = ['nearest', 'bilinear', 'bicubic'];
 
 /** A box of area scale·H·W and aspect ratio ratio (clipped to the image), placed uniformly. */
-function drawBox(rng: Rng, height: number, width: number, c: AdaFaceConfig): CropBox {
+function drawBox(rng: Prng, height: number, width: number, c: AdaFaceConfig): CropBox {
   const area = rng.uniform(...c.cropScale) * height * width;
   const ratio = rng.logUniform(...c.cropRatio);
   const w = Math.max(1, Math.min(width, Math.round(Math.sqrt(area * ratio))));
@@ -73,7 +74,7 @@ function drawBox(rng: Rng, height: number, width: number, c: AdaFaceConfig): Cro
   return { top: rng.int(0, height - h), left: rng.int(0, width - w), height: h, width: w };
 }
 
-export function planAdaFace(count: number, height: number, width: number, rng: Rng, c: AdaFaceConfig): AdaFacePlan {
+export function planAdaFace(count: number, height: number, width: number, rng: Prng, c: AdaFaceConfig): AdaFacePlan {
   const plan: AdaFacePlan = { crop: [], lowRes: [], photometric: [] };
   for (let i = 0; i < count; i++) {
     plan.crop.push(rng.chance(c.cropProbability) ? drawBox(rng, height, width, c) : null);

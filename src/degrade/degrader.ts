@@ -7,11 +7,13 @@
 // and restored afterwards. So a Degrader with seed s yields the same twins for the same batches in the same
 // order, whatever else uses torch's generator, even with several calls in flight. `degrade` is async because
 // JPEG runs on libuv's pool through sharp: `const { hq, lq } = await degrader.degrade(batch)`.
+
+import { Prng } from '../common/prng.js';
 import * as torch from '../torch/index.js';
 import { type Tensor, tidy } from '../torch/index.js';
 import { type AdaFaceConfig, type AdaFacePlan, applyAdaFace, planAdaFace, resolveAdaFaceConfig } from './adaface.js';
-import { Rng, withTorchSeed } from './rng.js';
-import { Turbulence, type TurbulenceConfig } from './turbulence.js';
+import { withTorchSeed } from './rng.js';
+import { defaultTurbulenceConfig, Turbulence, type TurbulenceConfig, validateTurbulenceConfig } from './turbulence.js';
 import {
   applyUnconstrained,
   planUnconstrained,
@@ -41,6 +43,31 @@ export const defaultDegraderConfig: DegraderConfig = {
   adaface: null,
 };
 
+/** Every field of a Degrader's config, defaults filled in. */
+export interface ResolvedDegraderConfig {
+  seed: number;
+  turbulenceFraction: number;
+  turbulence: TurbulenceConfig;
+  unconstrained: UnconstrainedConfig;
+  adaface: AdaFaceConfig | null;
+}
+
+/** Fills the defaults of `config` and validates it; errors name the field (e.g. `unconstrained.blur.sigma`, `degrader.seed`). */
+export function resolveDegraderConfig(config: Partial<DegraderConfig> = {}): ResolvedDegraderConfig {
+  const c = { ...defaultDegraderConfig, ...config };
+  checkNumber(c.seed, 'degrader.seed');
+  checkNumber(c.turbulenceFraction, 'degrader.turbulenceFraction', 0, 1);
+  const turbulence = { ...defaultTurbulenceConfig, ...c.turbulence };
+  validateTurbulenceConfig(turbulence);
+  return {
+    seed: c.seed,
+    turbulenceFraction: c.turbulenceFraction,
+    turbulence,
+    unconstrained: resolveUnconstrainedConfig(c.unconstrained),
+    adaface: c.adaface ? resolveAdaFaceConfig(c.adaface) : null,
+  };
+}
+
 /** One call's result: new tensors the caller owns (dispose them). */
 export interface DegradedBatch {
   /** The HQ images (AdaFace-augmented when enabled; otherwise a copy of the input). */
@@ -67,17 +94,15 @@ export class Degrader {
   private readonly fraction: number;
   private readonly unconstrainedConfig: UnconstrainedConfig;
   private readonly adafaceConfig: AdaFaceConfig | null;
-  private readonly rng: Rng;
+  private readonly rng: Prng;
 
   constructor(config: Partial<DegraderConfig> = {}) {
-    const c = { ...defaultDegraderConfig, ...config };
-    checkNumber(c.seed, 'degrader.seed');
-    checkNumber(c.turbulenceFraction, 'degrader.turbulenceFraction', 0, 1);
+    const c = resolveDegraderConfig(config);
     this.fraction = c.turbulenceFraction;
-    this.unconstrainedConfig = resolveUnconstrainedConfig(c.unconstrained);
-    this.adafaceConfig = c.adaface ? resolveAdaFaceConfig(c.adaface) : null;
+    this.unconstrainedConfig = c.unconstrained;
+    this.adafaceConfig = c.adaface;
     this.turbulence = new Turbulence(c.turbulence);
-    this.rng = new Rng(c.seed);
+    this.rng = new Prng(c.seed);
   }
 
   /** Makes the LQ twins of `batch` ([B, C, H, W] float32 in [0, 1], C = 1 or 3). `batch` is left unchanged. */

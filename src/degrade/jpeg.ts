@@ -1,8 +1,8 @@
 // JPEG compression round trips through sharp (libvips). Each image is encoded and decoded on libuv's thread
 // pool; a batch runs concurrently, so the event loop stays free and cores are shared with libtorch.
 import sharp from 'sharp';
-import * as torch from '../torch/index.js';
-import { type Tensor, tidy } from '../torch/index.js';
+import { bytesToUnit, unitToBytes } from '../common/image-convention.js';
+import type { Tensor } from '../torch/index.js';
 
 /** Each image [B, C, H, W] in [0, 1] (C = 1 or 3) JPEG-compressed at qualities[b] (1–100) and decoded back. */
 export async function jpegRoundTrip(images: Tensor, qualities: readonly number[]): Promise<Tensor> {
@@ -12,7 +12,7 @@ export async function jpegRoundTrip(images: Tensor, qualities: readonly number[]
     if (!Number.isInteger(q) || q < 1 || q > 100)
       throw new RangeError(`jpegRoundTrip: qualities[${i}] must be an integer in 1–100, got ${q}`);
   });
-  const bytes = tidy(() => images.mul(255).round().clamp(0, 255).to('uint8').permute(0, 2, 3, 1).contiguous().toBytes());
+  const bytes = unitToBytes(images);
   const frame = h * w * c;
   const decoded = await Promise.all(
     qualities.map(async (quality, i) => {
@@ -32,5 +32,5 @@ export async function jpegRoundTrip(images: Tensor, qualities: readonly number[]
   decoded.forEach((data, i) => {
     all.set(data, i * frame);
   });
-  return tidy(() => torch.fromBytes(all, 'uint8', [b, h, w, c]).permute(0, 3, 1, 2).float().div(255).contiguous());
+  return bytesToUnit(all, [b, h, w, c]);
 }

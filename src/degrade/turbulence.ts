@@ -111,7 +111,7 @@ interface BlurGeometry {
   windowSum: Tensor;
 }
 
-function validateTurbulenceConfig(c: TurbulenceConfig): void {
+export function validateTurbulenceConfig(c: TurbulenceConfig): void {
   checkRange(c.strength, 'turbulence.strength', 0);
   checkNumber(c.aperture, 'turbulence.aperture', Number.MIN_VALUE);
   checkNumber(c.pathLength, 'turbulence.pathLength', Number.MIN_VALUE);

@@ -1,14 +1,16 @@
 // The unconstrained-imaging pipeline (BSRGAN / GFPGAN-style, SPEC §6): each image gets, in its own random
 // order, a subset of blur (isotropic / anisotropic Gaussian or motion), down-and-up resampling, Gaussian or
-// Poisson noise, JPEG and illumination changes. Parameters are drawn up front from an `Rng` (`planUnconstrained`),
+// Poisson noise, JPEG and illumination changes. Parameters are drawn up front from an `Prng` (`planUnconstrained`),
 // then every stage runs batched over the images that use it at that position (`applyUnconstrained`).
+
+import type { Prng } from '../common/prng.js';
 import * as torch from '../torch/index.js';
 import { type Tensor, tidy } from '../torch/index.js';
 import { jpegRoundTrip } from './jpeg.js';
 import { type BlurKind, type BlurSpec, blurKernels, fftConvolve, kernelSizeFor } from './kernels.js';
 import { adjustBrightness, adjustContrast, adjustGamma, perImage } from './photometric.js';
 import { type DownMode, downUp, type ResampleSpec, type UpMode } from './resample.js';
-import { type Rng, withTorchSeed } from './rng.js';
+import { withTorchSeed } from './rng.js';
 import { checkImages, checkNumber, checkProbability, checkRange } from './validate.js';
 
 export type Stage = 'blur' | 'resize' | 'noise' | 'jpeg' | 'illumination';
@@ -133,7 +135,7 @@ export interface UnconstrainedPlan {
   torchSeed: number;
 }
 
-function pickWeighted<K extends string>(rng: Rng, odds: Record<K, number>): K {
+function pickWeighted<K extends string>(rng: Prng, odds: Record<K, number>): K {
   const entries = Object.entries(odds) as [K, number][];
   let x = rng.uniform(
     0,
@@ -147,7 +149,7 @@ function pickWeighted<K extends string>(rng: Rng, odds: Record<K, number>): K {
 }
 
 /** Draws one stage's parameters. */
-export function drawStage(stage: Stage, rng: Rng, c: UnconstrainedConfig): StageSpec {
+export function drawStage(stage: Stage, rng: Prng, c: UnconstrainedConfig): StageSpec {
   switch (stage) {
     case 'blur': {
       const kind = pickWeighted(rng, c.blur.kinds);
@@ -183,7 +185,7 @@ export function drawStage(stage: Stage, rng: Rng, c: UnconstrainedConfig): Stage
 }
 
 /** Draws the stages (subset, order, parameters) for `count` images. */
-export function planUnconstrained(count: number, rng: Rng, c: UnconstrainedConfig): UnconstrainedPlan {
+export function planUnconstrained(count: number, rng: Prng, c: UnconstrainedConfig): UnconstrainedPlan {
   const steps = Array.from({ length: count }, () => {
     const order = c.shuffle ? rng.shuffle(STAGES) : [...STAGES];
     return order.filter((s) => rng.chance(c.probability[s])).map((s) => drawStage(s, rng, c));

@@ -2,7 +2,7 @@
 // so a statistic is computed as a weighted sweep over the items in their original order — the sorted
 // scores of a ROC are reused, nothing is re-sorted. Strata (e.g. genuine vs impostor) are resampled
 // separately so every resample keeps the class sizes, which TAR at a fixed FAR needs.
-import { Prng } from '../data/prng.js';
+import { Prng } from '../common/prng.js';
 
 export interface BootstrapOptions {
   /** Number of resamples (default 1000). */
@@ -57,7 +57,7 @@ function* resampleCounts(n: number, options: BootstrapOptions): Generator<Uint32
   const counts = new Uint32Array(n);
   for (let r = 0; r < resamples; r++) {
     counts.fill(0);
-    for (const group of members) for (let j = 0; j < group.length; j++) counts[group[prng.int(group.length)]]++;
+    for (const group of members) for (let j = 0; j < group.length; j++) counts[group[prng.index(group.length)]]++;
     yield counts;
   }
 }

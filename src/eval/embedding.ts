@@ -17,6 +17,8 @@ export interface Embedder {
   readonly name: string;
   /** Side of the square aligned crops `embed` takes. */
   readonly imageSize: number;
+  /** What else the embeddings depend on (e.g. the weights file's stamp), so caches notice a changed model. */
+  readonly fingerprint?: string;
   /** Embeds aligned crops, each imageSize × imageSize × 3 uint8 RGB (HWC). */
   embed(crops: Uint8Array[]): Promise<EmbedOutput> | EmbedOutput;
 }

@@ -1,6 +1,6 @@
-// Embeddings of image files, cached on disk: a safetensors file named by a hash of the embedder, the flip
-// fusion, the crop fit and every file's path, size and modification time, so a changed input recomputes
-// and an unchanged one loads in milliseconds. Written atomically (temp file + rename).
+// Embeddings of image files, cached on disk: a safetensors file named by a hash of the embedder (with its
+// weights' stamp), the flip fusion, the crop fit and every file's path, size and modification time, so a changed
+// input or model recomputes and an unchanged one loads in milliseconds. Written atomically (temp file + rename).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -22,7 +22,9 @@ export interface EmbedFilesOptions extends EmbedAllOptions {
 export function cacheFileFor(embedder: Embedder, files: readonly string[], options: EmbedFilesOptions): string | null {
   if (!options.cacheDir) return null;
   const hash = createHash('sha256');
-  hash.update(JSON.stringify([embedder.name, embedder.imageSize, options.fusion ?? 'sum', options.fit ?? 'fill']));
+  hash.update(
+    JSON.stringify([embedder.name, embedder.imageSize, embedder.fingerprint ?? '', options.fusion ?? 'sum', options.fit ?? 'fill']),
+  );
   for (const file of files) {
     let stamp: string;
     try {

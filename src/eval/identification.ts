@@ -10,6 +10,8 @@ export interface SearchResult {
   /** Probes × k gallery row indices matching `scores`. */
   indices: Int32Array;
   k: number;
+  /** Set by leaveOneOutSearch: probe i is gallery row i, left out of its own search. */
+  leaveOneOut?: boolean;
 }
 
 export interface SearchOptions {
@@ -50,14 +52,19 @@ export interface ClosedSetResult {
   matedProbes: Int32Array;
 }
 
-function labelsInGallery(galleryLabels: ArrayLike<number>): Set<number> {
-  return new Set(Array.from(galleryLabels));
+/** Identities a probe can find: any gallery label, or with leave-one-out only those with a second image. */
+function labelsInGallery(result: SearchResult, galleryLabels: ArrayLike<number>): Set<number> {
+  if (!result.leaveOneOut) return new Set(Array.from(galleryLabels));
+  const seen = new Set<number>();
+  const twice = new Set<number>();
+  for (const label of Array.from(galleryLabels)) (seen.has(label) ? twice : seen).add(label);
+  return twice;
 }
 
 /** Closed-set CMC over the mated probes (probes whose identity has at least one gallery image). */
 export function closedSet(result: SearchResult, galleryLabels: ArrayLike<number>, probeLabels: ArrayLike<number>): ClosedSetResult {
   const { k, indices } = result;
-  const present = labelsInGallery(galleryLabels);
+  const present = labelsInGallery(result, galleryLabels);
   const ranks: number[] = [];
   const mated: number[] = [];
   for (let i = 0; i < probeLabels.length; i++) {
@@ -98,7 +105,7 @@ export function openSet(
   fars: readonly number[],
 ): DirAtFar[] {
   const { k, indices, scores } = result;
-  const present = labelsInGallery(galleryLabels);
+  const present = labelsInGallery(result, galleryLabels);
   const nonMated: number[] = [];
   const matedHits: number[] = [];
   let matedCount = 0;
@@ -168,5 +175,5 @@ export function leaveOneOutSearch(features: torch.Tensor, options: SearchOptions
       indices[i * k + out++] = g;
     }
   }
-  return { scores, indices, k };
+  return { scores, indices, k, leaveOneOut: true };
 }

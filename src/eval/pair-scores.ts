@@ -38,14 +38,18 @@ function denseBlock(features: torch.Tensor, blockRows: number[], blockColumns: n
   });
 }
 
-function gatheredDots(features: torch.Tensor, left: Int32Array, right: Int32Array): Float32Array {
+type RowScore = (a: torch.Tensor, b: torch.Tensor) => torch.Tensor;
+const dotOfRows: RowScore = (a, b) => a.mul(b).sum(1);
+const negativeSquaredDistance: RowScore = (a, b) => a.sub(b).square().sum(1).neg();
+
+function gatheredScores(features: torch.Tensor, left: Int32Array, right: Int32Array, score: RowScore): Float32Array {
   const out = new Float32Array(left.length);
   for (let start = 0; start < left.length; start += gatherChunk) {
     const end = Math.min(left.length, start + gatherChunk);
     const part = torch.tidy(() => {
       const a = features.indexSelect(0, torch.fromTypedArray(left.subarray(start, end)));
       const b = features.indexSelect(0, torch.fromTypedArray(right.subarray(start, end)));
-      return a.mul(b).sum(1).float().dataSync() as Float32Array;
+      return score(a, b).float().dataSync() as Float32Array;
     });
     out.set(part, start);
   }
@@ -77,6 +81,9 @@ export function pairScores(
   const pairs = left.length;
   const out = new Float32Array(pairs);
   if (pairs === 0) return out;
+  // Distances from the differences themselves: |a|² + |b|² − 2a·b cancels for close rows (a face and its
+  // mirror under flip fusion came out at ±1e-7, some "squared distances" negative).
+  if (metric !== 'cosine') return gatheredScores(features, left, right, negativeSquaredDistance);
 
   // Counting sort of the pairs by left row; the right rows are copied into that order once, so every later
   // pass reads memory sequentially (random access into 15 M-entry arrays costs more than the matmul).
@@ -89,7 +96,6 @@ export function pairScores(
   const sortedRight = new Int32Array(pairs);
   for (let k = 0; k < pairs; k++) sortedRight[k] = right[byLeft[k]];
 
-  const squaredNorms = metric === 'cosine' ? null : torch.tidy(() => features.float().square().sum(1).dataSync() as Float32Array);
   const columnOf = new Int32Array(rows).fill(-1);
   const maxEntries = options.blockEntries ?? 1 << 25;
   let row = 0;
@@ -131,13 +137,9 @@ export function pairScores(
       } else {
         // Sparse block (few pairs for the matrix it spans): gather the row pairs instead.
         const lefts = Int32Array.from(leftOf, (position) => blockRows[position]);
-        dots = gatheredDots(features, lefts, sortedRight.subarray(first, last));
+        dots = gatheredScores(features, lefts, sortedRight.subarray(first, last), dotOfRows);
       }
-      for (let k = first; k < last; k++) {
-        const dot = dots[k - first];
-        out[byLeft[k]] =
-          squaredNorms === null ? dot : -(squaredNorms[blockRows[leftOf[k - first]]] + squaredNorms[sortedRight[k]] - 2 * dot);
-      }
+      for (let k = first; k < last; k++) out[byLeft[k]] = dots[k - first];
       for (const c of blockColumns) columnOf[c] = -1;
     }
     row = end;

@@ -27,14 +27,22 @@ interface TfCore {
   ready(): Promise<void>;
   getBackend(): string;
 }
+interface Loadable {
+  loadFromDisk(dir: string): Promise<void>;
+  isLoaded: boolean;
+}
 interface FaceApi {
   tf: TfCore & { setWasmPaths(prefix: string): void };
   nets: {
-    faceRecognitionNet: {
-      loadFromDisk(dir: string): Promise<void>;
-      computeFaceDescriptor(inputs: TfTensor[]): Promise<Float32Array | Float32Array[]>;
-    };
+    faceRecognitionNet: Loadable & { computeFaceDescriptor(inputs: TfTensor[]): Promise<Float32Array | Float32Array[]> };
+    ssdMobilenetv1: Loadable;
+    faceLandmark68Net: Loadable;
   };
+  SsdMobilenetv1Options: new (options: { minConfidence: number }) => unknown;
+  detectSingleFace(
+    input: TfTensor,
+    options: unknown,
+  ): { withFaceLandmarks(): { withFaceDescriptor(): Promise<{ descriptor: Float32Array } | undefined> } };
 }
 
 function addChainedOps(tf: TfCore): void {
@@ -48,7 +56,7 @@ function addChainedOps(tf: TfCore): void {
   }
   for (let rank = 1; rank <= 5; rank++) {
     proto[`as${rank}D`] = function (this: unknown, ...shape: number[]) {
-      return tf.reshape(this, shape);
+      return tf.reshape(this, rank === 1 && shape.length === 0 ? [-1] : shape); // as1D() flattens
     };
   }
   proto.asScalar = function (this: unknown) {
@@ -78,6 +86,8 @@ function requireFaceApi(): FaceApi {
   }
 }
 
+const faceApiModelDir = () => join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+
 let loading: Promise<FaceApi> | null = null;
 
 /** Loads face-api, the wasm backend and the recognition weights once per process. */
@@ -90,8 +100,7 @@ function loadFaceApi(): Promise<FaceApi> {
       throw new Error('face-api peer: the tfjs wasm backend failed to initialise');
     }
     await faceapi.tf.ready();
-    const modelDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-    await faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir);
+    await faceapi.nets.faceRecognitionNet.loadFromDisk(faceApiModelDir());
     return faceapi;
   })();
   return loading;
@@ -124,5 +133,26 @@ export async function faceApiEmbedder(): Promise<Embedder> {
         for (const t of inputs) t.dispose();
       }
     },
+  };
+}
+
+/**
+ * face-api.js's own photo pipeline as its users run it: `detectSingleFace` (SSD MobileNet v1) →
+ * `withFaceLandmarks` (68 points) → `withFaceDescriptor` (dlib ResNet-34 on its aligned crop), on a decoded
+ * H×W×3 RGB photo. Resolves to the descriptor, or null when no face is found.
+ */
+export async function faceApiPhotoPipeline(): Promise<(rgb: Uint8Array, width: number, height: number) => Promise<Float32Array | null>> {
+  const faceapi = await loadFaceApi();
+  for (const net of [faceapi.nets.ssdMobilenetv1, faceapi.nets.faceLandmark68Net])
+    if (!net.isLoaded) await net.loadFromDisk(faceApiModelDir());
+  const options = new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 });
+  return async (rgb, width, height) => {
+    const input = faceapi.tf.tensor3d(Int32Array.from(rgb), [height, width, 3], 'int32');
+    try {
+      const result = await faceapi.detectSingleFace(input, options).withFaceLandmarks().withFaceDescriptor();
+      return result?.descriptor ?? null;
+    } finally {
+      input.dispose();
+    }
   };
 }

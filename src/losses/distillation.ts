@@ -12,6 +12,9 @@ export type DistillationDistance = 'cosine' | 'l2';
 /** What is matched: the self-attention (A, V) (default), the feature maps, or CBAM-style channel + spatial maps. */
 export type DistillationTarget = 'attention' | 'features' | 'cbam';
 
+/** The one place the distillation defaults live (SPEC §4). */
+export const DISTILLATION_DEFAULTS = { distance: 'cosine', target: 'attention' } as const satisfies Required<DistillationOptions>;
+
 export interface DistillationOptions {
   distance?: DistillationDistance;
   target?: DistillationTarget;
@@ -46,7 +49,7 @@ export function cbamMaps(features: Tensor): { channel: Tensor; spatial: Tensor }
 
 /** The distillation loss of one branch: a sum of per-term batch means (two terms, or one for 'features'). */
 export function distillationLoss(teacher: BranchTaps, student: BranchTaps, options: DistillationOptions = {}): Tensor {
-  const { distance = 'cosine', target = 'attention' } = options;
+  const { distance = DISTILLATION_DEFAULTS.distance, target = DISTILLATION_DEFAULTS.target } = options;
   switch (target) {
     case 'attention':
       return mapDistance(teacher.A, student.A, distance).add(mapDistance(teacher.V, student.V, distance));

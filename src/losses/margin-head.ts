@@ -29,7 +29,20 @@ export interface MarginHeadConfig {
   initialStd?: number;
 }
 
-const defaultMargin: Record<MarginKind, number> = { adaface: 0.4, arcface: 0.5, cosface: 0.35 };
+/** The one place the margin head's defaults live (SPEC §4); the training config's schema shows these. */
+export const MARGIN_HEAD_DEFAULTS = {
+  kind: 'adaface' as MarginKind,
+  embeddingSize: 512,
+  scale: 64,
+  /** m per kind. */
+  margin: { adaface: 0.4, arcface: 0.5, cosface: 0.35 } as Record<MarginKind, number>,
+  h: 0.333,
+  momentum: 0.01,
+  eps: 1e-3,
+  initialMean: 20,
+  initialStd: 100,
+};
+const d = MARGIN_HEAD_DEFAULTS;
 const normClip = [0.001, 100] as const;
 
 function positive(name: string, value: number, integer = false): number {
@@ -56,23 +69,22 @@ export class MarginHead extends Module {
 
   constructor(config: MarginHeadConfig) {
     super();
-    this.kind = config.kind ?? 'adaface';
-    if (!(this.kind in defaultMargin))
-      throw new RangeError(`MarginHead: config.kind must be adaface, arcface or cosface, got '${this.kind}'`);
+    this.kind = config.kind ?? d.kind;
+    if (!(this.kind in d.margin)) throw new RangeError(`MarginHead: config.kind must be adaface, arcface or cosface, got '${this.kind}'`);
     this.classes = positive('classes', config.classes, true);
-    this.embeddingSize = positive('embeddingSize', config.embeddingSize ?? 512, true);
-    this.scale = positive('scale', config.scale ?? 64);
-    this.margin = config.margin ?? defaultMargin[this.kind];
+    this.embeddingSize = positive('embeddingSize', config.embeddingSize ?? d.embeddingSize, true);
+    this.scale = positive('scale', config.scale ?? d.scale);
+    this.margin = config.margin ?? d.margin[this.kind];
     if (!(Number.isFinite(this.margin) && this.margin >= 0))
       throw new RangeError(`MarginHead: config.margin must be ≥ 0, got ${this.margin}`);
-    this.h = positive('h', config.h ?? 0.333);
-    this.momentum = positive('momentum', config.momentum ?? 0.01);
+    this.h = positive('h', config.h ?? d.h);
+    this.momentum = positive('momentum', config.momentum ?? d.momentum);
     if (this.momentum > 1) throw new RangeError(`MarginHead: config.momentum must be in (0, 1], got ${this.momentum}`);
-    this.eps = positive('eps', config.eps ?? 1e-3);
+    this.eps = positive('eps', config.eps ?? d.eps);
     this.kernel = this.param('kernel', torch.empty([this.embeddingSize, this.classes]).uniform_(-1, 1));
     if (this.kind === 'adaface') {
-      this.mu = this.buffer('mu', torch.tensor(config.initialMean ?? 20));
-      this.sigma = this.buffer('sigma', torch.tensor(positive('initialStd', config.initialStd ?? 100)));
+      this.mu = this.buffer('mu', torch.tensor(config.initialMean ?? d.initialMean));
+      this.sigma = this.buffer('sigma', torch.tensor(positive('initialStd', config.initialStd ?? d.initialStd)));
     }
   }
 

@@ -2,7 +2,7 @@
 // one map, and the fused head (the FR head of §2 on that map) turns it into an embedding. Subclasses build their
 // layers, then `attachHead(fusedChannels)`, so state-dict keys read `<fusion layers>…, head.…`.
 import { Module } from '../nn/module.js';
-import type { Tensor } from '../torch/index.js';
+import { type Tensor, tidy } from '../torch/index.js';
 import {
   EMBEDDING_HEAD_DEFAULTS,
   type Embedding,
@@ -111,10 +111,7 @@ export abstract class Fusion extends Module {
 
   forward(fr: Tensor, sb: Tensor): Embedding {
     this.checkMaps(fr, sb);
-    const fused = this.fuse(fr, sb);
-    const out = this.head.forward(fused);
-    if (fused !== fr) fused.dispose();
-    return out;
+    return tidy(() => this.head.forward(this.fuse(fr, sb)));
   }
 
   protected checkMaps(fr: Tensor, sb: Tensor): void {

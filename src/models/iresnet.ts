@@ -4,7 +4,7 @@
 // pieces: CATFace's trunk is the stem + stages 1–3, and each branch owns a copy of stage 4.
 import { PReLU } from '../nn/activation.js';
 import { BatchNorm1d, BatchNorm2d } from '../nn/batchnorm.js';
-import { Sequential } from '../nn/containers.js';
+import { chain, Sequential } from '../nn/containers.js';
 import { Conv2d } from '../nn/conv.js';
 import { Dropout } from '../nn/dropout.js';
 import { normal_ } from '../nn/init.js';
@@ -12,6 +12,7 @@ import { Layer } from '../nn/layer.js';
 import { Linear } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
 import { maxPool2d } from '../torch/functional.js';
+import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 
 /**
@@ -98,6 +99,8 @@ export class IBasicBlock extends Layer {
   /** conv1×1 + BN when the shape changes (insightface's name); null for identity or subsampling. */
   readonly downsample: Sequential | null;
   private readonly subsample: Subsample | null;
+  /** The residual branch, in order. */
+  private readonly residual: readonly Layer[];
 
   constructor(inChannels: number, outChannels: number, stride: number, shortcut: ShortcutStyle = 'conv') {
     super();
@@ -114,22 +117,17 @@ export class IBasicBlock extends Layer {
       useConv ? new Sequential(new Conv2d(inChannels, outChannels, 1, { stride, bias: false }), new BatchNorm2d(outChannels)) : null,
     );
     this.subsample = reshapes && !useConv ? new Subsample(stride) : null;
+    this.residual = [this.bn1, this.conv1, this.bn2, this.prelu, this.conv2, this.bn3];
   }
 
+  /** x ↦ x, or its downsampled projection when the block changes the shape. */
+  shortcut(x: Tensor): Tensor {
+    return this.downsample?.forward(x) ?? this.subsample?.forward(x) ?? x;
+  }
+
+  /** BN3(conv2(PReLU(BN2(conv1(BN1(x)))))) + shortcut(x); the block's intermediates are freed on return. */
   forward(x: Tensor): Tensor {
-    // Intermediates are freed as soon as they are consumed (autograd keeps what backward needs), so a pass
-    // reuses a few buffers instead of holding every activation until the enclosing tidy ends.
-    let y = this.bn1.forward(x);
-    for (const layer of [this.conv1, this.bn2, this.prelu, this.conv2, this.bn3]) {
-      const next = layer.forward(y);
-      y.dispose();
-      y = next;
-    }
-    const shortcut = this.downsample ? this.downsample.forward(x) : this.subsample ? this.subsample.forward(x) : x;
-    const out = y.add(shortcut);
-    y.dispose();
-    if (shortcut !== x) shortcut.dispose();
-    return out;
+    return tidy(() => chain(x, this.residual).add(this.shortcut(x)));
   }
 }
 
@@ -206,18 +204,12 @@ export class IResNet extends Module {
 
   /** The embedding of the last stage's map: BN2d → flatten → dropout → fc → BN1d. */
   head(map: Tensor): Tensor {
-    const normed = this.bn2.forward(map);
-    const flat = normed.flatten(1);
-    normed.dispose();
-    return chain(flat, [this.dropout, this.fc, this.features], true);
+    return tidy(() => chain(this.bn2.forward(map).flatten(1), [this.dropout, this.fc, this.features]));
   }
 
   /** The embedding f, [B, embeddingSize] (normalise it for cosine similarity; its norm is AdaFace's quality). */
   forward(images: Tensor): Tensor {
-    const x = chain(this.stem(images), this.stages, true);
-    const embedding = this.head(x);
-    x.dispose();
-    return embedding;
+    return tidy(() => this.head(chain(this.stem(images), this.stages, true)));
   }
 
   /** The embedding together with every stage's output map. */
@@ -230,17 +222,6 @@ export class IResNet extends Module {
     }
     return { stages, embedding: this.head(x) };
   }
-}
-
-/** Applies `layers` in turn, freeing each intermediate once consumed (and the input too when `ownsInput`). */
-function chain(input: Tensor, layers: readonly Layer[], ownsInput = false): Tensor {
-  let x = input;
-  for (const layer of layers) {
-    const next = layer.forward(x);
-    if ((x !== input || ownsInput) && next !== x) x.dispose();
-    x = next;
-  }
-  return x;
 }
 
 function validate(config: IResNetConfig): void {

@@ -5,8 +5,9 @@
 // No optimiser or margin-head state: only what inference needs. Written into a temporary directory, then
 // renamed, so a reader never sees half a model. Version 1 directories (imageSize beside the network config,
 // the fusion with its map geometry) are still read; their weights have the same names.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadSafetensors, saveSafetensors } from '../nn/safetensors.js';
 import * as torch from '../torch/index.js';
 import { CATFace, type EmbeddingKind, type ResolvedCATFaceConfig } from './catface.js';
@@ -16,8 +17,16 @@ import { type MultiBranchConfig, resolveMultiBranchConfig } from './multi-branch
 export const MODEL_FORMAT = 'catface-model';
 export const MODEL_FORMAT_VERSION = 2;
 
+/** The 5-point template a model's crops are aligned to, and the crop side in pixels (the network's input size). */
+export interface FaceAlignment {
+  template: 'arcface' | 'dlib';
+  size: number;
+}
+
 /** What a model directory says besides the module configs. */
 export interface ModelMeta {
+  /** How photos are cropped for this model (absent: ArcFace at the input size). */
+  alignment?: FaceAlignment;
   /** Names of the SB branch's attribute logits, in order. */
   attributes: string[];
   /** Which embedding `embed` returns by default: the fused one (CATFace) or the FR branch's (baseline). */
@@ -81,15 +90,41 @@ export function checkModelSpec(value: unknown, dir: string): ModelSpec {
   }
   if (configs.network.attributes !== spec.attributes.length)
     fail(dir, `attributes: ${spec.attributes.length} names for the network's ${configs.network.attributes} attribute logits`);
+  if (spec.alignment !== undefined) {
+    const { template, size } = spec.alignment as Partial<FaceAlignment>;
+    if (template !== 'arcface' && template !== 'dlib')
+      fail(dir, `alignment.template: expected 'arcface' or 'dlib', got ${JSON.stringify(template)}`);
+    if (size !== configs.network.inputSize)
+      fail(dir, `alignment.size: expected the input size ${configs.network.inputSize}, got ${JSON.stringify(size)}`);
+  }
   return {
     format: MODEL_FORMAT,
     version: MODEL_FORMAT_VERSION,
     ...configs,
+    ...(spec.alignment ? { alignment: spec.alignment as FaceAlignment } : {}),
     attributes: spec.attributes as string[],
     defaultEmbedding: spec.defaultEmbedding as EmbeddingKind,
     verifyThreshold: spec.verifyThreshold as number | null,
     provenance: (spec.provenance as Record<string, unknown> | undefined) ?? {},
   };
+}
+
+/** How photos are cropped for a model (directories without the field: ArcFace at the input size). */
+export function modelAlignment(spec: ModelSpec): FaceAlignment {
+  return spec.alignment ?? { template: 'arcface', size: spec.network.inputSize };
+}
+
+/** The model that ships with catface: `<package root>/models/default/`. */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
+
+/** `dir`, or the shipped default model when none is given; a clear error when the default is missing. */
+export function resolveModelDir(dir?: string): string {
+  if (dir !== undefined) return dir;
+  if (!existsSync(join(DEFAULT_MODEL_DIR, SPEC_FILE)))
+    throw new Error(
+      `no model given and the default model is missing (${DEFAULT_MODEL_DIR}); pass a model directory (--model DIR) from \`catface train\``,
+    );
+  return DEFAULT_MODEL_DIR;
 }
 
 /** Writes a model directory atomically (replacing an existing one): the model's configs and state dict. */
@@ -107,6 +142,15 @@ export function saveModelDir(dir: string, model: CATFace, meta: ModelMeta): Mode
   renameSync(tmp, dir);
   rmSync(old, { recursive: true, force: true });
   return spec;
+}
+
+/** What a model directory's outputs depend on, for caches: its path and its files' sizes and modification times. */
+export function modelDirStamp(dir: string): string {
+  const stamps = [SPEC_FILE, WEIGHTS_FILE].map((f) => {
+    const s = statSync(join(dir, f));
+    return `${f}:${s.size}:${s.mtimeMs}`;
+  });
+  return [resolve(dir), ...stamps].join('\n');
 }
 
 /** Reads a model directory: its spec and the model with its weights loaded, in eval mode (owned by the caller). */

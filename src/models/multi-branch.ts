@@ -4,10 +4,10 @@
 // prelu, layer1..3; the branches' fr_layer4 / sb_layer4), so an IR backbone's weights map onto it by name.
 import { PReLU } from '../nn/activation.js';
 import { BatchNorm2d } from '../nn/batchnorm.js';
-import type { Sequential } from '../nn/containers.js';
+import { chain, type Sequential } from '../nn/containers.js';
 import { Conv2d } from '../nn/conv.js';
 import { Module, type StateDict } from '../nn/module.js';
-import type { Tensor } from '../torch/index.js';
+import { type Tensor, tidy } from '../torch/index.js';
 import { AttributeHead } from './attribute-head.js';
 import { EMBEDDING_HEAD_DEFAULTS, type Embedding, EmbeddingHead } from './embedding-head.js';
 import { IRESNET_LAYERS, type IResNetName, makeStage, outputSide, type ShortcutStyle } from './iresnet.js';
@@ -156,33 +156,18 @@ export class MultiBranchNet extends Module {
     if (images.ndim !== 4 || images.shape[1] !== 3 || images.shape[2] !== s || images.shape[3] !== s) {
       throw new RangeError(`MultiBranchNet: expected images [B, 3, ${s}, ${s}], got [${images.shape}]`);
     }
-    // Each intermediate is freed once consumed (autograd keeps what backward needs), so a pass reuses memory.
-    let x = images;
-    for (const layer of [this.conv1, this.bn1, this.prelu, ...this.trunkStages]) {
-      const next = layer.forward(x);
-      if (x !== images) x.dispose();
-      x = next;
-    }
-    return x;
+    return chain(images, [this.conv1, this.bn1, this.prelu, ...this.trunkStages]);
   }
 
   /** Both branches' stage 4 and self-attention, without the heads (what stage 2 fuses). */
   branches(trunk: Tensor): { fr: BranchTaps; sb: BranchTaps } {
-    const branch = (stage: Sequential, attention: SelfAttention): BranchTaps => {
-      const features = stage.forward(trunk);
-      const taps = attention.forward(features);
-      features.dispose();
-      return taps;
-    };
+    const branch = (stage: Sequential, attention: SelfAttention) => tidy(() => attention.forward(stage.forward(trunk)));
     return { fr: branch(this.fr_layer4, this.fr_attention), sb: branch(this.sb_layer4, this.sb_attention) };
   }
 
   /** Branch maps and attention of images [B, 3, S, S], skipping both heads. */
   forwardBranches(images: Tensor): { fr: BranchTaps; sb: BranchTaps } {
-    const trunk = this.trunk(images);
-    const taps = this.branches(trunk);
-    trunk.dispose();
-    return taps;
+    return tidy(() => this.branches(this.trunk(images)));
   }
 
   forward(images: Tensor): MultiBranchOutput {

@@ -42,6 +42,22 @@ export class ModuleDict<M extends Module = Module> extends Module {
   }
 }
 
+/**
+ * Applies `layers` in turn, freeing each intermediate result as soon as the next layer has consumed it (as
+ * Python frees it when its last reference goes), so a pass reuses memory; autograd keeps what backward needs by
+ * itself. The input is the caller's and stays alive unless `ownsInput`. A layer must therefore not hold on to
+ * its input tensor object after `forward` returns.
+ */
+export function chain(input: Tensor, layers: Iterable<Layer>, ownsInput = false): Tensor {
+  let x = input;
+  for (const layer of layers) {
+    const next = layer.forward(x);
+    if ((x !== input || ownsInput) && next !== x) x.dispose();
+    x = next;
+  }
+  return x;
+}
+
 /** Layers applied one after another. */
 export class Sequential extends Layer {
   private readonly layers: Layer[];
@@ -68,18 +84,7 @@ export class Sequential extends Layer {
     return this.layers[Symbol.iterator]();
   }
 
-  /**
-   * Each intermediate result is freed as soon as the next layer has consumed it (as Python frees it when its
-   * last reference goes), so memory is reused within a pass; autograd keeps what backward needs by itself.
-   * A layer must therefore not hold on to its input tensor object after `forward` returns.
-   */
   forward(input: Tensor): Tensor {
-    let x = input;
-    for (const layer of this.layers) {
-      const next = layer.forward(x);
-      if (x !== input && next !== x) x.dispose();
-      x = next;
-    }
-    return x;
+    return chain(input, this.layers);
   }
 }

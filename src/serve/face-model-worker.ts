@@ -1,30 +1,33 @@
-// FaceModel in a separate process, for servers: every call is a message to a child process that owns the
-// model, so the forward passes never block the event loop. Requests are answered in order; errors in the
-// child reject the call with its message. A child process rather than a worker thread: the libtorch addon
-// keeps process-wide state that a second JS context in the same process (a Worker) would corrupt.
-import { type ChildProcess, fork } from 'node:child_process';
+// FaceModel on a worker thread, for servers: every call is a message to a thread that owns the model, so the
+// forward passes never block the event loop. Requests are answered in order; errors in the worker reject the
+// call with its message. The addon keeps its state per JS environment, so the worker loads its own copy.
 import { fileURLToPath } from 'node:url';
-import type { ModelSpec } from '../models/model-dir.js';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { type FaceAlignment, type ModelSpec, modelAlignment } from '../models/model-dir.js';
 import type { EmbeddingKind, FaceAnalysis, FaceImage, Verification } from './face-model.js';
 import { FaceModel, verification } from './face-model.js';
 
-type Request = { id: number; method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind } | { id: number; method: 'spec' };
+type Call =
+  | { method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind }
+  | { method: 'analyzeCrops'; crops: Uint8Array[]; kind?: EmbeddingKind }
+  | { method: 'spec' }
+  | { method: 'close' };
+type Request = Call & { id: number };
 type Reply = { id: number; result: unknown } | { id: number; error: string };
 
-const CHILD_FLAG = '--catface-model-worker';
+/** Marks the worker threads this module starts (a user's own Worker running this file is left alone). */
+const WORKER_TAG = 'catface-model-worker';
 
-/** The same API as FaceModel, answered by a child process. Call `close()` when done. */
+/** The same API as FaceModel, answered by a worker thread. Call `close()` when done. */
 export class FaceModelWorker {
-  private readonly worker: ChildProcess;
+  private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private readonly exited: Promise<void>;
   private nextId = 0;
   private specCache: ModelSpec | null = null;
 
   private constructor(dir: string) {
-    this.worker = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, dir], {
-      serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    this.worker = new Worker(fileURLToPath(import.meta.url), { workerData: { tag: WORKER_TAG, dir } });
     this.worker.on('message', (reply: Reply) => {
       const entry = this.pending.get(reply.id);
       if (!entry) return;
@@ -33,8 +36,11 @@ export class FaceModelWorker {
       else entry.resolve(reply.result);
     });
     this.worker.on('error', (err) => this.failAll(err));
-    this.worker.on('exit', (code, signal) =>
-      this.failAll(new Error(`FaceModelWorker: the model process exited (${signal ?? `code ${code}`})`)),
+    this.exited = new Promise((resolve) =>
+      this.worker.once('exit', (code) => {
+        this.failAll(new Error(`FaceModelWorker: the model thread exited (code ${code})`));
+        resolve();
+      }),
     );
   }
 
@@ -54,11 +60,15 @@ export class FaceModelWorker {
     return this.specCache as ModelSpec;
   }
 
-  private call(request: { method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind } | { method: 'spec' }): Promise<unknown> {
+  get alignment(): FaceAlignment {
+    return modelAlignment(this.spec);
+  }
+
+  private call(request: Call): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.send({ ...request, id });
+      this.worker.postMessage({ ...request, id });
     });
   }
 
@@ -69,6 +79,11 @@ export class FaceModelWorker {
 
   analyze(images: FaceImage[], kind?: EmbeddingKind): Promise<FaceAnalysis[]> {
     return this.call({ method: 'analyze', images, kind }) as Promise<FaceAnalysis[]>;
+  }
+
+  /** FaceModel.analyzeCrops in the worker: aligned H×W×3 uint8 RGB crops at the model's input size. */
+  analyzeCrops(crops: Uint8Array[], kind?: EmbeddingKind): Promise<FaceAnalysis[]> {
+    return this.call({ method: 'analyzeCrops', crops, kind }) as Promise<FaceAnalysis[]>;
   }
 
   async embed(images: FaceImage[], kind?: EmbeddingKind): Promise<Float32Array[]> {
@@ -88,38 +103,47 @@ export class FaceModelWorker {
     return verification(ea, eb, options.threshold ?? this.spec.verifyThreshold);
   }
 
+  /** Answers the requests already sent, frees the model and ends the thread. */
   async close(): Promise<void> {
-    if (this.worker.exitCode !== null || this.worker.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.kill();
-    await exited;
+    this.call({ method: 'close' }).catch(() => {}); // the exit handler rejects it if the thread is already gone
+    await this.exited;
   }
 }
 
-// Child side: load the model once, then answer requests one at a time.
-if (process.argv[2] === CHILD_FLAG && process.send) {
-  const send = process.send.bind(process);
+// Worker side: load the model once, then answer requests one at a time; `close` frees the model and lets the
+// thread end (its event loop has nothing left once the port is closed).
+if (!isMainThread && (workerData as { tag?: string } | null)?.tag === WORKER_TAG && parentPort) {
+  const port = parentPort;
   let model: FaceModel | null = null;
   let loadError: string | null = null;
   try {
-    model = FaceModel.load(process.argv[3]);
+    model = FaceModel.load((workerData as { dir: string }).dir);
   } catch (err) {
     loadError = (err as Error).message;
   }
   let queue = Promise.resolve();
-  process.on('message', (request: Request) => {
+  port.on('message', (request: Request) => {
     queue = queue.then(async () => {
       try {
-        if (!model) throw new Error(loadError ?? 'model not loaded');
-        if (request.method === 'spec') {
-          send({ id: request.id, result: model.spec } satisfies Reply);
+        if (request.method === 'close') {
+          model?.dispose();
+          model = null;
+          port.close();
           return;
         }
-        send({ id: request.id, result: await model.analyze(request.images, request.kind) } satisfies Reply);
+        if (!model) throw new Error(loadError ?? 'model not loaded');
+        if (request.method === 'spec') {
+          port.postMessage({ id: request.id, result: model.spec } satisfies Reply);
+          return;
+        }
+        const result =
+          request.method === 'analyze'
+            ? await model.analyze(request.images, request.kind)
+            : await model.analyzeCrops(request.crops, request.kind);
+        port.postMessage({ id: request.id, result } satisfies Reply);
       } catch (err) {
-        send({ id: request.id, error: (err as Error).message } satisfies Reply);
+        port.postMessage({ id: request.id, error: (err as Error).message } satisfies Reply);
       }
     });
   });
-  process.on('disconnect', () => process.exit(0));
 }

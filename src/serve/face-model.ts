@@ -12,7 +12,7 @@ import { decodeImage } from '../data/decode.js';
 import { catfaceEmbedder } from '../eval/catface-embedder.js';
 import type { Embedder } from '../eval/embedding.js';
 import type { CATFace, CATFaceInference, EmbeddingKind } from '../models/catface.js';
-import { type ModelSpec, readModelDir } from '../models/model-dir.js';
+import { type FaceAlignment, type ModelSpec, modelAlignment, readModelDir } from '../models/model-dir.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 
@@ -52,6 +52,11 @@ export class FaceModel {
 
   get imageSize(): number {
     return this.model.imageSize;
+  }
+
+  /** How photos are cropped for this model (directories without the field: ArcFace at the input size). */
+  get alignment(): FaceAlignment {
+    return modelAlignment(this.spec);
   }
 
   /** Everything the model computes for a normalised batch [B, 3, S, S] (or [3, S, S]); tensors owned by the caller. */
@@ -113,6 +118,16 @@ export class FaceModel {
         attributes: Object.fromEntries(this.spec.attributes.map((name, j) => [name, a[i * k + j]])),
       }));
     });
+  }
+
+  /** Full analysis of aligned H×W×3 uint8 RGB crops at the model's input size (what the photo pipeline makes). */
+  async analyzeCrops(crops: Uint8Array[], kind?: EmbeddingKind): Promise<FaceAnalysis[]> {
+    const input = pixelsToNormalized(crops, this.imageSize);
+    try {
+      return await this.analyze(input, kind);
+    } finally {
+      input.dispose();
+    }
   }
 
   /** Unit embeddings, one per face. */

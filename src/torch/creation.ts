@@ -1,5 +1,5 @@
 // Creating tensors: from JS data, constants, ranges and random draws.
-import { addon, callOp } from './native.js';
+import { addon, callOp, wrapTensor } from './native.js';
 import type { AnyTypedArray, DType, NestedArray, Shape, Tensor } from './tensor.js';
 
 export interface CreateOptions {
@@ -26,7 +26,7 @@ function dtypeOfTypedArray(data: AnyTypedArray): DType {
 
 /** A tensor of `dtype` and `shape` holding a copy of raw little-endian bytes (row-major). */
 export function fromBytes(bytes: ArrayBufferView, dtype: DType, shape: Shape, options: CreateOptions = {}): Tensor {
-  return finish(addon.fromBytes(bytes, dtype, [...shape], options.device) as Tensor, options);
+  return finish(wrapTensor(addon.fromBytes(bytes, dtype, [...shape], options.device)) as Tensor, options);
 }
 
 /** A tensor holding a copy of a TypedArray's elements; `shape` defaults to 1-D. */
@@ -34,7 +34,7 @@ export function fromTypedArray(data: AnyTypedArray, shape?: Shape, options: Crea
   const natural =
     options.dtype === 'float16' || options.dtype === 'bfloat16' || options.dtype === 'bool' ? options.dtype : dtypeOfTypedArray(data);
   const dims = shape ? [...shape] : [data.length];
-  const t = addon.fromBytes(data, natural, dims, options.device) as Tensor;
+  const t = wrapTensor(addon.fromBytes(data, natural, dims, options.device)) as Tensor;
   if (options.dtype && options.dtype !== natural) {
     const converted = t.to(options.dtype);
     t.dispose();

@@ -45,3 +45,8 @@ export function buildInfo(): { torch: string; parallel: string } {
 export function externalBytes(): number {
   return addon.externalBytes();
 }
+
+/** Tensors JS holds in this thread (handles not yet disposed or collected); for leak tests. */
+export function liveTensorCount(): number {
+  return addon.liveHandles();
+}

@@ -9,19 +9,24 @@ export interface Disposable {
 
 interface Tracked extends Disposable {
   kept?: boolean;
+  /** Told when no scope owns the value any more (kept, or returned from the outermost scope). */
+  untracked?(): void;
 }
 
 const scopes: Tracked[][] = [];
 
-/** Called by every tensor at creation. */
-export function track(t: Tracked): void {
+/** Called by every tensor at creation; false when no scope is open (nothing will free it but its owner). */
+export function track(t: Tracked): boolean {
   const scope = scopes[scopes.length - 1];
-  if (scope !== undefined) scope.push(t);
+  if (scope === undefined) return false;
+  scope.push(t);
+  return true;
 }
 
 /** Exempts `t` from every scope's clean-up; free it with `dispose()` yourself (model weights, optimiser state). */
 export function keep<T extends Disposable>(t: T): T {
   (t as Tracked).kept = true;
+  (t as Tracked).untracked?.();
   return t;
 }
 
@@ -53,8 +58,9 @@ function close(scope: Tracked[], result: unknown): void {
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
     if (t.kept) continue;
-    if (returned.has(t)) parent?.push(t);
-    else t.dispose();
+    if (!returned.has(t)) t.dispose();
+    else if (parent) parent.push(t);
+    else t.untracked?.();
   }
 }
 

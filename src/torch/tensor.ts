@@ -1,6 +1,6 @@
 // The typed Tensor: a JS object owning one libtorch tensor. Methods mirror PyTorch's names (camelCase) and
 // semantics, including broadcasting, type promotion and autograd; each is one ATen call.
-import { addon, callOp, callOpInPlace, type DType, type TensorHandle } from './native.js';
+import { addon, callOp, callOpInPlace, type DType, type Handle, setTensorWrapper } from './native.js';
 import { track } from './scope.js';
 
 export type { DType } from './native.js';
@@ -53,7 +53,17 @@ export function typedArrayFor(dtype: DType, buffer: ArrayBuffer): AnyTypedArray 
   }
 }
 
-const Base = addon.TensorHandle as unknown as new () => TensorHandle;
+// The property under which a Tensor keeps its handle: a symbol the addon made, so it reads it for tensor
+// arguments and nothing else can collide with it.
+declare const HANDLE_TYPE: unique symbol;
+const HANDLE = addon.handleKey as typeof HANDLE_TYPE;
+// Only `wrap` may construct: a second Tensor on one handle would free it twice.
+const CREATE = Symbol('catface.createTensor');
+
+// A tensor that left every scope (made outside `tidy`, returned from the outermost one, or kept) and is then
+// forgotten without `dispose()` is freed when V8 collects it. Scoped and disposed tensors never register here,
+// so the usual path costs no finalizer.
+const orphans = new FinalizationRegistry<Handle>((h) => addon.release(h));
 
 /** Wraps one result of an ATen call. */
 export function asTensor(value: unknown): Tensor {
@@ -88,96 +98,124 @@ function normDim(dim: number | readonly number[] | undefined): number[] | undefi
   return typeof dim === 'number' ? [dim] : [...dim];
 }
 
-export class Tensor extends Base {
+export class Tensor {
+  /** The index of this tensor in the addon's table; -1 once disposed. */
+  [HANDLE]: Handle;
   /** Set by `keep()`: scopes leave this tensor alone. */
   kept?: boolean;
+  /** Registered with `orphans`. */
+  private watched: boolean;
 
-  constructor() {
-    super();
-    track(this);
+  /** Tensors come from the factory functions and ops; `new Tensor()` throws. */
+  constructor(token?: typeof CREATE, h: Handle = -1) {
+    if (token !== CREATE) throw new TypeError('Tensor: use the factory functions (tensor, zeros, fromArray…), not `new`');
+    this[HANDLE] = h;
+    this.kept = false;
+    this.watched = false;
+    if (!track(this)) this.untracked();
+  }
+
+  /** Called when no scope owns this tensor any more: from then on V8's collector may free it. */
+  untracked(): void {
+    if (this.watched || this[HANDLE] < 0) return;
+    this.watched = true;
+    orphans.register(this, this[HANDLE], this);
+  }
+
+  /** Frees the native tensor now (its storage goes when no other tensor views it); a second call does nothing. */
+  dispose(): void {
+    const h = this[HANDLE];
+    if (h < 0) return;
+    this[HANDLE] = -1;
+    if (this.watched) orphans.unregister(this);
+    addon.release(h);
+  }
+  /** The autograd version counter (bumped by in-place ops). */
+  _version(): number {
+    return addon.version(this[HANDLE]);
   }
 
   // ---- metadata -------------------------------------------------------------------------------------------
   get shape(): number[] {
-    return this._sizes();
+    return addon.sizes(this[HANDLE]);
   }
   get dtype(): DType {
-    return this._dtype();
+    return addon.dtype(this[HANDLE]);
   }
   get device(): string {
-    return this._device();
+    return addon.device(this[HANDLE]);
   }
   get ndim(): number {
-    return this._dim();
+    return addon.dim(this[HANDLE]);
   }
   get isDisposed(): boolean {
-    return this._isDisposed();
+    return this[HANDLE] < 0;
   }
   numel(): number {
-    return this._numel();
+    return addon.numel(this[HANDLE]);
   }
   size(dim?: number): number {
-    if (dim === undefined) return this._numel();
-    const s = this._sizes();
+    if (dim === undefined) return addon.numel(this[HANDLE]);
+    const s = addon.sizes(this[HANDLE]);
     const d = dim < 0 ? dim + s.length : dim;
     if (d < 0 || d >= s.length) throw new RangeError(`size(${dim}): tensor has ${s.length} dimensions`);
     return s[d];
   }
   stride(): number[] {
-    return this._strides();
+    return addon.strides(this[HANDLE]);
   }
   isContiguous(): boolean {
-    return this._isContiguous();
+    return addon.isContiguous(this[HANDLE]);
   }
   get isFloatingPoint(): boolean {
-    const d = this._dtype();
+    const d = addon.dtype(this[HANDLE]);
     return d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
   }
   get isComplex(): boolean {
-    const d = this._dtype();
+    const d = addon.dtype(this[HANDLE]);
     return d === 'complex64' || d === 'complex128';
   }
   /** True when both share memory (views of one another). */
   sharesStorageWith(other: Tensor): boolean {
-    return this._sameStorage(other);
+    return addon.sameStorage(this[HANDLE], other);
   }
-  override toString(): string {
+  toString(): string {
     return this.isDisposed ? 'Tensor(disposed)' : `Tensor(${this.dtype}[${this.shape.join(', ')}], ${this.device})`;
   }
 
   // ---- autograd --------------------------------------------------------------------------------------------
   get requiresGrad(): boolean {
-    return this._requiresGrad();
+    return addon.requiresGrad(this[HANDLE]);
   }
   set requiresGrad(flag: boolean) {
-    this._setRequiresGrad(flag);
+    addon.setRequiresGrad(this[HANDLE], flag);
   }
   /** Sets requiresGrad and returns the tensor (PyTorch's `requires_grad_`). */
   requiresGrad_(flag = true): this {
-    this._setRequiresGrad(flag);
+    addon.setRequiresGrad(this[HANDLE], flag);
     return this;
   }
   /** The accumulated gradient (a new handle each call), or null. */
   get grad(): Tensor | null {
-    return this._grad() as Tensor | null;
+    return wrap(addon.grad(this[HANDLE]));
   }
   set grad(g: Tensor | null) {
-    this._setGrad(g);
+    addon.setGrad(this[HANDLE], g);
   }
   get isLeaf(): boolean {
-    return this._isLeaf();
+    return addon.isLeaf(this[HANDLE]);
   }
   /** Name of the autograd node that made this tensor, e.g. 'AddBackward0'; null for leaves. */
   get gradFn(): string | null {
-    return this._gradFn();
+    return addon.gradFn(this[HANDLE]);
   }
   retainGrad(): this {
-    this._retainGrad();
+    addon.retainGrad(this[HANDLE]);
     return this;
   }
   /** Backpropagates; as in PyTorch, `retainGraph` defaults to `createGraph` (higher-order gradients need the graph). */
   backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    this._backward(gradient ?? null, options.retainGraph ?? options.createGraph ?? false, options.createGraph ?? false);
+    addon.backward(this[HANDLE], gradient ?? null, options.retainGraph ?? options.createGraph ?? false, options.createGraph ?? false);
   }
   detach(): Tensor {
     return op('aten::detach', [this]);
@@ -186,22 +224,22 @@ export class Tensor extends Base {
   // ---- data out --------------------------------------------------------------------------------------------
   /** The single value of a one-element tensor. */
   item(): number {
-    const v = this._item();
+    const v = addon.item(this[HANDLE]);
     return typeof v === 'boolean' ? (v ? 1 : 0) : v;
   }
   /** A copy of the elements, row-major, in the matching TypedArray (complex: interleaved re/im). */
   dataSync(): AnyTypedArray {
-    return typedArrayFor(this._dtype(), this._toBytes());
+    return typedArrayFor(addon.dtype(this[HANDLE]), addon.toBytes(this[HANDLE]));
   }
   /** A copy of the raw little-endian bytes, row-major. */
   toBytes(): Uint8Array {
-    return new Uint8Array(this._toBytes());
+    return new Uint8Array(addon.toBytes(this[HANDLE]));
   }
   /** The elements as float64 numbers (int64 converted exactly up to 2^53). */
   toFloat64Array(): Float64Array {
     if (this.isComplex) throw new TypeError('toFloat64Array: complex tensor; take real() / imag() first');
-    const data = this._dtype() === 'float64' ? this : this.to('float64');
-    const out = new Float64Array(data._toBytes());
+    const data = addon.dtype(this[HANDLE]) === 'float64' ? this : this.to('float64');
+    const out = new Float64Array(addon.toBytes(data[HANDLE]));
     if (data !== this) data.dispose();
     return out;
   }
@@ -209,7 +247,7 @@ export class Tensor extends Base {
   toArray(): NestedArray {
     const shape = this.shape;
     const flat: (number | boolean)[] =
-      this._dtype() === 'bool' ? Array.from(this.dataSync() as Uint8Array, (v) => v !== 0) : Array.from(this.toFloat64Array());
+      addon.dtype(this[HANDLE]) === 'bool' ? Array.from(this.dataSync() as Uint8Array, (v) => v !== 0) : Array.from(this.toFloat64Array());
     if (shape.length === 0) return flat[0];
     let pos = 0;
     const build = (d: number): NestedArray[] => {
@@ -221,7 +259,7 @@ export class Tensor extends Base {
   }
   /** Overwrites the elements from a TypedArray of the same byte length (no autograd). */
   copyFromArray(values: ArrayBufferView): this {
-    this._copyFromBytes(values);
+    addon.copyFromBytes(this[HANDLE], values);
     return this;
   }
 
@@ -712,4 +750,8 @@ function flatShape(args: number[] | [Shape]): number[] {
   return args.length === 1 && Array.isArray(args[0]) ? [...(args[0] as Shape)] : (args as number[]);
 }
 
-addon.setTensorClass(Tensor as unknown as new () => TensorHandle);
+/** The Tensor for a handle the addon returned (null stays null). */
+function wrap(h: Handle | null): Tensor | null {
+  return h === null ? null : new Tensor(CREATE, h);
+}
+setTensorWrapper(wrap, (value) => (value instanceof Tensor ? value[HANDLE] : -2));

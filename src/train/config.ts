@@ -1,11 +1,20 @@
 // The training config file (`catface train --config run.json`): every choice of SPEC §2–§7 is a field here
 // with the SPEC's value as default. `parseTrainConfig` validates a parsed JSON value and names the bad field.
+// Defaults of what a module builds (network, fusion, margin head, distillation, loader, degradations) are that
+// module's own constants, shown here, never restated.
 import { readFileSync } from 'node:fs';
+import { LOADER_DEFAULTS } from '../data/loader/loader.js';
+import { SAMPLER_DEFAULTS } from '../data/loader/sampler.js';
 import { DEFAULT_ATTRIBUTES } from '../data/readers/attributes.js';
-import type { DistillationDistance, DistillationTarget } from '../losses/distillation.js';
-import type { MarginKind } from '../losses/margin-head.js';
-import { type FusionKind, fusionKinds } from '../models/fusion-base.js';
+import { defaultAdaFaceConfig } from '../degrade/adaface.js';
+import { defaultDegraderConfig, type ResolvedDegraderConfig, resolveDegraderConfig } from '../degrade/degrader.js';
+import { defaultTurbulenceConfig } from '../degrade/turbulence.js';
+import { defaultUnconstrainedConfig } from '../degrade/unconstrained.js';
+import { DISTILLATION_DEFAULTS, type DistillationDistance, type DistillationTarget } from '../losses/distillation.js';
+import { MARGIN_HEAD_DEFAULTS, type MarginKind } from '../losses/margin-head.js';
+import { FUSION_DEFAULTS, type FusionKind, fusionKinds } from '../models/fusion-base.js';
 import { IRESNET_LAYERS, type IResNetName } from '../models/iresnet.js';
+import { MULTI_BRANCH_DEFAULTS } from '../models/multi-branch.js';
 import type { ProgressMode } from './progress.js';
 import {
   boolean,
@@ -13,13 +22,13 @@ import {
   describeSchema,
   type Infer,
   int,
-  json,
   nullable,
   number,
   numbers,
   object,
   parseConfig,
   type Schema,
+  sectionOf,
   string,
   strings,
 } from './schema.js';
@@ -50,13 +59,13 @@ export const trainConfigSchema = {
   data: object('training data', {
     train: string('training set: a folder of identity folders (optionally with attributes.csv), or a .rec/.idx pair'),
     attributes: strings('attribute columns the SB branch predicts (SPEC §2)', { default: [...DEFAULT_ATTRIBUTES], minLength: 1 }),
-    imageSize: int('side of the aligned square input in pixels (SPEC §1: 112)', { default: 112, min: 16 }),
-    workers: int('decode worker threads of the loader (0: decode on the main thread)', { default: 2, min: 0 }),
+    imageSize: int('side of the aligned square input in pixels (SPEC §1: 112)', { default: MULTI_BRANCH_DEFAULTS.inputSize, min: 16 }),
+    workers: int('decode worker threads of the loader (0: decode on the main thread)', { default: LOADER_DEFAULTS.workers, min: 0 }),
     sampling: string<'shuffled' | 'balanced'>('batch sampling: shuffled epochs, or balanced (imagesPerIdentity images of each identity)', {
-      default: 'shuffled',
+      default: SAMPLER_DEFAULTS.mode,
       choices: ['shuffled', 'balanced'],
     }),
-    imagesPerIdentity: int('images per identity in balanced sampling', { default: 4, min: 1 }),
+    imagesPerIdentity: int('images per identity in balanced sampling', { default: SAMPLER_DEFAULTS.imagesPerIdentity, min: 1 }),
   }),
   validation: object('pair-verification validation during training', {
     pairs: nullable(string('pair list file or insightface .bin (null: no validation)'), { default: null }),
@@ -65,52 +74,79 @@ export const trainConfigSchema = {
   }),
   model: object('the network (SPEC §2, §5)', {
     depth: string<IResNetName>('IR-ResNet depth of the trunk and branches', {
-      default: 'ir18',
+      default: MULTI_BRANCH_DEFAULTS.depth,
       choices: Object.keys(IRESNET_LAYERS) as IResNetName[],
     }),
     widths: numbers('channels of the stem/stage 1..4 (SPEC: 64,128,256,512)', {
-      default: [64, 128, 256, 512],
+      default: [...MULTI_BRANCH_DEFAULTS.widths],
       length: 4,
       integer: true,
       min: 1,
     }),
-    embeddingSize: int('embedding dimension', { default: 512, min: 2 }),
-    dropout: number('dropout of the embedding heads', { default: 0, min: 0, max: 0.99 }),
-    attentionReduction: int('self-attention query/key size d = C / attentionReduction (SPEC §3: 8)', { default: 8, min: 1 }),
+    embeddingSize: int('embedding dimension', { default: MULTI_BRANCH_DEFAULTS.embeddingSize, min: 2 }),
+    dropout: number('dropout of the embedding heads', { default: MULTI_BRANCH_DEFAULTS.dropout, min: 0, max: 0.99 }),
+    attentionReduction: int('self-attention query/key size d = C / attentionReduction (SPEC §3: 8)', {
+      default: MULTI_BRANCH_DEFAULTS.attentionReduction,
+      min: 1,
+    }),
     shortcut: string<'conv' | 'subsample'>('shortcut of stride-2 blocks keeping their width: conv (insightface) or subsample (AdaFace)', {
-      default: 'conv',
+      default: MULTI_BRANCH_DEFAULTS.shortcut,
       choices: ['conv', 'subsample'],
     }),
     fusion: string<FusionKind>('stage-2 fusion (ablations: SPEC §5 / paper Table II, VIII)', {
-      default: 'catf',
+      default: FUSION_DEFAULTS.kind,
       choices: fusionKinds,
     }),
-    heads: int('heads of the dual cross-attention', { default: 8, min: 1 }),
-    groups: int('channel groups of CAF', { default: 8, min: 1 }),
-    expandRatio: int('MFFNL expansion ratio', { default: 4, min: 1 }),
+    heads: int('heads of the dual cross-attention', { default: FUSION_DEFAULTS.heads, min: 1 }),
+    groups: int('channel groups of CAF', { default: FUSION_DEFAULTS.groups, min: 1 }),
+    expandRatio: int('MFFNL expansion ratio', { default: FUSION_DEFAULTS.expandRatio, min: 1 }),
     pretrained: nullable(string('safetensors file of AdaFace/insightface IR weights to start the trunk and branches from'), {
       default: null,
     }),
   }),
   loss: object('losses (SPEC §4)', {
     head: string<MarginKind>('margin head of the FR and fused embeddings', {
-      default: 'adaface',
+      default: MARGIN_HEAD_DEFAULTS.kind,
       choices: ['adaface', 'arcface', 'cosface'],
     }),
-    margin: nullable(number('margin m (null: 0.4 AdaFace, 0.5 ArcFace, 0.35 CosFace)', { min: 0 }), { default: null }),
-    scale: number('logit scale s', { default: 64, above: 0 }),
-    h: number('AdaFace quality concentration h', { default: 0.333, above: 0 }),
+    margin: nullable(
+      number(
+        `margin m (null: the head's default per kind, ${Object.entries(MARGIN_HEAD_DEFAULTS.margin)
+          .map(([kind, m]) => `${m} ${kind}`)
+          .join(', ')})`,
+        { min: 0 },
+      ),
+      { default: null },
+    ),
+    scale: number('logit scale s', { default: MARGIN_HEAD_DEFAULTS.scale, above: 0 }),
+    h: number('AdaFace quality concentration h', { default: MARGIN_HEAD_DEFAULTS.h, above: 0 }),
     lambdaFR: number('λ_FR', { default: 3, min: 0 }),
     lambdaSB: number('λ_SB', { default: 1, min: 0 }),
     lambdaDist: number('λ_dist', { default: 1, min: 0 }),
     attributeWeights: nullable(numbers('λ_k per attribute (null: all 1)', { min: 0 }), { default: null }),
-    distillDistance: string<DistillationDistance>('distillation distance', { default: 'cosine', choices: ['cosine', 'l2'] }),
-    distillTarget: string<DistillationTarget>('what is distilled', { default: 'attention', choices: ['attention', 'features', 'cbam'] }),
+    distillDistance: string<DistillationDistance>('distillation distance', {
+      default: DISTILLATION_DEFAULTS.distance,
+      choices: ['cosine', 'l2'],
+    }),
+    distillTarget: string<DistillationTarget>('what is distilled', {
+      default: DISTILLATION_DEFAULTS.target,
+      choices: ['attention', 'features', 'cbam'],
+    }),
   }),
-  degrade: json(
-    'Degrader config (SPEC §6: turbulenceFraction, turbulence, unconstrained, adaface augmentations); its seed defaults to seed',
-    { default: {} },
-  ),
+  degrade: object("LQ twins (SPEC §6): the Degrader; every field and default is src/degrade's", {
+    seed: nullable(int("seed of the degradations (null: the run's seed)", { min: 0 }), { default: null }),
+    turbulenceFraction: number('fraction of each batch degraded by turbulence (the rest by the unconstrained pipeline)', {
+      default: defaultDegraderConfig.turbulenceFraction,
+      min: 0,
+      max: 1,
+    }),
+    turbulence: sectionOf('turbulence simulator (TurbulenceConfig, src/degrade/turbulence.ts)', defaultTurbulenceConfig),
+    unconstrained: sectionOf(
+      'unconstrained-imaging pipeline (UnconstrainedConfig, src/degrade/unconstrained.ts)',
+      defaultUnconstrainedConfig,
+    ),
+    adaface: nullable(sectionOf('AdaFace augmentations of the HQ images (null: off)', defaultAdaFaceConfig), { default: null }),
+  }),
   stage1: object('stage 1: the multi-branch network', {
     steps: int('optimiser steps (0: skip stage 1, e.g. when resuming from a stage-1 model)', { default: 1000, min: 0 }),
     batchSize: int('HQ images per step (each with its LQ twin, so 2× through the network)', { default: 32, min: 2 }),
@@ -147,6 +183,14 @@ export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig
     throw new ConfigError('model.heads', `must divide the last width ${c4}, got ${config.model.heads}`, source);
   if ((2 * c4) % config.model.groups !== 0)
     throw new ConfigError('model.groups', `must divide 2×${c4} channels, got ${config.model.groups}`, source);
+  try {
+    resolveDegraderConfig(degraderConfig(config));
+  } catch (err) {
+    // src/degrade names the field inside its config ('unconstrained.blur.sigma: …', 'degrader.seed: …')
+    const named = err instanceof Error && /^(?:degrader\.)?([\w.[\]]+): (.*)$/s.exec(err.message);
+    if (named) throw new ConfigError(`degrade.${named[1]}`, named[2], source);
+    throw err;
+  }
   const weights = config.loss.attributeWeights;
   if (weights && weights.length !== config.data.attributes.length) {
     throw new ConfigError(
@@ -163,6 +207,12 @@ export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig
     }
   }
   return config;
+}
+
+/** The Degrader's config of a run: the degrade section, seeded by the run's seed unless it has its own. */
+export function degraderConfig(config: TrainConfig): ResolvedDegraderConfig {
+  const { seed, ...rest } = config.degrade;
+  return { ...(rest as Omit<ResolvedDegraderConfig, 'seed'>), seed: seed ?? config.seed };
 }
 
 /** Reads and validates a JSON config file; relative paths in it stay relative to the working directory. */

@@ -22,9 +22,9 @@ export interface MarginLoss extends Module {
   forward(embedding: Tensor, norm: Tensor, labels: Tensor): Tensor;
 }
 
-/** One training batch of aligned, normalised HQ images. */
+/** One training batch of aligned HQ images. */
 export interface TrainBatch {
-  /** [B, 3, H, W] float32 in (x/255 − 0.5)/0.5. */
+  /** [B, 3, H, W] float32 in [0, 1] (x/255); the loop normalises them for the network. */
   images: Tensor;
   /** [B] int64 identity labels. */
   labels: Tensor;
@@ -40,8 +40,9 @@ export interface BatchSource {
 }
 
 /**
- * Makes the LQ twin of a normalised HQ batch (SPEC §6), possibly augmenting the HQ images too (AdaFace
- * augmentations); both come back normalised. Its random position is saved and restored for resume.
+ * Makes the LQ twin of a unit-range HQ batch (SPEC §6), possibly augmenting the HQ images too (AdaFace
+ * augmentations); both come back in [0, 1] (src/degrade's Degrader as it is). Its random position is saved
+ * and restored for resume.
  */
 export interface TwinDegrader {
   degrade(images: Tensor): Promise<{ hq: Tensor; lq: Tensor }>;

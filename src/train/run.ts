@@ -4,14 +4,12 @@ import { join } from 'node:path';
 import { Loader } from '../data/loader/loader.js';
 import { readImageFolder } from '../data/readers/image-folder.js';
 import { readRecordIO } from '../data/readers/recordio.js';
-import { Degrader, type DegraderConfig } from '../degrade/degrader.js';
+import { Degrader } from '../degrade/degrader.js';
 import type { Fusion } from '../models/fusion-base.js';
 import { saveModelDir } from '../models/model-dir.js';
-import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { buildModules, type TrainModules } from './build.js';
-import type { TrainConfig } from './config.js';
-import type { TwinDegrader } from './contracts.js';
+import { degraderConfig, type TrainConfig } from './config.js';
 import { makeStageOptimizer } from './optimizer.js';
 import { type Stage, type TrainResult, train } from './trainer.js';
 import { makePairValidator } from './validation.js';
@@ -26,23 +24,6 @@ export interface RunResult extends TrainResult {
   /** The exported model directory (null when the run stopped before its last step). */
   modelDir: string | null;
   modules: TrainModules;
-}
-
-/** The Degrader on normalised batches: it works in [0, 1], the network in (x − 0.5)/0.5. */
-export function twinDegrader(degrader: Degrader): TwinDegrader {
-  return {
-    async degrade(images: Tensor) {
-      const unit = torch.tidy(() => images.add(1).div(2));
-      const out = await degrader.degrade(unit).finally(() => unit.dispose());
-      try {
-        return torch.tidy(() => ({ hq: out.hq.mul(2).sub(1), lq: out.lq.mul(2).sub(1) }));
-      } finally {
-        torch.dispose([out.hq, out.lq]);
-      }
-    },
-    state: () => degrader.state(),
-    restore: (state) => degrader.restore(state as number[]),
-  };
 }
 
 /** Reads the training set named by data.train: a RecordIO .rec (with its .idx) or an image folder. */
@@ -69,7 +50,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     mode: config.data.sampling,
     imagesPerIdentity: config.data.imagesPerIdentity,
   });
-  const degrader = new Degrader({ seed: config.seed, ...(config.degrade as Partial<DegraderConfig>) });
+  const degrader = new Degrader(degraderConfig(config));
   const modules = buildModules(config, dataset.classes.length);
   const validator = config.validation.pairs
     ? await makePairValidator(config.validation.pairs, config.data.imageSize, config.validation.folds)
@@ -82,7 +63,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         fusion: modules.model.fusion as Fusion,
         fusedHead: modules.fusedHead,
         source: loader,
-        degrader: twinDegrader(degrader),
+        degrader,
         makeOptimizer: (stage, trained) => makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained),
         validate: validator ? (stage: Stage) => validator.run(modules.model, stage) : undefined,
       },
@@ -97,12 +78,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
           attributeWeights: config.loss.attributeWeights ? torch.keep(torch.tensor(config.loss.attributeWeights)) : null,
           distill: { distance: config.loss.distillDistance, target: config.loss.distillTarget },
         },
-        checkpointEvery: config.checkpoint.every,
-        keepCheckpoints: config.checkpoint.keep,
-        validateEvery: config.validation.every,
-        logEvery: config.log.every,
-        progress: config.log.progress,
-        lineEverySeconds: config.log.lineEverySeconds,
+        checkpoint: config.checkpoint,
+        validation: config.validation,
+        log: config.log,
         resume: options.resume ?? false,
         stopAfter: options.stopAfter,
         stream: options.stream,

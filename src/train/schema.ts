@@ -3,7 +3,7 @@
 // path ("optim.lr: expected a number > 0, got -1"). The TypeScript type of a parsed config is inferred from
 // the schema, so the schema is the single place a config field is defined.
 
-interface FieldBase<T> {
+export interface FieldBase<T> {
   doc: string;
   /** Absent fields take this value; a field without a default is required. */
   default?: T;
@@ -102,6 +102,27 @@ export const nullable = <F extends Field>(inner: F, options: { default?: FieldTy
   inner,
   ...options,
 });
+
+/**
+ * A section whose fields mirror a defaults object another module owns (numbers, booleans, strings, number
+ * pairs, string lists, nested objects; null for an optional string): each field is typed and named in errors,
+ * unknown fields are refused, and the defaults stay that module's. Its values are that module's to check.
+ */
+export function sectionOf<T extends object>(doc: string, defaults: T): ObjectField & FieldBase<T> {
+  const fields: Schema = {};
+  for (const [key, value] of Object.entries(defaults)) {
+    const what = `${doc}: ${key}`;
+    if (typeof value === 'number') fields[key] = number(what, { default: value });
+    else if (typeof value === 'boolean') fields[key] = boolean(what, { default: value });
+    else if (typeof value === 'string') fields[key] = string(what, { default: value });
+    else if (value === null) fields[key] = nullable(string(what), { default: null });
+    else if (Array.isArray(value) && value.every((v) => typeof v === 'number'))
+      fields[key] = numbers(what, { default: value, length: value.length });
+    else if (Array.isArray(value)) fields[key] = strings(what, { default: value, minLength: 1 });
+    else fields[key] = sectionOf(what, value as object);
+  }
+  return object(doc, fields) as ObjectField & FieldBase<T>;
+}
 
 /** A config error: `field` is the dotted path of the offending field. */
 export class ConfigError extends Error {

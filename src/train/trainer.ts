@@ -4,6 +4,7 @@
 // and AdaFace statistics), optimiser buffers, the libtorch RNG, the loader's and the degrader's positions — so
 // a run killed at any point and resumed reproduces the uninterrupted run's losses exactly. A NaN/Inf loss
 // stops the run before the optimiser touches the weights; the last checkpoint on disk stays the last good one.
+import { unitToNormalized } from '../common/image-convention.js';
 import { ModuleDict } from '../nn/containers.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
@@ -46,12 +47,12 @@ export interface TrainerOptions {
   stage1: { steps: number; batchSize: number };
   stage2: { steps: number; batchSize: number; freezeStage1: boolean };
   weights: Stage1Weights;
-  checkpointEvery: number;
-  keepCheckpoints: number;
-  validateEvery: number;
-  logEvery: number;
-  progress: ProgressMode;
-  lineEverySeconds: number;
+  /** Save every N steps (0: only at the end of each stage); keep the newest `keep`. */
+  checkpoint: { every: number; keep: number };
+  /** Validate every N steps (0: only at the end of each stage). */
+  validation: { every: number };
+  /** A metrics record every N steps; the progress display. */
+  log: { every: number; progress: ProgressMode; lineEverySeconds: number };
   /** Continue from the newest checkpoint in runDir (a fresh run when there is none). */
   resume: boolean;
   /** Stop (after checkpointing) once this global step is done — for tests and time-boxed runs. */
@@ -177,7 +178,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
           optimizer: optState.json,
         },
       },
-      options.keepCheckpoints,
+      options.checkpoint.keep,
     );
     lastCheckpoint = step;
   };
@@ -205,9 +206,9 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
     const bar = new ProgressBar({
       total: last - first,
       label: `stage ${thisStage}`,
-      mode: options.progress,
+      mode: options.log.progress,
       stream: options.stream,
-      lineEverySeconds: options.lineEverySeconds,
+      lineEverySeconds: options.log.lineEverySeconds,
       startStep: step - first,
     });
     while (step < last) {
@@ -219,18 +220,20 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       let values: Record<string, number>;
       try {
         values = torch.tidy(() => {
+          // the batch and its twins are in [0, 1] (the loader's and the Degrader's range); the network takes [−1, 1]
+          const twins = { hq: unitToNormalized(hq), lq: unitToNormalized(lq) };
           let terms: Record<string, Tensor>;
           if (thisStage === 1) {
             const l = stage1Losses(
               parts.network,
               parts.frHead,
-              { hq, lq, labels: batch.labels, attributes: batch.attributes },
+              { ...twins, labels: batch.labels, attributes: batch.attributes },
               options.weights,
             );
             terms = { loss: l.total, fr: l.fr, sb: l.sb, dist: l.dist };
           } else {
             terms = {
-              loss: stage2Loss(parts.network, parts.fusion, parts.fusedHead, { hq, lq, labels: batch.labels }, freeze),
+              loss: stage2Loss(parts.network, parts.fusion, parts.fusedHead, { ...twins, labels: batch.labels }, freeze),
             };
           }
           const numbers = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, t.item()]));
@@ -261,7 +264,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       const seconds = (performance.now() - started) / 1000;
       const images = 2 * batchSize;
       bar.update(step - first, values, images);
-      if (step % options.logEvery === 0 || step === last) {
+      if (step % options.log.every === 0 || step === last) {
         const record: StepRecord = {
           kind: 'train',
           stage: thisStage,
@@ -275,8 +278,8 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       }
       const stageEnd = step === last;
       const stopping = options.stopAfter !== undefined && step >= options.stopAfter;
-      if ((options.checkpointEvery > 0 && step % options.checkpointEvery === 0) || stageEnd || stopping) save();
-      if ((options.validateEvery > 0 && step % options.validateEvery === 0) || stageEnd) await validate(bar);
+      if ((options.checkpoint.every > 0 && step % options.checkpoint.every === 0) || stageEnd || stopping) save();
+      if ((options.validation.every > 0 && step % options.validation.every === 0) || stageEnd) await validate(bar);
       if (stopping) {
         bar.finish();
         return { step, resumedFrom, losses };

@@ -4,9 +4,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadSafetensors, saveSafetensors } from '../../src/nn/safetensors.js';
-import type { Tensor } from '../../src/torch/index.js';
+import { getNumThreads, setNumThreads, type Tensor } from '../../src/torch/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The .py helper sits beside the TypeScript sources; tests run from dist/, so look in the source tree.
@@ -20,6 +21,19 @@ const python = ['python3', '/usr/bin/python3'].find(
 /** Why the oracle cannot run, or null when python3 with torch is importable. */
 export const pythonUnavailable: string | null =
   python === undefined ? 'python3 with torch is not installed (run ./setup.sh): PyTorch parity tests skipped' : null;
+
+/** Threads the oracle's PyTorch runs on (runPython's default). */
+export const ORACLE_THREADS = 1;
+
+/**
+ * Runs our side of a parity test on the oracle's thread count for the rest of the test (restored after it), so
+ * both sides reduce in the same order where the kernels split work by thread.
+ */
+export function pinOracleThreads(t: TestContext): void {
+  const threads = getNumThreads();
+  setNumThreads(ORACLE_THREADS);
+  t.after(() => setNumThreads(threads));
+}
 
 /**
  * Runs `code` in Python with `inputs` (a dict of torch tensors named like ours) in scope as `inp`, and
@@ -36,7 +50,7 @@ export function runPython(code: string, inputs: Record<string, Tensor> = {}, opt
       `sys.path.insert(0, ${JSON.stringify(helperDir)})`,
       'import torch, torch.nn as nn, torch.nn.functional as F',
       'import st_io',
-      `torch.set_num_threads(${options.threads ?? 1})`,
+      `torch.set_num_threads(${options.threads ?? ORACLE_THREADS})`,
       `inp = st_io.load(${JSON.stringify(inPath)})`,
       'out = {}',
       code,

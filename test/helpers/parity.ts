@@ -1,10 +1,11 @@
-// Batched forward + gradient parity against PyTorch: every case runs here and in one Python process. The
-// gradient check backpropagates a random weighted sum of all floating outputs (the same weights on both sides)
-// and compares the gradient of every floating input.
+// Batched forward + gradient parity against PyTorch: every case runs here and in one Python process. Each
+// output's requiresGrad is compared with PyTorch's; the gradient check backpropagates a random weighted sum of
+// every output that requires grad on either side (the same weights on both sides), so an op that drops
+// autograd on one of its outputs fails, and compares the gradient of every floating input.
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import * as torch from '../../src/torch/index.js';
-import { closeness, pythonUnavailable, runPython } from './oracle.js';
+import { closeness, pinOracleThreads, pythonUnavailable, runPython } from './oracle.js';
 
 type Tensor = torch.Tensor;
 
@@ -54,8 +55,9 @@ for name, names, grads, expr in json.loads(CASES):
     loss = None
     for i, t in enumerate(ys):
         out[name + '.y' + str(i)] = _real(t).detach().contiguous()
+        out[name + '.rg' + str(i)] = torch.tensor(float(t.requires_grad))
         w = inp.get(name + '.w' + str(i))
-        if w is not None and grads:
+        if w is not None and grads and t.requires_grad:
             term = (_real(t) * w).sum()
             loss = term if loss is None else loss + term
     if loss is not None:
@@ -79,9 +81,11 @@ function runOurs(c: OpCase, weights: Record<string, Tensor>): Computed {
   if (names.length > 0) {
     let loss: Tensor | null = null;
     outputs.forEach((t, i) => {
-      if (!floating(t) || !t.requiresGrad) return;
+      if (!floating(t)) return;
+      // Weights for every floating output: PyTorch uses them for each output that requires grad there.
       const w = torch.randn(t.shape, { dtype: t.dtype });
       weights[`${c.name}.w${i}`] = w;
+      if (!t.requiresGrad) return;
       const term = t.mul(w).sum();
       loss = loss === null ? term : loss.add(term);
     });
@@ -99,6 +103,7 @@ export function checkParity(t: TestContext, cases: OpCase[]): void {
     t.skip(pythonUnavailable);
     return;
   }
+  pinOracleThreads(t);
   torch.manualSeed(20240601);
   const inputs: Record<string, Tensor> = {};
   const ours = new Map<string, Computed>();
@@ -123,6 +128,9 @@ export function checkParity(t: TestContext, cases: OpCase[]): void {
     };
     mine.outputs.forEach((y, i) => {
       compare(`${c.name} output ${i}`, y, theirs.get(`${c.name}.y${i}`), rtol, atol);
+      const requiresGrad = theirs.get(`${c.name}.rg${i}`)?.item() === 1;
+      if (y.requiresGrad !== requiresGrad)
+        failures.push(`${c.name} output ${i}: requiresGrad ${y.requiresGrad} vs PyTorch ${requiresGrad}`);
     });
     for (const [n, g] of mine.grads) {
       compare(`${c.name} grad ${n}`, g, theirs.get(`${c.name}.g.${n}`), c.gradRtol ?? rtol, c.gradAtol ?? atol);

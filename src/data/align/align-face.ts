@@ -11,8 +11,38 @@ export const ARCFACE_TEMPLATE_112: readonly Point[] = [
   [70.7299, 92.2041],
 ];
 
-/** The template for a size×size crop (the 112 template scaled). */
-export function templateFor(size: number): Point[] {
+/**
+ * dlib's mean face shape (get_face_chip_details, unit square) at our 5 points: the eye centres are the means of
+ * the 68-layout eye outlines 36–41 and 42–47, then nose tip 30 and mouth corners 48 and 54 — the chip the dlib
+ * ResNet-34 descriptor (face-api.js's recognition net) was trained on.
+ */
+export const DLIB_MEAN_FACE_5: readonly Point[] = [
+  [0.2254918, 0.2159903],
+  [0.7547613, 0.2159903],
+  [0.490127, 0.515625],
+  [0.254149, 0.780233],
+  [0.726104, 0.780233],
+];
+/** dlib's default chip padding (0.25 of the face on each side), as dlib.get_face_chip(…, size=150, padding=0.25). */
+export const DLIB_CHIP_PADDING = 0.25;
+
+/** Which canonical face a crop is aligned to: insightface's ArcFace template or dlib's face chip. */
+export type AlignmentTemplate = 'arcface' | 'dlib';
+
+/** How a model's input crop is aligned (what a model directory declares). */
+export interface Alignment {
+  template: AlignmentTemplate;
+  /** Side of the square crop in pixels. */
+  size: number;
+}
+
+/** The 5-point template for a size×size crop: ArcFace's 112 template scaled, or dlib's padded mean face. */
+export function templateFor(size: number, template: AlignmentTemplate = 'arcface'): Point[] {
+  if (template === 'dlib') {
+    const p = DLIB_CHIP_PADDING;
+    return DLIB_MEAN_FACE_5.map(([x, y]) => [((p + x) / (1 + 2 * p)) * size, ((p + y) / (1 + 2 * p)) * size]);
+  }
+  if (template !== 'arcface') throw new RangeError(`alignment template must be 'arcface' or 'dlib', got '${template}'`);
   return ARCFACE_TEMPLATE_112.map(([x, y]) => [(x * size) / 112, (y * size) / 112]);
 }
 
@@ -105,8 +135,15 @@ export interface AlignedFace {
   landmarks: Point[];
 }
 
-/** Aligns one face of an RGB image to the template at `size`. */
-export function alignFace(rgb: Uint8Array, width: number, height: number, landmarks: readonly Point[], size = 112): AlignedFace {
-  const matrix = similarityTransform(landmarks, templateFor(size));
+/** Aligns one face of an RGB image to a template: a size (ArcFace template) or `{ template, size }`. */
+export function alignFace(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  landmarks: readonly Point[],
+  alignment: number | Alignment = 112,
+): AlignedFace {
+  const { template, size } = typeof alignment === 'number' ? { template: 'arcface' as const, size: alignment } : alignment;
+  const matrix = similarityTransform(landmarks, templateFor(size, template));
   return { pixels: warpAffine(rgb, width, height, matrix, size, size), matrix, landmarks: landmarks.map((p) => applyAffine(matrix, p)) };
 }

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { DEFAULT_MAX_PIXELS } from '../decode.js';
 import { BadInputReport, DataError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
-import { listImages } from '../readers/image-folder.js';
+import { listImageTree } from '../readers/image-folder.js';
 import { type AlignReply, type AlignRequest, alignOne } from './align-worker.js';
 import { FaceDetector } from './detect.js';
 
@@ -56,15 +56,6 @@ export interface AlignSummary {
 
 const MANIFEST = 'manifest.json';
 const REPORT = 'report.txt';
-
-function listTree(root: string, report: BadInputReport): string[] {
-  const files = listImages(root, report);
-  for (const name of readdirSync(root).sort()) {
-    const path = join(root, name);
-    if (!name.startsWith('.') && statSync(path).isDirectory()) files.push(...listTree(path, report));
-  }
-  return files;
-}
 
 function readManifest(path: string, size: number): AlignManifest {
   if (!existsSync(path)) return { size, entries: [], noFace: [], failed: [] };
@@ -124,7 +115,7 @@ export async function alignFolder(inRoot: string, outRoot: string, options: Alig
   const report = new BadInputReport();
   const manifest = readManifest(join(outRoot, MANIFEST), size);
   const done = new Set([...manifest.entries.map((e) => e.source), ...manifest.noFace]);
-  const sources = listTree(inRoot, report)
+  const sources = listImageTree(inRoot, report)
     .map((path) => relative(inRoot, path))
     .filter((source) => !options.filter || options.filter(source));
   const todo = sources.filter((s) => !done.has(s));

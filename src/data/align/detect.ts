@@ -95,6 +95,9 @@ export function fivePointsFromMesh(mesh: [number, number, number][]): Point[] {
   return [mean(mesh, EYE_IMAGE_LEFT), mean(mesh, EYE_IMAGE_RIGHT), at(NOSE_TIP), at(MOUTH_IMAGE_LEFT), at(MOUTH_IMAGE_RIGHT)];
 }
 
+/** What detection callers need: FaceDetector here, or FaceDetectorThread on a worker thread. */
+export type Detector = Pick<FaceDetector, 'detect' | 'maxSide'>;
+
 export class FaceDetector {
   private constructor(
     private readonly human: HumanInstance,

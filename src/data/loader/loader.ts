@@ -1,6 +1,8 @@
-// The training loader: an endless, seeded stream of [B,3,H,W] batches normalised as SPEC §1, decoded ahead of
+// The training loader: an endless, seeded stream of [B,3,H,W] batches in the unit range [0, 1] (what the
+// Degrader takes; common/image-convention.ts normalises them for the network), decoded ahead of
 // time in worker threads, with optional LQ twins from a degrader. Its position is one integer, saved with a
 // checkpoint and restored exactly (the resumed loader yields the same next batches).
+import { pixelsToUnit } from '../../common/image-convention.js';
 import * as torch from '../../torch/index.js';
 import type { FaceDataset } from '../dataset.js';
 import { describeLocator } from '../dataset.js';
@@ -9,10 +11,13 @@ import { BadInputReport, DataError, type OnError } from '../errors.js';
 import { DecodePool } from './decode-pool.js';
 import { IndexStream, type SamplerConfig } from './sampler.js';
 
-/** Makes the low-quality twin of a normalised HQ batch (implemented in src/degrade). */
+/** Makes the low-quality twin of a unit-range HQ batch. */
 export interface Degrader {
   degrade(images: torch.Tensor): Promise<torch.Tensor> | torch.Tensor;
 }
+
+/** The one place the loader's defaults live. */
+export const LOADER_DEFAULTS = { batchSize: 64, imageSize: 112, fit: 'fill', workers: 2, prefetchBatches: 2, onError: 'throw' } as const;
 
 export interface LoaderConfig extends SamplerConfig {
   /** Samples per `next()` when no size is given (default 64). */
@@ -31,7 +36,7 @@ export interface LoaderConfig extends SamplerConfig {
 }
 
 export interface LoaderBatch {
-  /** [B,3,H,W] float32, (x/255 − 0.5)/0.5. */
+  /** [B,3,H,W] float32 in [0, 1] (x/255). */
   images: torch.Tensor;
   /** [B] int64. */
   labels: torch.Tensor;
@@ -67,17 +72,22 @@ export class Loader {
     private readonly config: LoaderConfig = {},
   ) {
     if (dataset.samples.length === 0) throw new DataError('loader', 'dataset has no samples');
-    this.batchSize = config.batchSize ?? 64;
-    this.prefetchBatches = config.prefetchBatches ?? 2;
-    this.onError = config.onError ?? 'throw';
+    this.batchSize = config.batchSize ?? LOADER_DEFAULTS.batchSize;
+    this.prefetchBatches = config.prefetchBatches ?? LOADER_DEFAULTS.prefetchBatches;
+    this.onError = config.onError ?? LOADER_DEFAULTS.onError;
     this.seed = config.seed ?? 0;
-    const size = config.imageSize ?? 112;
-    this.decodeOptions = { height: size, width: size, fit: config.fit ?? 'fill', maxPixels: config.maxPixels ?? DEFAULT_MAX_PIXELS };
+    const size = config.imageSize ?? LOADER_DEFAULTS.imageSize;
+    this.decodeOptions = {
+      height: size,
+      width: size,
+      fit: config.fit ?? LOADER_DEFAULTS.fit,
+      maxPixels: config.maxPixels ?? DEFAULT_MAX_PIXELS,
+    };
     this.stream = new IndexStream(
       dataset.samples.map((s) => s.label),
       config,
     );
-    this.pool = new DecodePool(config.workers ?? 2);
+    this.pool = new DecodePool(config.workers ?? LOADER_DEFAULTS.workers);
   }
 
   get imageSize(): number {
@@ -135,14 +145,7 @@ export class Loader {
 
   private assemble(pixels: Uint8Array[], indices: number[]): LoaderBatch {
     const { height, width } = this.decodeOptions;
-    const stride = height * width * 3;
-    const all = new Uint8Array(pixels.length * stride);
-    pixels.forEach((p, i) => {
-      all.set(p, i * stride);
-    });
-    const images = torch.tidy(() =>
-      torch.fromBytes(all, 'uint8', [pixels.length, height, width, 3]).permute([0, 3, 1, 2]).to('float32').div(127.5).sub(1).contiguous(),
-    );
+    const images = pixelsToUnit(pixels, height, width);
     const labels = torch.fromTypedArray(BigInt64Array.from(indices, (i) => BigInt(this.dataset.samples[i].label)));
     const k = this.dataset.attributeNames.length;
     const attributeValues = new Float32Array(indices.length * k);

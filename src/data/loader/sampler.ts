@@ -1,6 +1,9 @@
 // The loader's endless, seeded stream of sample indices. Each epoch's order is a pure function of
 // (seed, epoch), so a position — one integer — restores the stream exactly.
-import { mixSeed, Prng } from '../prng.js';
+import { mixSeed, Prng } from '../../common/prng.js';
+
+/** The one place the sampler's defaults live. */
+export const SAMPLER_DEFAULTS = { mode: 'shuffled', seed: 0, imagesPerIdentity: 4 } as const;
 
 export interface SamplerConfig {
   /** 'shuffled' (default): a fresh permutation each epoch; 'sequential': dataset order; 'balanced':
@@ -25,9 +28,9 @@ export class IndexStream {
     config: SamplerConfig = {},
   ) {
     if (labels.length === 0) throw new RangeError('IndexStream: the dataset has no samples');
-    this.mode = config.mode ?? 'shuffled';
-    this.seed = config.seed ?? 0;
-    this.perIdentity = config.imagesPerIdentity ?? 4;
+    this.mode = config.mode ?? SAMPLER_DEFAULTS.mode;
+    this.seed = config.seed ?? SAMPLER_DEFAULTS.seed;
+    this.perIdentity = config.imagesPerIdentity ?? SAMPLER_DEFAULTS.imagesPerIdentity;
     if (!Number.isInteger(this.perIdentity) || this.perIdentity < 1)
       throw new RangeError(`imagesPerIdentity must be a positive integer, got ${this.perIdentity}`);
     const groups = new Map<number, number[]>();

@@ -34,6 +34,16 @@ export function listImages(dir: string, report: BadInputReport): string[] {
   return images;
 }
 
+/** The image files of a folder tree (this folder's first, then each sub-folder's, in natural order). */
+export function listImageTree(root: string, report: BadInputReport): string[] {
+  const files = listImages(root, report);
+  for (const name of readdirSync(root).sort(byNaturalName)) {
+    const path = join(root, name);
+    if (!name.startsWith('.') && statSync(path).isDirectory()) files.push(...listImageTree(path, report));
+  }
+  return files;
+}
+
 /** Reads an image folder as a FaceDataset (labels in natural order of the identity folder names). */
 export function readImageFolder(root: string, options: ImageFolderOptions = {}): FaceDataset {
   const onError = options.onError ?? 'throw';

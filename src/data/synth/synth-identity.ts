@@ -7,7 +7,7 @@
 import type { FaceConfig } from 'facesjs';
 import { faceToSvgString, generate } from 'facesjs';
 import sharp from 'sharp';
-import { mixSeed, Prng, withSeededMathRandom } from '../prng.js';
+import { mixSeed, Prng, withSeededMathRandom } from '../../common/prng.js';
 import { DEFAULT_ATTRIBUTES } from '../readers/attributes.js';
 
 /** facesjs eye shapes whose outline is at most 0.42 as high as wide (path bounding boxes, facesjs 5.0.3). */
@@ -82,8 +82,6 @@ export interface SynthIdentity {
   attributes: number[];
 }
 
-const pick = <T>(prng: Prng, items: readonly T[]): T => items[prng.int(items.length)];
-
 /** The five attributes (Male, Big_Nose, Chubby, Narrow_Eyes, Bald) of a face. */
 export function faceAttributes(face: FaceConfig, gender: 'male' | 'female'): number[] {
   const values: Record<(typeof DEFAULT_ATTRIBUTES)[number], boolean> = {
@@ -99,24 +97,21 @@ export function faceAttributes(face: FaceConfig, gender: 'male' | 'female'): num
 /** Identity `index` of the set generated from `seed` (the same face whatever the other identities). */
 export function synthIdentity(seed: number, index: number): SynthIdentity {
   const prng = new Prng(mixSeed(seed, index));
-  const gender = prng.next() < 0.5 ? 'male' : 'female';
+  const gender = prng.uniform() < 0.5 ? 'male' : 'female';
   const face = withSeededMathRandom(prng, () => generate(undefined, { gender }));
   // Spread the attribute-bearing parameters so each attribute has both values often enough to learn.
   face.fatness = Math.round(prng.uniform(0, 1) * 100) / 100;
   face.nose.size = Math.round(prng.uniform(0.5, 1.3) * 100) / 100;
   face.eye.id =
-    prng.next() < 0.35
-      ? pick(
-          prng,
-          [...NARROW_EYES].filter((e) => e.startsWith(gender === 'male' ? 'eye' : 'female')),
-        )
-      : pick(prng, WIDE_EYES[gender]);
-  if (gender === 'male' && prng.next() < 0.3) {
+    prng.uniform() < 0.35
+      ? prng.pick([...NARROW_EYES].filter((e) => e.startsWith(gender === 'male' ? 'eye' : 'female')))
+      : prng.pick(WIDE_EYES[gender]);
+  if (gender === 'male' && prng.uniform() < 0.3) {
     face.hair.id = 'bald';
     face.hairBg.id = 'none';
   } else if (face.hair.id === 'bald') face.hair.id = gender === 'male' ? 'short' : 'female1';
   face.accessories.id = 'none'; // hats would hide baldness
-  face.glasses.id = prng.next() < 0.15 ? pick(prng, GLASSES) : 'none';
+  face.glasses.id = prng.uniform() < 0.15 ? prng.pick(GLASSES) : 'none';
   return { name: `id${String(index).padStart(5, '0')}`, face, gender, attributes: faceAttributes(face, gender) };
 }
 
@@ -127,10 +122,10 @@ export function synthImageSvg(identity: SynthIdentity, seed: number, identityInd
   const prng = new Prng(mixSeed(seed, identityIndex, k + 1));
   const face: FaceConfig = structuredClone(identity.face);
   if (k > 0) {
-    face.mouth = { id: pick(prng, MOUTHS), flip: prng.next() < 0.5 };
+    face.mouth = { id: prng.pick(MOUTHS), flip: prng.uniform() < 0.5 };
     face.eyebrow.angle += Math.round(prng.uniform(-8, 8));
     face.eye.angle += Math.round(prng.uniform(-4, 4));
-    if (prng.next() < 0.2) face.glasses.id = face.glasses.id === 'none' ? pick(prng, GLASSES) : 'none';
+    if (prng.uniform() < 0.2) face.glasses.id = face.glasses.id === 'none' ? prng.pick(GLASSES) : 'none';
   }
   const inner = faceToSvgString(face)
     .replace(/^<svg[^>]*>/, '')
