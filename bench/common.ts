@@ -120,11 +120,12 @@ export function anchorPath(file: string): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'anchors', file);
 }
 
-/** Runs `../shared/anchors/<file>` with `args`; `steps` is the number of timed steps of each of its loops. */
-export function runAnchor<T>(bench: string, file: string, args: readonly string[], steps: number): AnchorRun<T> {
+/** Runs `../shared/anchors/<file>` with `--key value` for each flag; `flags.steps` is the timed steps of each of its loops. */
+export function runAnchor<T>(bench: string, file: string, flags: Record<string, string | number> & { steps: number }): AnchorRun<T> {
   const path = anchorPath(file);
   if (!existsSync(path)) throw new Error(`${bench}: the anchor ${path} was not found (../shared/anchors beside the repository)`);
-  return runTimedScript(bench, path, args, steps);
+  const args = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  return runTimedScript(bench, path, args, flags.steps);
 }
 
 /** Runs the Python script at `path` as an anchor (see ANCHOR_CLOCK): its `RESULT` and its timed steps. */
@@ -223,6 +224,15 @@ export function comparisonFields(name: string, suffix: string, c: Comparison): R
     [`${name}_cpu_ratio${suffix}`]: round4(c.cpuRatio.median),
     [`${name}_round_ratios${suffix}`]: c.ratios.map(round4),
     [`${name}_round_cpu_ratios${suffix}`]: c.cpuRatios.map(round4),
+  };
+}
+
+/** `comparisonFields` with the median rates beside them: `catface_<name>_img_s<suffix>`, `pytorch_<name>_img_s<suffix>`. */
+export function rateComparisonFields(name: string, suffix: string, c: Comparison): Record<string, number | number[]> {
+  return {
+    [`catface_${name}_img_s${suffix}`]: +median(c.ours).toFixed(3),
+    [`pytorch_${name}_img_s${suffix}`]: +median(c.anchor).toFixed(3),
+    ...comparisonFields(name, suffix, c),
   };
 }
 

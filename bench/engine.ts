@@ -12,11 +12,10 @@ import { SGD } from '../src/nn/optim/sgd.js';
 import * as torch from '../src/torch/index.js';
 import {
   alternate,
-  comparisonFields,
   describeComparison,
   loadAverage,
-  median,
   positiveFlags,
+  rateComparisonFields,
   runAnchor,
   type StepTimes,
   timeSteps,
@@ -95,12 +94,7 @@ interface AnchorResult {
 /** One anchor run: its two timing loops are the training step then the forward pass. */
 function anchorRun(size: number): { result: AnchorResult; train: StepTimes; infer: StepTimes } {
   const flags = { size, widths: WIDTHS[size].join(','), batch, threads, steps, warmup, classes };
-  const run = runAnchor<AnchorResult>(
-    'bench:engine',
-    'pytorch_iresnet_bench.py',
-    Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]),
-    steps,
-  );
+  const run = runAnchor<AnchorResult>('bench:engine', 'pytorch_iresnet_bench.py', flags);
   return { result: run.result, train: run.loops[0], infer: run.loops[1] };
 }
 
@@ -129,11 +123,7 @@ for (const size of sizes) {
   });
   for (const kind of ['train', 'infer'] as const) {
     console.log(describeComparison(`IR-18 ${size}px widths ${WIDTHS[size].join('/')} ${kind}`, compared[kind]));
-    Object.assign(result, {
-      [`catface_${kind}_img_s_${size}`]: +median(compared[kind].ours).toFixed(3),
-      [`pytorch_${kind}_img_s_${size}`]: +median(compared[kind].anchor).toFixed(3),
-      ...comparisonFields(kind, `_${size}`, compared[kind]),
-    });
+    Object.assign(result, rateComparisonFields(kind, `_${size}`, compared[kind]));
   }
   Object.assign(result, {
     [`pytorch_peak_rss_mb_${size}`]: Math.max(...anchors.map((a) => a.peak_rss_mb)),

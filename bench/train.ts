@@ -15,11 +15,10 @@ import * as torch from '../src/torch/index.js';
 import { stage1Losses, stage2Loss } from '../src/train/stage-losses.js';
 import {
   alternate,
-  comparisonFields,
   describeComparison,
   loadAverage,
-  median,
   positiveFlags,
+  rateComparisonFields,
   runAnchor,
   type StepTimes,
   timeSteps,
@@ -120,12 +119,7 @@ interface AnchorResult {
 function anchorRun(size: number): { result: AnchorResult; stage1: StepTimes; stage2: StepTimes } {
   const { widths, batch } = SETUPS[size];
   const flags = { size, widths: widths.join(','), batch, threads, steps, warmup, classes, attrs: ATTRIBUTES };
-  const run = runAnchor<AnchorResult>(
-    'bench:train',
-    'pytorch_catface_bench.py',
-    Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]),
-    steps,
-  );
+  const run = runAnchor<AnchorResult>('bench:train', 'pytorch_catface_bench.py', flags);
   return { result: run.result, stage1: run.loops[0], stage2: run.loops[1] };
 }
 
@@ -166,11 +160,7 @@ for (const size of sizes) {
   const title = `CATFace ${size}px widths ${widths.join('/')} batch ${batch} (+${batch} LQ)`;
   for (const stage of ['stage1', 'stage2'] as const) {
     console.log(describeComparison(`${title} ${stage}`, compared[stage]));
-    Object.assign(result, {
-      [`catface_${stage}_img_s_${size}`]: +median(compared[stage].ours).toFixed(3),
-      [`pytorch_${stage}_img_s_${size}`]: +median(compared[stage].anchor).toFixed(3),
-      ...comparisonFields(stage, `_${size}`, compared[stage]),
-    });
+    Object.assign(result, rateComparisonFields(stage, `_${size}`, compared[stage]));
   }
   Object.assign(result, {
     [`batch_${size}`]: batch,
