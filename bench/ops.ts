@@ -5,7 +5,7 @@
 // user+sys), which the host's load barely moves. Ops run in chunks of 100 (µs/op is the median chunk's, so a
 // preempted chunk does not count); results are freed the way each side frees them in real code: catface's by
 // `tidy` at the end of each chunk, PyTorch's when the next one replaces them.
-//   npm run bench:ops [-- --rounds 7 --iters 2000 --sizes 8,16,32,64]
+//   npm run bench:ops [-- --rounds 7 --iters 10000 --sizes 8,16,32,64]
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { median, positiveFlags, pythonWithTorch } from './common.js';
 const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string', default: '7' },
-    iters: { type: 'string', default: '2000' },
+    iters: { type: 'string', default: '10000' },
     chunk: { type: 'string', default: '100' },
     sizes: { type: 'string', default: '8,16,32,64' },
   },

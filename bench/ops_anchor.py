@@ -1,6 +1,6 @@
 # PyTorch anchor of bench/ops.ts: µs per small op (add, mul, matmul, softmax on n×n float32), with and without
 # autograd, one intra-op thread. Prints `RESULT {json}` with wall and CPU (process user+sys) µs per op per case.
-#   python3 bench/ops_anchor.py --sizes 8,16,32,64 --iters 2000 --chunk 100
+#   python3 bench/ops_anchor.py --sizes 8,16,32,64 --iters 10000 --chunk 100
 import argparse
 import json
 import statistics
@@ -10,7 +10,7 @@ import torch
 
 parser = argparse.ArgumentParser()
 parser.add_argument('--sizes', default='8,16,32,64')
-parser.add_argument('--iters', type=int, default=2000)
+parser.add_argument('--iters', type=int, default=10000)
 parser.add_argument('--chunk', type=int, default=100)
 args = parser.parse_args()
 torch.set_num_threads(1)

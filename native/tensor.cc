@@ -159,10 +159,11 @@ const at::Tensor& SlotTensor(Napi::Env env, AddonState& state, Napi::Value handl
 
 namespace {
 
+// These functions get the environment's state as their data (Release is on the hot path).
 // release(handle): frees the slot now (the JS Tensor marks itself disposed); unknown handles are ignored.
 Napi::Value Release(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  AddonState& state = State(env);
+  AddonState& state = *static_cast<AddonState*>(info.Data());
   const int32_t i = SlotIndex(env, info[0]);
   if (LiveSlot(state, i)) {
     AddonState::Slot& slot = state.slots[i];
@@ -195,7 +196,7 @@ Napi::Array IntArray(Napi::Env env, at::IntArrayRef values) {
 #define TENSOR_FN(Name, what)                                  \
   Napi::Value Name(const Napi::CallbackInfo& info) {           \
     Napi::Env env = info.Env();                                \
-    AddonState& state = State(env);                            \
+    AddonState& state = *static_cast<AddonState*>(info.Data()); \
     const at::Tensor& tensor = SlotTensor(env, state, info[0], what);
 
 TENSOR_FN(Sizes, "shape")
@@ -360,7 +361,7 @@ void InitTensor(Napi::Env env, Napi::Object exports) {
       {"isContiguous", IsContiguous}, {"sameStorage", SameStorage},
       {"version", Version},
   };
-  for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
+  for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name, &State(env)));
 }
 
 }  // namespace catface

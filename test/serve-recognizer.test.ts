@@ -181,7 +181,7 @@ test('given faces replace detection: same embedding on the same photo, and kept 
   await assert.rejects(recognizer.analyze(photo, { faces: [{ box: [0, 0, 1, 1], landmarks: [[0, 0]], score: 1 }] }), /5 \[x, y\] points/);
 });
 
-test('with worker: true (detector thread, model process) the answer is the in-process one', async (t) => {
+test('with worker: true (detector and model on worker threads) the answer is the in-process one', async (t) => {
   if (!hasLfw() && !existsSync(YALE)) return t.skip('no LFW or Yale in ../shared/data: skipped');
   const photo = hasLfw() ? lfw('Serena_Williams', 1) : join(YALE, 'subject01', 'normal.png');
   const inWorker = await FaceRecognizer.open(modelDir, { worker: true });

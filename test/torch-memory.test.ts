@@ -107,6 +107,30 @@ test('a synchronous loop of 150 000 ops that never yields keeps RSS and the tens
   torch.dispose([a, b]);
 });
 
+test('a tensor forgotten outside any scope is freed once V8 collects it (the FinalizationRegistry fallback)', async () => {
+  // Handles earlier tests dropped would be freed along with this test's orphans: collect them first, until the
+  // count stops moving (bounded).
+  for (let turn = 0, before = -1; turn < 50 && torch.liveTensorCount() !== before; turn++) {
+    before = torch.liveTensorCount();
+    collectGarbage();
+    await nextTurn();
+  }
+  const liveStart = torch.liveTensorCount();
+  const bytesStart = external();
+  (() => {
+    for (let i = 0; i < 20; i++) torch.zeros([1024]).add(1); // 40 orphans outside any scope, never disposed
+  })();
+  assert.equal(torch.liveTensorCount() - liveStart, 40);
+  // Collected objects' finalizers run between event-loop turns: collect and turn until they did (bounded).
+  for (let turn = 0; turn < 50 && torch.liveTensorCount() > liveStart; turn++) {
+    collectGarbage();
+    await nextTurn();
+  }
+  // (at most the start: an earlier test's late orphan may go in the same collections)
+  assert.ok(torch.liveTensorCount() <= liveStart, `${torch.liveTensorCount() - liveStart} orphans were not freed`);
+  assert.ok(external() <= bytesStart, 'their storage is no longer counted');
+});
+
 // A real training loop yields (data loading, logging) and allocates enough JS to be collected regularly; this loop
 // does both explicitly, and bounds growth rather than asserting exact bytes.
 test('a 300-step training-like loop in tidy keeps memory flat: RSS growth below a 32 KB-per-step leak, tensor storage within one input', async () => {

@@ -15,7 +15,7 @@ interface Run {
 }
 
 test('two worker threads and the main thread run autograd loops concurrently, then all exit cleanly', () => {
-  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', env: { ...process.env, CATFACE_THREADS: '1' } });
+  const r = spawnSync(process.execPath, [script, '--run'], { encoding: 'utf8', env: { ...process.env, CATFACE_THREADS: '1' } });
   assert.equal(r.status, 0, `exit ${r.status} (signal ${r.signal}):\n${r.stderr}`);
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   assert.ok(line, `no RESULT line in:\n${r.stdout}\n${r.stderr}`);

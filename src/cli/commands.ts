@@ -8,8 +8,10 @@ import { demoCommand } from './demo.js';
 import { detectCommand } from './detect.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
+import { galleryCommand } from './gallery.js';
 import { info } from './info.js';
 import { reportCommand } from './report.js';
+import { serveCommand } from './serve.js';
 import { synth } from './synth.js';
 import { trainCommand } from './train.js';
 import { verifyCommand } from './verify.js';
@@ -20,6 +22,8 @@ export const commands: Command[] = [
   embedCommand,
   attributesCommand,
   detectCommand,
+  serveCommand,
+  galleryCommand,
   degradeCommand,
   synth,
   trainCommand,

@@ -14,6 +14,7 @@ export const RECOGNIZER_FLAGS = {
   'min-score': { type: 'string', default: '0.3' },
   'detection-side': { type: 'string', default: '640' },
   'max-pixels': { type: 'string', default: '50000000' },
+  threads: { type: 'string', default: '1' },
 } as const;
 
 /** `--all-faces` and `--json`, taken by most photo commands. */
@@ -39,6 +40,8 @@ export const RECOGNIZER_USAGE = [
   '  --min-score S         lowest face-detection score kept (default 0.3)',
   '  --detection-side N    detect on a copy of the photo shrunk to this longer side (default 640)',
   '  --max-pixels N        refuse photos with more pixels than this (default 50000000)',
+  '  --threads N           libtorch threads for the model (default 1, fastest one photo at a time; 0: as set',
+  '                        by $CATFACE_THREADS or every core)',
 ];
 
 function numberFlag(name: string, value: string | undefined, check: (v: number) => boolean, expected: string): number {
@@ -53,8 +56,11 @@ export function openRecognizer(values: {
   'min-score'?: string;
   'detection-side'?: string;
   'max-pixels'?: string;
+  threads?: string;
 }): Promise<FaceRecognizer> {
+  const threads = numberFlag('threads', values.threads, (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0');
   return FaceRecognizer.open(values.model, {
+    threads: threads > 0 ? threads : undefined,
     minScore: numberFlag('min-score', values['min-score'], (v) => v >= 0 && v <= 1, 'in [0, 1]'),
     detectionSide: numberFlag('detection-side', values['detection-side'], (v) => Number.isInteger(v) && v >= 64, 'an integer ≥ 64'),
     maxPixels: numberFlag('max-pixels', values['max-pixels'], (v) => Number.isInteger(v) && v > 0, 'a positive integer'),

@@ -1,7 +1,7 @@
 // Photo in, answer out: decode (EXIF rotation, CMYK/greyscale/16-bit, pixel limit) → detect faces and 5
 // landmarks (Human on tfjs-wasm) → align each face as the model declares → the model (embedding, quality,
 // attributes). Everything runs in this process, or with `{ worker: true }` detection runs on a worker thread and
-// the model in a child process (`FaceModelWorker`), so a server's event loop only aligns (~1 ms per face).
+// the model on another worker thread (`FaceModelWorker`), so a server's event loop only aligns (~1 ms per face).
 import { readFile } from 'node:fs/promises';
 import { alignFace } from '../data/align/align-face.js';
 import { detectFaces } from '../data/align/align-image.js';
@@ -10,6 +10,7 @@ import { FaceDetectorThread } from '../data/align/detector-thread.js';
 import { DEFAULT_MAX_PIXELS, decodePhoto, type RgbImage } from '../data/decode.js';
 import { DataError } from '../data/errors.js';
 import { type FaceAlignment, type ModelSpec, resolveModelDir } from '../models/model-dir.js';
+import * as torch from '../torch/index.js';
 import { type EmbeddingKind, type FaceAnalysis, FaceModel, type Verification, verification } from './face-model.js';
 import { FaceModelWorker } from './face-model-worker.js';
 
@@ -53,7 +54,7 @@ export interface AnalyzeOptions {
 }
 
 export interface RecognizerOptions {
-  /** Run the model in a child process (FaceModelWorker) so its forward passes never block the event loop. */
+  /** Run the model on a worker thread (FaceModelWorker) so its forward passes never block the event loop. */
   worker?: boolean;
   /** Lowest detection score kept (default 0.3). */
   minScore?: number;
@@ -65,12 +66,18 @@ export interface RecognizerOptions {
   maxPixels?: number;
   /** Which embedding to return (default: the model's). */
   kind?: EmbeddingKind;
+  /**
+   * libtorch intra-op threads for the model, process-wide (and the worker's). Unset: as it is ($CATFACE_THREADS
+   * or every core). One photo at a time, 1 is the fastest on a small or shared machine: the forward is ~10 ms
+   * and a second thread that must wait for a busy core costs far more than it saves.
+   */
+  threads?: number;
 }
 
 /** What the pipeline reads of a model's description. */
 export type ModelFacts = Pick<ModelSpec, 'attributes' | 'verifyThreshold'>;
 
-/** The model as the pipeline uses it: FaceModel in this process, FaceModelWorker in a child process. */
+/** The model as the pipeline uses it: FaceModel in this process, FaceModelWorker on a worker thread. */
 export interface CropModel {
   /** The model directory's description (FaceModel, FaceModelWorker: the whole model.json). */
   readonly spec: ModelFacts;
@@ -113,10 +120,14 @@ export class FaceRecognizer {
 
   /**
    * Loads the detector and a model directory (default: the model shipped in `<catface>/models/default`). With
-   * `worker`, detection runs on a worker thread and the model in a child process.
+   * `worker`, detection and the model each run on a worker thread.
    */
   static async open(modelDir?: string, options: RecognizerOptions = {}): Promise<FaceRecognizer> {
     const dir = resolveModelDir(modelDir);
+    if (options.threads !== undefined) {
+      torch.setNumThreads(options.threads);
+      process.env.CATFACE_THREADS = String(options.threads); // read by the addon when the model's worker loads it
+    }
     if (options.worker) {
       const [worker, detector] = await Promise.all([FaceModelWorker.open(dir), FaceDetectorThread.create(detectorOptions(options))]);
       return new FaceRecognizer(detector, worker, async () => void (await Promise.all([worker.close(), detector.close()])), options);

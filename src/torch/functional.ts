@@ -210,10 +210,10 @@ export function unfold(input: Tensor, kernelSize: Pair, options: { dilation?: Pa
 }
 
 export function softmax(input: Tensor, dim: number): Tensor {
-  return op('aten::softmax.int', [input, dim, null]);
+  return op('aten::softmax.int', [input, dim]);
 }
 export function logSoftmax(input: Tensor, dim: number): Tensor {
-  return op('aten::log_softmax.int', [input, dim, null]);
+  return op('aten::log_softmax.int', [input, dim]);
 }
 export function relu(input: Tensor): Tensor {
   return op('aten::relu', [input]);

@@ -56,9 +56,10 @@ function close(scope: Tracked[], result: unknown): void {
   const returned = new Set<Tracked>();
   collect(result, returned);
   const parent = scopes[scopes.length - 1];
+  const none = returned.size === 0;
   for (const t of scope) {
     if (t.kept) continue;
-    if (!returned.has(t)) t.dispose();
+    if (none || !returned.has(t)) t.dispose();
     else if (parent) parent.push(t);
     else t.untracked?.();
   }

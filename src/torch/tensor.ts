@@ -409,11 +409,14 @@ export class Tensor {
   }
 
   // ---- elementwise maths (broadcasting) ----------------------------------------------------------------------
+  // alpha is left out when 1 (the schema default): one argument less to convert on the hot path
   add(other: TensorLike, alpha = 1): Tensor {
-    return isTensor(other) ? op('aten::add.Tensor', [this, other, alpha]) : op('aten::add.Scalar', [this, other, alpha]);
+    const args = alpha === 1 ? [this, other] : [this, other, alpha];
+    return op(isTensor(other) ? 'aten::add.Tensor' : 'aten::add.Scalar', args);
   }
   sub(other: TensorLike, alpha = 1): Tensor {
-    return isTensor(other) ? op('aten::sub.Tensor', [this, other, alpha]) : op('aten::sub.Scalar', [this, other, alpha]);
+    const args = alpha === 1 ? [this, other] : [this, other, alpha];
+    return op(isTensor(other) ? 'aten::sub.Tensor' : 'aten::sub.Scalar', args);
   }
   /** `other - this` */
   rsub(other: number): Tensor {

@@ -37,7 +37,8 @@ function barrier(counter: Int32Array): void {
   for (let seen = Atomics.load(counter, 0); seen < 3; seen = Atomics.load(counter, 0)) Atomics.wait(counter, 0, seen);
 }
 
-if (isMainThread) {
+// `node --test dist/test/` also loads this file: it runs only when asked to (by torch-threads.test.ts).
+if (isMainThread && process.argv[2] === '--run') {
   const counter = new Int32Array(new SharedArrayBuffer(4));
   const workers = [0, 1].map(() => new Worker(new URL(import.meta.url), { workerData: counter }));
   const results = workers.map(
@@ -55,7 +56,7 @@ if (isMainThread) {
   const main = run();
   const fromWorkers = await Promise.all(results);
   console.log(`RESULT ${JSON.stringify({ main, workers: fromWorkers })}`);
-} else {
+} else if (!isMainThread) {
   const counter = workerData as Int32Array;
   barrier(counter);
   const result = run();

@@ -102,16 +102,15 @@ export function warpAffine(rgb: Uint8Array, width: number, height: number, m: Af
       const fx = x - x0;
       const fy = y - y0;
       const o = (v * outW + u) * 3;
-      const corners = [
-        [x0, y0, (1 - fx) * (1 - fy)],
-        [x0 + 1, y0, fx * (1 - fy)],
-        [x0, y0 + 1, (1 - fx) * fy],
-        [x0 + 1, y0 + 1, fx * fy],
-      ];
       let r = 0;
       let g = 0;
       let b = 0;
-      for (const [xs, ys, w] of corners) {
+      // The four neighbours, each skipped when outside the image (black there); no arrays per pixel: this loop
+      // runs for every crop pixel of every photo.
+      for (let k = 0; k < 4; k++) {
+        const xs = x0 + (k & 1);
+        const ys = y0 + (k >> 1);
+        const w = (k & 1 ? fx : 1 - fx) * (k >> 1 ? fy : 1 - fy);
         if (w <= 0 || xs < 0 || ys < 0 || xs >= width || ys >= height) continue;
         const i = (ys * width + xs) * 3;
         r += w * rgb[i];

@@ -1,7 +1,7 @@
 // `catface align`: detect and align every image of a folder tree into a cache of size×size PNGs with the
 // same relative layout, a manifest (source, box, landmarks, score) and a report of images with no face or
 // that failed. A re-run skips what the manifest says is done (aligned or no face) and retries failures.
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
