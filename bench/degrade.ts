@@ -2,6 +2,8 @@
 // at 64 and 112 px, batch 32, next to the IR-18 training rate at 112 px measured in the same run (the rate
 // the degrader must outpace so LQ twins never starve training). Targets: mixed ≥ 200 img/s at 64 px and
 // ≥ 2× the training rate at 112 px. Faces are ORL images (../shared/data) when present, else smooth noise.
+// No anchor: each figure is the median over --rounds timed batches, with the min–max beside it.
+//   npm run bench:degrade [-- --sizes 64,112 --batch 32 --rounds 7 --warmup 1 --train-steps 5 --threads 2]
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,21 +19,21 @@ import { IResNet, iresnetConfig } from '../src/models/iresnet.js';
 import { Linear } from '../src/nn/linear.js';
 import { SGD } from '../src/nn/optim/sgd.js';
 import * as torch from '../src/torch/index.js';
-import { median, positiveFlags } from './common.js';
+import { loadAverage, positiveFlags, rateSpread, type Spread, spreadFields, timeSteps } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
     sizes: { type: 'string', default: '64,112' },
     batch: { type: 'string', default: '32' },
     threads: { type: 'string', default: '2' },
-    reps: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '7' },
     warmup: { type: 'string', default: '1' },
-    'train-steps': { type: 'string', default: '4' },
+    'train-steps': { type: 'string', default: '5' },
   },
 });
 const positive = positiveFlags('bench:degrade', args);
 const batch = positive('batch');
-const reps = positive('reps');
+const rounds = positive('rounds');
 const trainSteps = positive('train-steps');
 const warmup = Number(args.warmup);
 const sizes = (args.sizes as string).split(',').map(Number);
@@ -41,15 +43,9 @@ torch.setNumThreads(positive('threads'));
 const here = dirname(fileURLToPath(import.meta.url));
 const orl = join(here, '..', '..', '..', 'shared', 'data', 'orl');
 
-/** Median seconds of `fn` over `reps` runs after `warmup`. */
-async function seconds(fn: () => Promise<void> | void, times = reps): Promise<number> {
-  const out: number[] = [];
-  for (let i = 0; i < warmup + times; i++) {
-    const t0 = performance.now();
-    await fn();
-    if (i >= warmup) out.push((performance.now() - t0) / 1000);
-  }
-  return median(out);
+/** Images/s of `fn` (one batch) over `times` rounds after `warmup`: median and min–max. */
+async function rate(fn: () => unknown, times = rounds): Promise<Spread> {
+  return rateSpread(batch, (await timeSteps(fn, warmup, times)).wall);
 }
 
 /** `batch` RGB faces [B, 3, size, size] in [0, 1]. */
@@ -75,7 +71,7 @@ async function faces(size: number): Promise<{ images: torch.Tensor; source: stri
 }
 
 /** IR-18 (full widths) training step rate at `size` px: forward, 1000-class softmax, backward, SGD. */
-async function trainRate(size: number): Promise<number> {
+async function trainRate(size: number): Promise<Spread> {
   torch.manualSeed(0);
   const model = new IResNet(iresnetConfig('ir18', { inputSize: size }));
   const head = new Linear(512, 1000, { bias: false });
@@ -84,7 +80,7 @@ async function trainRate(size: number): Promise<number> {
   const x = torch.keep(torch.randn([batch, 3, size, size]));
   const y = torch.keep(torch.randint(0, 1000, [batch]));
   model.train();
-  const s = await seconds(
+  const s = await rate(
     () =>
       torch.tidy(() => {
         model.zeroGrad();
@@ -97,11 +93,12 @@ async function trainRate(size: number): Promise<number> {
   model.dispose();
   head.dispose();
   torch.dispose([x, y]);
-  return batch / s;
+  return s;
 }
 
-const result: Record<string, number | boolean | string> = {};
-const rate = (s: number) => +(batch / s).toFixed(1);
+const result: Record<string, number | boolean | string> = { rounds, load_average_start: loadAverage() };
+/** Adds `<name>_img_s_<size>` (median over rounds) with its `_min` and `_max`. */
+const record = (name: string, size: number, s: Spread) => Object.assign(result, spreadFields(`${name}_img_s`, `_${size}`, s, 1));
 
 for (const size of sizes) {
   const { images, source } = await faces(size);
@@ -114,22 +111,22 @@ for (const size of sizes) {
     ['turbulence', {}],
   ] as const) {
     const turbulence = new Turbulence(config);
-    const s = await seconds(() => withTorchSeed(1, () => turbulence.apply(images, strengths).dispose()));
-    result[`${name}_img_s_${size}`] = rate(s);
+    record(name, size, await rate(() => withTorchSeed(1, () => turbulence.apply(images, strengths).dispose())));
     turbulence.dispose();
   }
   const unconstrained = resolveUnconstrainedConfig();
   for (const stage of STAGES) {
     const specs = Array.from({ length: batch }, () => drawStage(stage, rng, unconstrained));
-    const s = await seconds(async () => (await applyStage(images, specs, 1)).dispose());
-    result[`${stage}_img_s_${size}`] = rate(s);
+    record(stage, size, await rate(async () => (await applyStage(images, specs, 1)).dispose()));
   }
   const adaface = resolveAdaFaceConfig({ cropProbability: 1, lowResProbability: 1, photometricProbability: 1 });
   const adaPlan = planAdaFace(batch, size, size, rng, adaface);
-  result[`adaface_img_s_${size}`] = rate(await seconds(() => applyAdaFace(images, adaPlan).dispose()));
+  record('adaface', size, await rate(() => applyAdaFace(images, adaPlan).dispose()));
   const degrader = new Degrader({ seed: 1 });
-  result[`mixed_img_s_${size}`] = rate(
-    await seconds(async () => {
+  record(
+    'mixed',
+    size,
+    await rate(async () => {
       const out = await degrader.degrade(images);
       torch.dispose([out.hq, out.lq]);
     }),
@@ -137,15 +134,19 @@ for (const size of sizes) {
   degrader.dispose();
   images.dispose();
   const line = Object.entries(result)
-    .filter(([k]) => k.endsWith(`_${size}`))
-    .map(([k, v]) => `${k.replace(`_img_s_${size}`, '')} ${v}`)
+    .filter(([k]) => k.endsWith(`_img_s_${size}`))
+    .map(
+      ([k, v]) =>
+        `${k.replace(`_img_s_${size}`, '')} ${v} (${result[k.replace('_img_s_', '_img_s_min_')]}–${result[k.replace('_img_s_', '_img_s_max_')]})`,
+    )
     .join(', ');
   console.log(`[${size}px] img/s: ${line}`);
 }
 
 if (sizes.includes(112)) {
-  const train = await trainRate(112);
-  result.train_img_s_112 = +train.toFixed(2);
+  const trainSpread = await trainRate(112);
+  const train = trainSpread.median;
+  record('train', 112, trainSpread);
   result.train_source = 'catface IR-18 (src/models/iresnet.ts), widths 64/128/256/512, batch 32, SGD';
   const ratio = (result.mixed_img_s_112 as number) / train;
   result.mixed_over_train_112 = +ratio.toFixed(2);
@@ -155,4 +156,5 @@ if (sizes.includes(112)) {
   );
 }
 if (sizes.includes(64)) result.target_64_met = (result.mixed_img_s_64 as number) >= 200;
+result.load_average_end = loadAverage();
 console.log(`RESULT ${JSON.stringify(result)}`);

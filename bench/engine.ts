@@ -2,21 +2,29 @@
 // embedding, 1000-class linear head without bias, cross-entropy) and a forward pass (eval, no grad), batch 32,
 // at 64 px (widths 32/64/128/256) and 112 px (64/128/256/512), against the PyTorch anchor
 // (../shared/anchors/pytorch_iresnet_bench.py) run as a subprocess in the same run with the same threads.
-// catface and anchor runs alternate to spread the noise of a shared machine over both.
-//   npm run bench:engine [-- --sizes 64,112 --rounds 2 --steps 5 --warmup 2 --threads 2 --batch 32]
-import { dirname, join } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+// catface and the anchor alternate over --rounds rounds (bench/common.ts): per-round ratios, their median and
+// min–max, and the CPU-time ratio.
+//   npm run bench:engine [-- --sizes 64,112 --rounds 7 --steps 5 --warmup 2 --threads 2 --batch 32]
 import { parseArgs } from 'node:util';
 import { IResNet, iresnetConfig } from '../src/models/iresnet.js';
 import { Linear } from '../src/nn/linear.js';
 import { SGD } from '../src/nn/optim/sgd.js';
 import * as torch from '../src/torch/index.js';
-import { median, positiveFlags, runAnchor } from './common.js';
+import {
+  alternate,
+  describeComparison,
+  loadAverage,
+  positiveFlags,
+  rateComparisonFields,
+  runAnchor,
+  type StepTimes,
+  timeSteps,
+} from './common.js';
 
 const { values: args } = parseArgs({
   options: {
     sizes: { type: 'string', default: '64,112' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '7' },
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     threads: { type: 'string', default: '2' },
@@ -37,21 +45,9 @@ for (const s of sizes) if (!WIDTHS[s]) throw new RangeError(`bench:engine: --siz
 
 torch.setNumThreads(threads);
 
-/** Seconds per step of `fn` after `warmup` untimed steps; the event loop turns between steps (outside the timing), as in a real loop, so Node can finalise collected tensor handles. */
-async function time(fn: () => void): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < warmup + steps; i++) {
-    const t0 = performance.now();
-    fn();
-    if (i >= warmup) out.push((performance.now() - t0) / 1000);
-    await nextTurn();
-  }
-  return out;
-}
-
 interface Timings {
-  train: number[];
-  infer: number[];
+  train: StepTimes;
+  infer: StepTimes;
 }
 
 async function catfaceRun(size: number): Promise<Timings> {
@@ -63,18 +59,24 @@ async function catfaceRun(size: number): Promise<Timings> {
   const x = torch.keep(torch.randn([batch, 3, size, size]));
   const y = torch.keep(torch.randint(0, classes, [batch]));
   model.train();
-  const train = await time(() =>
-    torch.tidy(() => {
-      optimizer.zeroGrad();
-      torch.F.crossEntropy(head.forward(model.forward(x)), y).backward();
-      optimizer.step();
-    }),
+  const train = await timeSteps(
+    () =>
+      torch.tidy(() => {
+        optimizer.zeroGrad();
+        torch.F.crossEntropy(head.forward(model.forward(x)), y).backward();
+        optimizer.step();
+      }),
+    warmup,
+    steps,
   );
   model.eval();
-  const infer = await time(() =>
-    torch.tidy(() => {
-      torch.noGrad(() => model.forward(x));
-    }),
+  const infer = await timeSteps(
+    () =>
+      torch.tidy(() => {
+        torch.noGrad(() => model.forward(x));
+      }),
+    warmup,
+    steps,
   );
   optimizer.dispose();
   model.dispose();
@@ -85,54 +87,49 @@ async function catfaceRun(size: number): Promise<Timings> {
 }
 
 interface AnchorResult {
-  train_img_s: number;
-  infer_img_s: number;
   peak_rss_mb: number;
   engine: string;
 }
 
-function anchorRun(size: number): AnchorResult {
+/** One anchor run: its two timing loops are the training step then the forward pass. */
+function anchorRun(size: number): { result: AnchorResult; train: StepTimes; infer: StepTimes } {
   const flags = { size, widths: WIDTHS[size].join(','), batch, threads, steps, warmup, classes };
-  return runAnchor<AnchorResult>(
-    'bench:engine',
-    'pytorch_iresnet_bench.py',
-    Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]),
-  );
+  const run = runAnchor<AnchorResult>('bench:engine', 'pytorch_iresnet_bench.py', flags);
+  return { result: run.result, train: run.loops[0], infer: run.loops[1] };
 }
 
-const result: Record<string, unknown> = { threads, batch, classes, steps, warmup, rounds, torch: torch.buildInfo().torch };
+const result: Record<string, unknown> = {
+  threads,
+  batch,
+  classes,
+  steps,
+  warmup,
+  rounds,
+  torch: torch.buildInfo().torch,
+  load_average_start: loadAverage(),
+};
 for (const size of sizes) {
-  const ours: Timings = { train: [], infer: [] };
-  const anchor: AnchorResult[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const t = await catfaceRun(size);
-    ours.train.push(...t.train);
-    ours.infer.push(...t.infer);
-    anchor.push(anchorRun(size));
-    console.log(
-      `[${size}px round ${r + 1}/${rounds}] catface train ${(batch / median(t.train)).toFixed(1)} img/s, infer ${(batch / median(t.infer)).toFixed(1)} img/s | ` +
-        `pytorch train ${anchor[r].train_img_s.toFixed(1)}, infer ${anchor[r].infer_img_s.toFixed(1)}`,
-    );
+  const anchors: AnchorResult[] = [];
+  const compared = await alternate({
+    rounds,
+    label: `${size}px`,
+    items: { train: batch, infer: batch },
+    ours: () => catfaceRun(size),
+    anchor: () => {
+      const a = anchorRun(size);
+      anchors.push(a.result);
+      return a;
+    },
+  });
+  for (const kind of ['train', 'infer'] as const) {
+    console.log(describeComparison(`IR-18 ${size}px widths ${WIDTHS[size].join('/')} ${kind}`, compared[kind]));
+    Object.assign(result, rateComparisonFields(kind, `_${size}`, compared[kind]));
   }
-  // Medians over every timed step of every round (the anchor reports a median per round: take their median).
-  const train = batch / median(ours.train);
-  const infer = batch / median(ours.infer);
-  const anchorTrain = median(anchor.map((a) => a.train_img_s));
-  const anchorInfer = median(anchor.map((a) => a.infer_img_s));
-  console.log(
-    `IR-18 ${size}px widths ${WIDTHS[size].join('/')}: train catface ${train.toFixed(2)} vs pytorch ${anchorTrain.toFixed(2)} img/s ` +
-      `(×${(train / anchorTrain).toFixed(3)}); infer catface ${infer.toFixed(2)} vs pytorch ${anchorInfer.toFixed(2)} img/s (×${(infer / anchorInfer).toFixed(3)})`,
-  );
   Object.assign(result, {
-    [`catface_train_img_s_${size}`]: +train.toFixed(3),
-    [`pytorch_train_img_s_${size}`]: +anchorTrain.toFixed(3),
-    [`catface_infer_img_s_${size}`]: +infer.toFixed(3),
-    [`pytorch_infer_img_s_${size}`]: +anchorInfer.toFixed(3),
-    [`train_ratio_${size}`]: +(train / anchorTrain).toFixed(4),
-    [`infer_ratio_${size}`]: +(infer / anchorInfer).toFixed(4),
-    [`pytorch_peak_rss_mb_${size}`]: Math.max(...anchor.map((a) => a.peak_rss_mb)),
-    pytorch: anchor[0].engine,
+    [`pytorch_peak_rss_mb_${size}`]: Math.max(...anchors.map((a) => a.peak_rss_mb)),
+    pytorch: anchors[0].engine,
   });
 }
 result.catface_peak_rss_mb = +(process.resourceUsage().maxRSS / 1024).toFixed(1);
+result.load_average_end = loadAverage();
 console.log(`RESULT ${JSON.stringify(result)}`);

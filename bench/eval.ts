@@ -5,17 +5,32 @@
 // The same scoring and search run in PyTorch in a subprocess (insightface's IJB scoring — gather rows and
 // multiply in batches of 100 000 — and mm + topk), same threads, as the reference for the ratios. Its
 // gather costs the same per pair whatever the count, so it is timed on --reference-pairs and scaled up
-// (printed as such).
+// (printed as such). Scoring and search alternate with the reference over --rounds rounds (the reference
+// process stays up between rounds, its features built once): per-round ratios, median, min–max, CPU ratio.
 //   npm run bench:eval [-- --threads 2 --pairs 15658489 --templates 23124 --gallery 1000000 --probes 1000
-//                          --reference 1 --reference-pairs 1000000]
-import { spawnSync } from 'node:child_process';
+//                          --reference 1 --reference-pairs 1000000 --rounds 5]
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Prng } from '../src/common/prng.js';
 import { search } from '../src/eval/identification.js';
 import { pairScores } from '../src/eval/pair-scores.js';
 import { insightfaceDistanceThresholds, tenFold } from '../src/eval/tenfold.js';
 import * as torch from '../src/torch/index.js';
-import { positiveFlags, pythonWithTorch } from './common.js';
+import {
+  alternate,
+  type Comparison,
+  comparisonFields,
+  describeComparison,
+  formatSpread,
+  loadAverage,
+  median,
+  positiveFlags,
+  pythonWithTorch,
+  type StepTimes,
+  spread,
+  spreadFields,
+} from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,6 +40,7 @@ const { values: args } = parseArgs({
     gallery: { type: 'string', default: '1000000' },
     probes: { type: 'string', default: '1000' },
     reference: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '5' },
     'reference-pairs': { type: 'string', default: '1000000' },
   },
 });
@@ -35,10 +51,11 @@ const templateCount = positive('templates');
 const gallerySize = positive('gallery');
 const probeCount = positive('probes');
 const referencePairs = Math.min(pairCount, positive('reference-pairs'));
+const rounds = positive('rounds');
 const dim = 512;
+const loadAverageStart = loadAverage();
 torch.setNumThreads(threads);
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const seconds = (start: number) => (performance.now() - start) / 1000;
 
 // 1. 10-fold on 6000 pairs.
@@ -58,13 +75,14 @@ for (let r = 0; r < 15; r++) {
   tenFold(scores, labels);
   exactTimes.push(performance.now() - start);
 }
-const tenfoldMs = median(gridTimes.slice(3));
-const tenfoldExactMs = median(exactTimes.slice(3));
+const tenfoldMs = spread(gridTimes.slice(3));
+const tenfoldExactMs = spread(exactTimes.slice(3));
 console.log(
-  `10-fold, 6000 pairs: ${tenfoldMs.toFixed(2)} ms (400-threshold grid), ${tenfoldExactMs.toFixed(2)} ms (exact); accuracy ${accuracy.toFixed(4)}`,
+  `10-fold, 6000 pairs, median (min–max) of 12 runs: ${formatSpread(tenfoldMs)} ms (400-threshold grid), ${formatSpread(tenfoldExactMs)} ms (exact); accuracy ${accuracy.toFixed(4)}`,
 );
 
-// 2. Template pairs: IJB-C sizes, each pair's templates drawn at random.
+// 2–3. Template pairs (IJB-C sizes, each pair's templates drawn at random) and 1:N search in a gallery built chunk
+// by chunk (never two copies of it), built once and timed every round.
 torch.manualSeed(1);
 const templates = torch.tidy(() => torch.keep(torch.F.normalize(torch.randn([templateCount, dim]), 2, 1)));
 const left = new Int32Array(pairCount);
@@ -73,16 +91,7 @@ for (let i = 0; i < pairCount; i++) {
   left[i] = prng.index(templateCount);
   right[i] = prng.index(templateCount);
 }
-let start = performance.now();
-const templateScores = pairScores(templates, left, right);
-const templatePairsS = seconds(start);
-console.log(
-  `template pairs: ${pairCount} pairs over ${templateCount} × ${dim} in ${templatePairsS.toFixed(1)} s (checksum ${templateScores[0].toFixed(4)})`,
-);
-templates.dispose();
-
-// 3. 1:N search in a gallery built chunk by chunk (never two copies of it).
-start = performance.now();
+const start = performance.now();
 const gallery = torch.keep(torch.empty([gallerySize, dim]));
 const chunk = 65536;
 for (let from = 0; from < gallerySize; from += chunk) {
@@ -94,67 +103,128 @@ for (let from = 0; from < gallerySize; from += chunk) {
 console.log(`gallery ${gallerySize} × ${dim} built in ${seconds(start).toFixed(1)} s`);
 const probes = torch.tidy(() => torch.keep(torch.F.normalize(torch.randn([probeCount, dim]), 2, 1)));
 search(gallery, probes.narrow(0, 0, Math.min(8, probeCount)), { k: 20 });
-start = performance.now();
-const found = search(gallery, probes, { k: 20 });
-const searchMsPerProbe = (seconds(start) * 1000) / probeCount;
-console.log(`search: ${probeCount} probes, top-20, ${searchMsPerProbe.toFixed(2)} ms per probe (first hit ${found.indices[0]})`);
-gallery.dispose();
-probes.dispose();
 
-// The PyTorch reference, same sizes and threads (a subprocess, after our memory is freed).
-interface Reference {
-  template_pairs_s: number;
-  search_ms_per_probe: number;
+/** Wall and CPU seconds of `fn`, as one step. */
+function timed(fn: () => void): StepTimes {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  fn();
+  const cpu = process.cpuUsage(cpu0);
+  return { wall: [seconds(t0)], cpu: [(cpu.user + cpu.system) / 1e6] };
 }
-let reference: Reference | null = null;
-const python = pythonWithTorch();
-if (args.reference !== '0' && python) {
-  const code = `
+
+let checksum = 0;
+let firstHit = 0;
+async function oursRound(): Promise<{ template: StepTimes; search: StepTimes }> {
+  const template = timed(() => {
+    checksum = pairScores(templates, left, right)[0];
+  });
+  const searched = timed(() => {
+    firstHit = search(gallery, probes, { k: 20 }).indices[0];
+  });
+  return { template, search: searched };
+}
+
+// The PyTorch reference: builds its features once, then times one round per line read, answering one JSON line
+// with wall and CPU (process_time) seconds; its template time is scaled from --reference-pairs to --pairs.
+const REFERENCE = `
 import json, sys, time, torch, torch.nn.functional as F
 threads, pairs, templates, gallery, probes, dim, total_pairs = ${JSON.stringify([threads, referencePairs, templateCount, gallerySize, probeCount, dim, pairCount])}
 torch.set_num_threads(threads); torch.manual_seed(1)
 feats = F.normalize(torch.randn(templates, dim), dim=1)
 left = torch.randint(0, templates, (pairs,)); right = torch.randint(0, templates, (pairs,))
-start = time.time(); out = torch.empty(pairs)
-for s in range(0, pairs, 100000):
-    out[s:s + 100000] = (feats[left[s:s + 100000]] * feats[right[s:s + 100000]]).sum(1)
-template_s = (time.time() - start) * total_pairs / pairs
-del feats, left, right, out
 g = torch.empty(gallery, dim)
 for s in range(0, gallery, 65536):
     g[s:s + 65536] = F.normalize(torch.randn(min(65536, gallery - s), dim), dim=1)
 p = F.normalize(torch.randn(probes, dim), dim=1)
 torch.topk(p[:8] @ g.t(), 20, dim=1)
-start = time.time()
-for s in range(0, probes, 64):
-    torch.topk(p[s:s + 64] @ g.t(), 20, dim=1)
-search_ms = (time.time() - start) * 1000 / probes
-print(json.dumps({'template_pairs_s': template_s, 'search_ms_per_probe': search_ms}))
+print('READY', flush=True)
+for _ in sys.stdin:
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = torch.empty(pairs)
+    for s in range(0, pairs, 100000):
+        out[s:s + 100000] = (feats[left[s:s + 100000]] * feats[right[s:s + 100000]]).sum(1)
+    scale = total_pairs / pairs
+    template = [(time.perf_counter() - wall) * scale, (time.process_time() - cpu) * scale]
+    wall, cpu = time.perf_counter(), time.process_time()
+    for s in range(0, probes, 64):
+        torch.topk(p[s:s + 64] @ g.t(), 20, dim=1)
+    print(json.dumps({'template': template, 'search': [time.perf_counter() - wall, time.process_time() - cpu]}), flush=True)
 `;
-  const run = spawnSync(python, ['-c', code], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (run.status === 0) {
-    reference = JSON.parse(run.stdout.trim().split('\n').pop() as string) as Reference;
-    console.log(
-      `PyTorch reference: template pairs ${reference.template_pairs_s.toFixed(1)} s (gather + multiply, 100k batches; timed on ${referencePairs} pairs, scaled to ${pairCount}), search ${reference.search_ms_per_probe.toFixed(2)} ms per probe`,
-    );
-  } else console.log(`PyTorch reference failed:\n${run.stderr}`);
-} else console.log('PyTorch reference skipped (--reference 0 or no python3 with torch)');
+
+/** The reference process, or null (--reference 0, no python3 with torch). */
+async function startReference(): Promise<{ round: () => Promise<{ template: StepTimes; search: StepTimes }>; close: () => void } | null> {
+  const python = pythonWithTorch();
+  if (args.reference === '0' || !python) return null;
+  const child = spawn(python, ['-c', REFERENCE], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const line = await lines.next();
+    if (line.done) throw new Error(`bench:eval: the PyTorch reference exited (code ${child.exitCode})`);
+    return line.value;
+  };
+  if ((await next()) !== 'READY') throw new Error('bench:eval: the PyTorch reference did not start');
+  const round = async () => {
+    child.stdin.write('round\n');
+    const r = JSON.parse(await next()) as { template: [number, number]; search: [number, number] };
+    return { template: { wall: [r.template[0]], cpu: [r.template[1]] }, search: { wall: [r.search[0]], cpu: [r.search[1]] } };
+  };
+  return { round, close: () => child.stdin.end() };
+}
+
+const reference = await startReference();
+let compared: Record<'template' | 'search', Comparison> | null = null;
+const oursTimes: { template: number[]; search: number[] } = { template: [], search: [] };
+const record = async () => {
+  const t = await oursRound();
+  oursTimes.template.push(t.template.wall[0]);
+  oursTimes.search.push(t.search.wall[0]);
+  return t;
+};
+if (reference) {
+  compared = await alternate({
+    rounds,
+    label: 'eval',
+    items: { template: pairCount, search: probeCount },
+    ours: record,
+    anchor: reference.round,
+  });
+  reference.close();
+  console.log(describeComparison(`template pairs (reference timed on ${referencePairs} pairs, scaled)`, compared.template, 'pairs/s'));
+  console.log(describeComparison('search top-20', compared.search, 'probes/s'));
+} else {
+  for (let r = 0; r < rounds; r++) await record();
+  console.log('PyTorch reference skipped (--reference 0 or no python3 with torch)');
+}
+const templatePairsS = spread(oursTimes.template);
+const searchMsPerProbe = spread(oursTimes.search.map((s) => (s * 1000) / probeCount));
+console.log(
+  `template pairs: ${pairCount} pairs over ${templateCount} × ${dim}, ${formatSpread(templatePairsS, 1)} s (checksum ${checksum.toFixed(4)}); ` +
+    `search: ${probeCount} probes, top-20, ${formatSpread(searchMsPerProbe)} ms per probe (first hit ${firstHit})`,
+);
+torch.dispose([templates, gallery, probes]);
 
 const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 console.log(
   `RESULT ${JSON.stringify({
     threads,
-    tenfold_6000_ms: round(tenfoldMs),
-    tenfold_6000_exact_ms: round(tenfoldExactMs),
+    rounds,
+    ...spreadFields('tenfold_6000_ms', '', tenfoldMs),
+    ...spreadFields('tenfold_6000_exact_ms', '', tenfoldExactMs),
     template_pairs: pairCount,
     templates: templateCount,
-    template_pairs_s: round(templatePairsS),
+    ...spreadFields('template_pairs_s', '', templatePairsS),
     gallery: gallerySize,
     probes: probeCount,
-    search_ms_per_probe: round(searchMsPerProbe),
-    reference_template_pairs_s: reference ? round(reference.template_pairs_s) : null,
-    reference_search_ms_per_probe: reference ? round(reference.search_ms_per_probe) : null,
-    template_pairs_speedup_vs_reference: reference ? round(reference.template_pairs_s / templatePairsS) : null,
-    search_ratio_vs_reference: reference ? round(reference.search_ms_per_probe / searchMsPerProbe) : null,
+    ...spreadFields('search_ms_per_probe', '', searchMsPerProbe),
+    reference_template_pairs_s: compared ? round(pairCount / median(compared.template.anchor)) : null,
+    reference_search_ms_per_probe: compared ? round(1000 / median(compared.search.anchor)) : null,
+    template_pairs_speedup_vs_reference: compared ? round(compared.template.ratio.median) : null,
+    search_ratio_vs_reference: compared ? round(compared.search.ratio.median) : null,
+    ...(compared
+      ? { ...comparisonFields('template_pairs', '', compared.template), ...comparisonFields('search', '', compared.search) }
+      : {}),
+    load_average_start: loadAverageStart,
+    load_average_end: loadAverage(),
   })}`,
 );

@@ -8,19 +8,23 @@ import { fileURLToPath } from 'node:url';
 
 const src = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
 
-/** What each folder may import besides itself; `type` lists folders reachable through type-only imports. */
+/**
+ * What each folder may import besides itself; `type` lists folders reachable through type-only imports. src/io
+ * (file-system building blocks, Node only) is below everything: any folder may use it, it uses none.
+ */
 const ALLOWED: Record<string, { runtime: string[]; type?: string[] }> = {
-  torch: { runtime: [] },
-  common: { runtime: ['torch'] },
-  nn: { runtime: ['torch'] },
-  models: { runtime: ['torch', 'nn'] },
-  losses: { runtime: ['torch', 'nn'], type: ['models'] },
-  degrade: { runtime: ['torch', 'common'] },
-  data: { runtime: ['torch', 'common'] },
-  eval: { runtime: ['torch', 'common', 'nn', 'data', 'models'] },
-  serve: { runtime: ['torch', 'common', 'nn', 'data', 'models', 'eval'] },
-  train: { runtime: ['torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval'] },
-  cli: { runtime: ['torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'serve', 'train'] },
+  io: { runtime: [] },
+  torch: { runtime: ['io'] },
+  common: { runtime: ['io', 'torch'] },
+  nn: { runtime: ['io', 'torch'] },
+  models: { runtime: ['io', 'torch', 'nn'] },
+  losses: { runtime: ['io', 'torch', 'nn'], type: ['models'] },
+  degrade: { runtime: ['io', 'torch', 'common'] },
+  data: { runtime: ['io', 'torch', 'common'] },
+  eval: { runtime: ['io', 'torch', 'common', 'nn', 'data', 'models'] },
+  serve: { runtime: ['io', 'torch', 'common', 'nn', 'data', 'models', 'eval'] },
+  train: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval'] },
+  cli: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'serve', 'train'] },
 };
 
 function sources(dir: string): string[] {

@@ -106,7 +106,8 @@ test('catface synth: the files, attributes.csv from the face parameters by hand-
   ok('synth', '--out', dirs[2], ...args, '--seed', '4');
   assert.match(first.stdout, /^wrote 15 images of 5 identities to /m);
   const names = ['id00000', 'id00001', 'id00002', 'id00003', 'id00004'];
-  assert.deepEqual(readdirSync(dirs[0]).sort(), ['attributes.csv', ...names, 'identities.json']);
+  // .catface-output.json records what synth wrote (src/io/owned-folder.ts)
+  assert.deepEqual(readdirSync(dirs[0]).sort(), ['.catface-output.json', 'attributes.csv', ...names, 'identities.json']);
   let differs = 0;
   for (const name of names) {
     assert.deepEqual(readdirSync(join(dirs[0], name)), ['000.png', '001.png', '002.png']);
@@ -154,7 +155,7 @@ test('catface degrade --save --out: noise σ, gamma and low light measured on th
   const sheet = join(root, 'sheet.png');
   const r = ok('degrade', flat, '--save', saved, '--out', sheet, '--size', '32', '--seed', '5');
   assert.match(r.stdout, /wrote 66 images to /);
-  const files = readdirSync(saved);
+  const files = readdirSync(saved).filter((name) => name !== '.catface-output.json'); // the ownership record
   assert.equal(files.length, 66);
   const pixels = async (pattern: RegExp): Promise<Buffer> => {
     const name = files.find((f) => pattern.test(f));

@@ -105,7 +105,7 @@ test('embed a folder: one line per photo with relative names, bad files reported
   const failed = {
     'gradient.png': /no face found/,
     'empty.jpg': /empty file/,
-    'notes.jpg': /cannot decode/,
+    'notes.jpg': /not an image/, // bytes in no known image format (src/data/decode.ts)
     'truncated.jpg': /cannot decode/,
     'huge.png': /image too large/,
   };

@@ -1,7 +1,7 @@
 // Detection + 5-point alignment: the similarity fit and warp on known transforms, then Yale through
 // `alignFolder` (faces found, eye centres on the template, re-run skips, no-face and broken files reported).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -142,5 +142,50 @@ test('images without a face and broken files are listed in the report, not dropp
   } finally {
     rmSync(input, { recursive: true, force: true });
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('align never damages its input: same folder, nested output, name collisions and foreign folders are refused before any write', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'catface-align-safe-'));
+  try {
+    const input = join(root, 'in');
+    mkdirSync(join(input, 'a'), { recursive: true });
+    const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#7f7f7f' } })
+      .png()
+      .toBuffer();
+    writeFileSync(join(input, 'a', 'x.png'), png);
+    writeFileSync(join(input, 'a', 'x.jpg'), png);
+    await assert.rejects(alignFolder(input, input, { workers: 0 }), /output folder .*in is the same path as input folder .*in/);
+    await assert.rejects(alignFolder(input, join(input, 'aligned'), { workers: 0 }), /output folder .*aligned lies inside input folder/);
+    await assert.rejects(alignFolder(join(input, 'a'), input, { workers: 0 }), /output folder .*in contains input folder .*in\/a/);
+    await assert.rejects(
+      alignFolder(input, join(root, 'out'), { workers: 0 }),
+      (e: Error) =>
+        /1 name collision/.test(e.message) && e.message.includes(`${join(input, 'a', 'x.jpg')} and ${join(input, 'a', 'x.png')}`),
+    );
+    assert.equal(existsSync(join(root, 'out')), false, 'nothing written before the collision was found');
+    rmSync(join(input, 'a', 'x.jpg'));
+    const foreign = join(root, 'photos');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'keep.txt'), 'mine');
+    await assert.rejects(
+      alignFolder(input, foreign, { workers: 0 }),
+      /photos: holds 1 file\(s\) catface did not write \(keep\.txt\).*--force/,
+    );
+    // a symlink loop is reported and skipped, the rest is aligned; the output folder is then owned by align
+    symlinkSync('..', join(input, 'a', 'loop'));
+    const out = join(root, 'out');
+    const summary = await alignFolder(input, out, { workers: 0 });
+    assert.deepEqual(summary.manifest.noFace, ['a/x.png']);
+    assert.match(summary.report.toString(), /a\/loop: symlink loop \(this folder was already listed\); skipped/);
+    assert.deepEqual(readdirSync(input), ['a']);
+    assert.deepEqual(readdirSync(join(input, 'a')).sort(), ['loop', 'x.png']);
+    assert.deepEqual(readFileSync(join(input, 'a', 'x.png')), png);
+    const again = await alignFolder(input, out, { workers: 0 });
+    assert.equal(again.skipped, 1);
+    await alignFolder(input, foreign, { workers: 0, force: true });
+    assert.equal(readFileSync(join(foreign, 'keep.txt'), 'utf8'), 'mine');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });

@@ -1,12 +1,13 @@
 // The bad-input policy on a corpus of 40 broken files: every one is refused with an error naming the file
 // (and line for label files) or, under onError 'skip', skipped and listed in a report — never a crash.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
+import { readImageBytes } from '../src/data/dataset.js';
 import { decodeImage } from '../src/data/decode.js';
 import { DataError } from '../src/data/errors.js';
 import { Loader } from '../src/data/loader/loader.js';
@@ -305,4 +306,36 @@ test('label files: missing files, mismatched rows and unknown attributes name th
   assert.match(skipped.report.toString(), /list_attr_celeba\.txt:4: image '000002\.jpg' not found/);
   writeFileSync(join(folder, 'attributes.csv'), 'identity,Male\np1,1\np2,0\n');
   assert.match(readImageFolder(folder, { onError: 'skip' }).report.toString(), /identity 'p2' has no folder/);
+});
+
+test('file errors say what happened, naming the path: not found, is a directory, permission denied, not an image, not a .bin', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'catface-errors-'));
+  try {
+    const image = (path: string) => readImageBytes({ kind: 'file', path });
+    assert.throws(() => image(join(dir, 'gone.png')), /gone\.png: file not found$/);
+    mkdirSync(join(dir, 'folder.png'));
+    assert.throws(() => image(join(dir, 'folder.png')), /folder\.png: is a directory, expected a file$/);
+    writeFileSync(join(dir, 'notes.jpg'), 'shopping list');
+    await assert.rejects(
+      decodeImage(image(join(dir, 'notes.jpg')), join(dir, 'notes.jpg'), { height: 8, width: 8 }),
+      /notes\.jpg: not an image/,
+    );
+    writeFileSync(join(dir, 'photo.bin'), goodPng);
+    assert.throws(
+      () => readVerificationBin(join(dir, 'photo.bin')),
+      /photo\.bin: not a \.bin verification set: it does not start like a Python pickle \(first bytes 89 50 4e 47/,
+    );
+    writeFileSync(join(dir, 'empty.bin'), '');
+    assert.throws(() => readVerificationBin(join(dir, 'empty.bin')), /empty\.bin: empty file \(0 bytes\); not a \.bin/);
+    mkdirSync(join(dir, 'ids', 'a'), { recursive: true });
+    assert.throws(() => readImageFolder(join(dir, 'ids')), /ids: no images in its 1 identity folder\(s\)/);
+    assert.throws(() => readImageFolder(join(dir, 'nowhere')), /nowhere: folder not found/);
+    assert.throws(() => readImageFolder(join(dir, 'notes.jpg')), /notes\.jpg: is a file, expected a folder/);
+    if (process.getuid?.() === 0) return t.skip('root reads everything: no permission error to provoke');
+    writeFileSync(join(dir, 'locked.png'), goodPng);
+    chmodSync(join(dir, 'locked.png'), 0o000);
+    assert.throws(() => image(join(dir, 'locked.png')), /locked\.png: permission denied$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

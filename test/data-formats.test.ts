@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { readImageBytes } from '../src/data/dataset.js';
+import { readAttributesCsv, writeAttributesCsv } from '../src/data/readers/attributes.js';
 import { readCelebA, writeCelebAAnnotations } from '../src/data/readers/celeba.js';
 import { readImageFolder } from '../src/data/readers/image-folder.js';
 import { readLfwPairs, readPairList, writeLfwPairs, writePairList } from '../src/data/readers/pairs.js';
@@ -100,6 +101,32 @@ test('RecordIO: writer → reader round trip with header record, identity record
   }
 });
 
+test('opening a RecordIO pack reads record headers only, not every image (bytes read measured in /proc/self/io)', (t) => {
+  if (!existsSync('/proc/self/io')) return t.skip('needs /proc/self/io (Linux)');
+  const dir = tempDir();
+  try {
+    const payload = Buffer.alloc(256 * 1024, 0x5a);
+    const rec = join(dir, 'big.rec');
+    writeRecordIO(
+      rec,
+      Array.from({ length: 40 }, (_, i) => ({ bytes: payload, label: i % 4 })),
+    );
+    const bytesRead = () => Number(/rchar: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+    const before = bytesRead();
+    const ds = readRecordIO(rec);
+    const read = bytesRead() - before;
+    assert.equal(ds.samples.length, 40);
+    assert.deepEqual(ds.classes, ['0', '1', '2', '3']);
+    assert.ok(read < 1024 * 1024, `read ${read} bytes of a ${40 * payload.length}-byte pack`);
+    // a record whose declared length runs past the end of the file is still refused by name
+    writeFileSync(join(dir, 'cut.rec'), readFileSync(rec).subarray(0, 20 * payload.length));
+    writeFileSync(join(dir, 'cut.idx'), readFileSync(join(dir, 'big.idx')));
+    assert.throws(() => readRecordIO(join(dir, 'cut.rec')), /cut\.rec: truncated: .*cut\.rec record \d+ needs \d+ bytes/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('.bin verification files: our writer in both forms, read back and by Python', async (t) => {
   const dir = tempDir();
   try {
@@ -122,7 +149,7 @@ test('.bin verification files: our writer in both forms, read back and by Python
     }
     assert.throws(() => parseVerificationBin(Buffer.from([0x80, 0x04, 0x5d, 0x2e]), 'x.bin'), /x\.bin: expected a pickled pair/);
     assert.throws(
-      () => parseVerificationBin(Buffer.from([0x80, 0x04, 0xff]), 'y.bin'),
+      () => parseVerificationBin(Buffer.from([0x80, 0x04, 0xff, 0x2e]), 'y.bin'),
       /y\.bin: unsupported pickle opcode 0xff at offset 2/,
     );
     assert.throws(() => parseVerificationBin(Buffer.from([0x80, 0x04, 0x42, 9, 0, 0, 0, 1]), 'z.bin'), /z\.bin: truncated pickle/);
@@ -295,4 +322,27 @@ test('ORL reads as an image folder with attributes.csv', (t) => {
   assert.equal(ds.samples[0].image.kind === 'file' && ds.samples[0].image.path, join(orl, 's1', '1.png'));
   assert.equal(ds.samples[1].image.kind === 'file' && ds.samples[1].image.path, join(orl, 's1', '2.png'));
   assert.throws(() => readImageFolder(orl, { attributes: ['Bald'] }), /attributes\.csv: unknown attribute 'Bald'; valid names: male/);
+});
+
+test('attributes.csv: identity names the reader would split or trim are refused by name, others round-trip', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir, 'attributes.csv');
+    const names = ['Male'];
+    for (const bad of ['Smith, John', 'two\nlines', ' padded', '']) {
+      assert.throws(
+        () => writeAttributesCsv(file, { names, rows: new Map([[bad, [1]]]) }),
+        (error: Error) => error.message.startsWith(`${file}: identity ${JSON.stringify(bad)} cannot be written`),
+      );
+      assert.equal(existsSync(file), false);
+    }
+    const rows = new Map([
+      ['Smith_John', [1]],
+      ['José Ñúñez', [0]],
+    ]);
+    writeAttributesCsv(file, { names, rows });
+    assert.deepEqual(readAttributesCsv(file).rows, rows);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,7 +1,7 @@
 // Synthetic identities: deterministic for a seed (whatever the thread count), labels consistent with the face
 // parameters, every attribute present in both values, images of one identity closer than across identities.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -29,7 +29,7 @@ test('synthetic dataset is byte-identical for a seed on 0 or 2 worker threads, a
     await generateSynthDataset(dirs[2], { ...config, seed: 12 }, 0);
     assert.equal(result.images, 15);
     const [a, b, c] = dirs.map(filesOf);
-    assert.equal(a.size, 15 + 2);
+    assert.equal(a.size, 15 + 3); // images, attributes.csv, identities.json and the ownership record
     assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
     for (const [name, bytes] of a) assert.ok(bytes.equals(b.get(name) as Buffer), `${name} identical`);
     assert.ok(!(a.get('/id00000/001.png') as Buffer).equals(c.get('/id00000/001.png') as Buffer));
@@ -108,5 +108,28 @@ test('attributes.csv holds one consistent row per identity and images of one ide
     assert.ok(within / nw < 0.8 * (across / na), `within-identity distance ${within / nw} vs across ${across / na}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('synth writes only into its own folders: a foreign folder is refused, a smaller re-run leaves no stale identities', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'catface-synth-own-'));
+  try {
+    const mine = join(root, 'photos');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'attributes.csv'), 'identity,Male\nme,1\n');
+    await assert.rejects(
+      generateSynthDataset(mine, { identities: 2, imagesPerIdentity: 1, size: 16 }),
+      /photos: holds 1 file\(s\) catface did not write \(attributes\.csv\)/,
+    );
+    assert.equal(readFileSync(join(mine, 'attributes.csv'), 'utf8'), 'identity,Male\nme,1\n');
+    const out = join(root, 'synth');
+    await generateSynthDataset(out, { identities: 4, imagesPerIdentity: 2, size: 16 });
+    await generateSynthDataset(out, { identities: 2, imagesPerIdentity: 1, size: 16 });
+    const ds = readImageFolder(out);
+    assert.equal(ds.classes.length, 2);
+    assert.equal(ds.samples.length, 2);
+    assert.deepEqual(readdirSync(out).filter((n) => !n.startsWith('.')).length, 4); // 2 identities + 2 label files
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { Prng } from '../src/common/prng.js';
+import { rocSpec } from '../src/eval/charts.js';
 import { formatCell, writeReport } from '../src/eval/report.js';
 import { SortedScores } from '../src/eval/roc.js';
 
@@ -96,4 +97,23 @@ test('report: cell formatting and a ragged table is refused by name', async () =
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('ROC thinning keeps the highest TAR at each plotted FAR (ties at one FAR used to plot the lowest)', () => {
+  // many genuine pairs share each impostor score, so each FAR holds a run of rising TARs
+  const fpr: number[] = [0];
+  const tpr: number[] = [0];
+  for (let k = 1; k <= 2000; k++)
+    for (let j = 1; j <= 5; j++) {
+      fpr.push(k / 2000);
+      tpr.push(Math.min(1, (k - 1 + j / 5) / 2000) ** 0.2);
+    }
+  const spec = rocSpec('roc', [{ label: 'm', fpr, tpr }]) as unknown as { data: { values: { far: number; tar: number }[] } };
+  const points = spec.data.values;
+  assert.ok(points.length > 50 && points.length < 500, `${points.length} points`);
+  const best = new Map<number, number>();
+  for (const [i, f] of fpr.entries()) best.set(f, Math.max(best.get(f) ?? 0, tpr[i]));
+  for (const p of points) assert.equal(p.tar, best.get(p.far), `TAR at FAR ${p.far}`);
+  assert.equal(points[0].far, 1 / 2000);
+  assert.equal(points[points.length - 1].far, 1);
 });

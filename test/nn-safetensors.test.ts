@@ -99,6 +99,20 @@ open(${JSON.stringify(path)}, 'wb').write(struct.pack('<Q', len(h)) + h + b''.jo
   }
 });
 
+test('non-ASCII metadata keeps the tensor data 8-byte aligned (padding counted in UTF-8 bytes)', () => {
+  const path = join(dir, 'utf8.safetensors');
+  for (const note of ['é', 'éé', 'ééé', '😀', 'naïve café']) {
+    saveSafetensors(path, { w: torch.ones([3]) }, { note });
+    const bytes = readFileSync(path);
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    assert.equal((8 + headerLength) % 8, 0, note);
+    const loaded = loadSafetensors(path);
+    assert.equal(loaded.metadata.note, note);
+    assert.deepEqual(loaded.tensors.get('w')?.toArray(), [1, 1, 1]);
+    for (const t of loaded.tensors.values()) t.dispose();
+  }
+});
+
 test('corrupt files give errors that name the file and the problem', () => {
   const good = join(dir, 'good.safetensors');
   saveSafetensors(good, { a: torch.arange(0, 6).reshape(2, 3), b: torch.ones([4], { dtype: 'int64' }) });
@@ -159,6 +173,13 @@ test('corrupt files give errors that name the file and the problem', () => {
         h.a.shape = [2, -3];
       }),
       /bad-shape\.safetensors: tensor 'a' has a bad shape \[2,-3\]/,
+    ],
+    [
+      withHeader('overlap.safetensors', (h) => {
+        const size = h.b.data_offsets[1] - h.b.data_offsets[0];
+        h.b.data_offsets = [h.a.data_offsets[0], h.a.data_offsets[0] + size];
+      }),
+      /overlap\.safetensors: tensors '\w' and '\w' overlap/,
     ],
   ];
   for (const [path, expected] of cases) assert.throws(() => loadSafetensors(path), expected, path);

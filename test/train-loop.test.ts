@@ -4,7 +4,7 @@
 // a bad config file is rejected by the CLI with the field's name.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -19,7 +19,8 @@ import { buildModules } from '../src/train/build.js';
 import { listCheckpoints, readCheckpoint } from '../src/train/checkpoint.js';
 import { parseTrainConfig, type TrainConfig } from '../src/train/config.js';
 import { readMetrics } from '../src/train/metrics-log.js';
-import { runTraining } from '../src/train/run.js';
+import { PreflightError, preflight } from '../src/train/preflight.js';
+import { readTrainingSet, runTraining } from '../src/train/run.js';
 import { TrainingDivergedError } from '../src/train/trainer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -101,7 +102,7 @@ test('a tiny stage-1 run brings the loss down', async () => {
   ]).flat() as [string, string, number][];
   writeFileSync(pairs, `${pairList.map((p) => p.join(' ')).join('\n')}\n`);
   const result = await runTraining(config(run, { stage1: 40, stage2: 0, every: 0, pairs }));
-  for (const m of Object.values(result.modules)) m?.dispose();
+  for (const m of Object.values(result.modules)) m.dispose();
   const losses = result.losses;
   assert.equal(losses.length, 40);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -243,6 +244,67 @@ test('a NaN loss stops the run with a clear message and keeps the last good chec
     for (const [key, t] of last.tensors.model)
       if (t.isFloatingPoint) assert.ok(t.isfinite().all().item(), `${key} is finite in the kept checkpoint`);
   });
+});
+
+test('a run directory holds one run: reuse without --resume, and --resume with another config, are refused', async () => {
+  const run = join(root, 'identity');
+  const first = await runTraining(config(run, { stage1: 6, stage2: 0, every: 3 }));
+  for (const m of Object.values(first.modules)) m.dispose();
+  const metricsBefore = readFileSync(join(run, 'metrics.jsonl'));
+  await assert.rejects(
+    runTraining(config(run, { stage1: 7, stage2: 0, every: 3 })),
+    /identity: holds an earlier run \(checkpoints, metrics\.jsonl, model, run\.json\); continue it with --resume/,
+  );
+  await assert.rejects(runTraining(config(run, { stage1: 8, stage2: 0, every: 3 }), { resume: true }), (e: Error) => {
+    assert.match(e.message, /--resume with a config that differs from the run's \(2 field\(s\)\)/);
+    assert.match(e.message, /stage1\.steps: 6 → 8/);
+    assert.match(e.message, /stage1\.optim\.milestones: \[1\] → \[3\]/);
+    return true;
+  });
+  assert.deepEqual(readFileSync(join(run, 'metrics.jsonl')), metricsBefore, 'a refused run writes nothing');
+  assert.deepEqual(listCheckpoints(run), [3, 6]);
+  // --force starts over: the earlier run's checkpoints, metrics and model are gone, nothing of two runs mixes
+  const again = await runTraining(config(run, { stage1: 6, stage2: 0, every: 2 }), { force: true });
+  for (const m of Object.values(again.modules)) m.dispose();
+  assert.deepEqual(listCheckpoints(run), [2, 4, 6]);
+  assert.deepEqual(
+    readMetrics(join(run, 'metrics.jsonl'))
+      .filter((r) => r.kind === 'train')
+      .map((r) => r.step),
+    [1, 2, 3, 4, 5, 6],
+  );
+});
+
+test('pre-flight: every bad image and label row is reported at once before any step, and good images are cached', async () => {
+  const broken = join(root, 'broken-data');
+  cpSync(data, broken, { recursive: true });
+  writeFileSync(join(broken, 'id1', '2.png'), 'not a png');
+  writeFileSync(join(broken, 'id5', '0.png'), readFileSync(join(data, 'id5', '0.png')).subarray(0, 60));
+  appendFileSync(join(broken, 'attributes.csv'), 'ghost,1,0,0,0,0\n');
+  const run = join(root, 'preflight');
+  const cfg = parseTrainConfig({ ...tinyConfig(run, { stage1: 6, stage2: 0 }), data: { train: broken, imageSize: 32, workers: 0 } });
+  await assert.rejects(runTraining(cfg), (e: Error) => {
+    assert.ok(e instanceof PreflightError, String(e));
+    assert.match(e.message, /pre-flight found 3 problem\(s\) in .*broken-data; nothing was trained/);
+    assert.match(e.message, /attributes\.csv: identity 'ghost' has no folder/);
+    assert.match(e.message, /id1\/2\.png: not an image/);
+    assert.match(e.message, /id5\/0\.png: cannot decode image/);
+    return true;
+  });
+  assert.deepEqual(readdirSync(run), ['.preflight-cache.json'], 'no run was started');
+  // the 46 good images are cached by size+mtime: a second scan decodes only the 2 bad ones
+  const dataset = readTrainingSet(cfg);
+  const again = await preflight(dataset, cfg);
+  assert.equal(again.cached, 46);
+  assert.equal(again.checked, 2);
+  const lonely = parseTrainConfig({
+    ...tinyConfig(join(root, 'lonely'), { stage1: 6, stage2: 0 }),
+    stage1: { steps: 6, batchSize: 64, optim: { lr: 5 } },
+  });
+  const warned = await preflight(readTrainingSet(lonely), lonely);
+  assert.deepEqual(warned.problems, []);
+  assert.match(warned.warnings.join('\n'), /stage1\.batchSize 64 is larger than the training set \(48 images\)/);
+  assert.match(warned.warnings.join('\n'), /stage1\.optim\.lr 5 is outside the usual/);
 });
 
 test('catface train rejects a bad config naming the field', () => {

@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { alignFolder } from '../data/align/align-folder.js';
 import { type Command, UsageError } from './command.js';
+import { intFlag, numberFlag, RANGES } from './flags.js';
 
 export const align: Command = {
   name: 'align',
   summary: 'detect and align faces of a folder tree to the 5-point template (cached, resumable)',
   usage: [
-    'catface align <in> <out> [--size 112] [--template arcface|dlib] [--workers 2] [--min-score 0.3]',
+    'catface align <in> <out> [--size 112] [--template arcface|dlib] [--workers 2] [--min-score 0.3] [--force]',
+    '',
+    'Ranges: --size 16–1024, --workers 0–64, --min-score 0–1.',
     '',
     'Detects the most confident face in every image under <in> (Human blazeface + face mesh on tfjs wasm,',
     'offline), aligns it by a similarity transform to the ArcFace template scaled to --size, and writes',
@@ -17,6 +20,9 @@ export const align: Command = {
     "--template dlib aligns to dlib's face chip (mean face shape, padding 0.25): the input of the dlib ResNet-34",
     "(face-api.js's recognition net); use it with --size 150.",
     '<in>/attributes.csv is copied, so <out> reads as an image folder.',
+    '<out> must not be, contain or lie inside <in>. Two images that would share an output name (x.jpg and',
+    'x.png → x.png) are refused before anything is written. <out> must be new, empty or an earlier align',
+    'output (--force writes beside other files, never deleting them); crops of images no longer in <in> are removed.',
   ].join('\n'),
   async run(argv) {
     const { values, positionals } = parseArgs({
@@ -27,15 +33,13 @@ export const align: Command = {
         template: { type: 'string', default: 'arcface' },
         workers: { type: 'string', default: '2' },
         'min-score': { type: 'string', default: '0.3' },
+        force: { type: 'boolean', default: false },
       },
     });
     if (positionals.length !== 2) throw new UsageError('expected <in> and <out>');
-    const size = Number(values.size);
-    if (!Number.isInteger(size) || size < 16) throw new UsageError(`--size must be an integer ≥ 16, got '${values.size}'`);
-    const workers = Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be 0 or more, got '${values.workers}'`);
-    const minScore = Number(values['min-score']);
-    if (!(minScore >= 0 && minScore <= 1)) throw new UsageError(`--min-score must be in [0, 1], got '${values['min-score']}'`);
+    const size = intFlag(values.size, 'size', RANGES.size);
+    const workers = intFlag(values.workers, 'workers', RANGES.workers);
+    const minScore = numberFlag(values['min-score'], 'min-score', { min: 0, max: 1 });
     const template = values.template;
     if (template !== 'arcface' && template !== 'dlib') throw new UsageError(`--template must be arcface or dlib, got '${template}'`);
     const [input, output] = positionals;
@@ -44,6 +48,7 @@ export const align: Command = {
       template,
       workers,
       minScore,
+      force: values.force,
       onProgress: (done, total) => {
         if (process.stderr.isTTY) process.stderr.write(`\r${done}/${total}`);
       },

@@ -1,16 +1,21 @@
 // `catface degrade <image>`: one face across strengths of every degradation — a labelled contact sheet
 // (rows: effects, columns: strengths) and/or the single degraded images.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp, { type OverlayOptions } from 'sharp';
 import { bytesToUnit, unitToBytes } from '../common/image-convention.js';
+import { DEFAULT_MAX_PIXELS, decodeError } from '../data/decode.js';
+import { readInputFile } from '../data/files.js';
 import { Degrader } from '../degrade/degrader.js';
 import { withTorchSeed } from '../degrade/rng.js';
 import { Turbulence } from '../degrade/turbulence.js';
 import { applyStage, type StageSpec } from '../degrade/unconstrained.js';
+import { writeFileDurably } from '../io/durable.js';
+import { claimFolder, recordFolder } from '../io/owned-folder.js';
+import { assertSeparate } from '../io/separate-paths.js';
 import * as torch from '../torch/index.js';
 import { type Command, UsageError } from './command.js';
+import { intFlag, RANGES } from './flags.js';
 
 /** One sheet row: a name and, per column, a caption and how to make that cell from the batch of originals. */
 interface Row {
@@ -118,11 +123,18 @@ function rows(): Row[] {
 
 /** The image as [1, 3, size, size] in [0, 1] (centre-cropped square, greyscale replicated to RGB). */
 async function loadImage(path: string, size: number): Promise<torch.Tensor> {
+  const bytes = readInputFile(path);
   let data: Buffer;
   try {
-    data = await sharp(path).resize(size, size, { fit: 'cover' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
-  } catch (err) {
-    throw new UsageError(`cannot read image '${path}': ${(err as Error).message}`);
+    data = await sharp(bytes, { limitInputPixels: DEFAULT_MAX_PIXELS })
+      .rotate()
+      .resize(size, size, { fit: 'cover' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer();
+  } catch (error) {
+    throw decodeError(path, error);
   }
   return bytesToUnit(data, [1, size, size, 3]);
 }
@@ -135,14 +147,6 @@ function rgbBytes(images: torch.Tensor, i: number): Buffer {
 
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** Writes `data` to `path` through a temporary file and a rename. */
-function writeAtomic(path: string, data: Buffer): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
 }
 
 const LABEL_WIDTH = 130;
@@ -179,15 +183,16 @@ export const degradeCommand: Command = {
   name: 'degrade',
   summary: 'show a face across strengths of every degradation (contact sheet / single images)',
   usage: [
-    'catface degrade <image> [--out sheet.png] [--save DIR] [--size 112] [--seed 0]',
+    'catface degrade <image> [--out sheet.png] [--save DIR] [--size 112] [--seed 0] [--force]',
     '',
     'Degrades one face with atmospheric turbulence (D/r0 0.25–3), Gaussian / anisotropic / motion blur,',
     'down-sampling, Gaussian and Poisson noise, JPEG, gamma and low light at six strengths each, plus six',
     'samples of the mixed training Degrader (50% turbulence, 50% unconstrained).',
     '  --out FILE   contact sheet PNG: one labelled row per effect, columns = original + strengths',
     '  --save DIR   also writes every cell as DIR/<effect>_<column>.png',
-    '  --size N     square side the face is cropped and resized to (default 112)',
-    '  --seed N     seed of the random parts (turbulence fields, noise, mixed samples; default 0)',
+    '  --size N     square side the face is cropped and resized to (16–1024, default 112)',
+    '  --force      let --save write into a folder holding files catface did not make (deleting none)',
+    '  --seed N     seed of the random parts (turbulence fields, noise, mixed samples; 0–2^53, default 0)',
   ].join('\n'),
   async run(argv) {
     const { values, positionals } = parseArgs({
@@ -198,18 +203,22 @@ export const degradeCommand: Command = {
         save: { type: 'string' },
         size: { type: 'string', default: '112' },
         seed: { type: 'string', default: '0' },
+        force: { type: 'boolean', default: false },
       },
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one image: catface degrade <image> --out sheet.png');
     if (!values.out && !values.save) throw new UsageError('nothing to write: give --out FILE and/or --save DIR');
-    const size = Number(values.size);
-    if (!Number.isInteger(size) || size < 16 || size > 1024)
-      throw new UsageError(`--size must be an integer in 16–1024, got '${values.size}'`);
-    const seed = Number(values.seed);
-    if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got '${values.seed}'`);
+    const size = intFlag(values.size, 'size', RANGES.size);
+    const seed = intFlag(values.seed, 'seed', RANGES.seed);
     if (values.out && extname(values.out).toLowerCase() !== '.png')
       throw new UsageError(`--out must name a .png file, got '${values.out}'`);
 
+    const input = [{ role: 'the image', path: positionals[0] }];
+    assertSeparate(
+      [...(values.out ? [{ role: '--out', path: values.out }] : []), ...(values.save ? [{ role: '--save', path: values.save }] : [])],
+      input,
+    );
+    const saveFolder = values.save ? claimFolder(values.save, 'degrade', values.force) : undefined;
     const image = await loadImage(positionals[0], size);
     const originals = torch.tidy(() => image.expand(6, 3, size, size).contiguous());
     const table: { row: Row; cells: Buffer[] }[] = [];
@@ -220,23 +229,26 @@ export const degradeCommand: Command = {
     }
     const original = rgbBytes(image, 0);
     torch.dispose([image, originals]);
-    if (values.save) {
+    if (saveFolder) {
+      const saved: string[] = [];
       const stem = basename(positionals[0], extname(positionals[0]));
       for (const { row, cells } of table) {
         for (const [i, cell] of cells.entries()) {
           const name = `${stem}_${row.name.replace(/[^a-z0-9]+/gi, '-')}_${row.captions[i].replace(/[^a-z0-9.]+/gi, '-')}.png`;
-          writeAtomic(
-            join(values.save, name),
+          saved.push(name);
+          writeFileDurably(
+            join(saveFolder.dir, name),
             await sharp(cell, { raw: { width: size, height: size, channels: 3 } })
               .png()
               .toBuffer(),
           );
         }
       }
-      console.log(`wrote ${table.length * 6} images to ${values.save}`);
+      recordFolder(saveFolder, saved);
+      console.log(`wrote ${table.length * 6} images to ${saveFolder.dir}`);
     }
     if (values.out) {
-      writeAtomic(values.out, await contactSheet(size, original, table));
+      writeFileDurably(values.out, await contactSheet(size, original, table));
       console.log(`wrote contact sheet ${values.out} (${table.length} effects × 6 strengths, ${size} px)`);
     }
     return 0;

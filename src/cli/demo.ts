@@ -7,22 +7,21 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateSynthDataset } from '../data/synth/synth-dataset.js';
 import { writeReport } from '../eval/report.js';
+import { claimFolder, recordFolder } from '../io/owned-folder.js';
 import { parseTrainConfig, readConfigJson } from '../train/config.js';
 import { formatDuration } from '../train/progress.js';
 import { runTraining } from '../train/run.js';
+import { RUN_FILE } from '../train/run-identity.js';
 import { type Command, UsageError } from './command.js';
 import { evaluateDemo } from './demo-evaluation.js';
+import { intFlag, RANGES } from './flags.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** configs/demo.json of the package (dist/src/cli → ../../../configs). */
 export const DEMO_CONFIG =
   [join(here, '..', '..', '..', 'configs', 'demo.json'), join(here, '..', '..', 'configs', 'demo.json')].find(existsSync) ?? '';
 
-function count(value: string, flag: string, min = 1): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}, got '${value}'`);
-  return n;
-}
+const count = (value: string, flag: string, min: number) => intFlag(value, flag, { min, max: RANGES.identities.max });
 
 const percent = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(2)}%`);
 
@@ -31,12 +30,15 @@ export const demoCommand: Command = {
   summary: 'synthetic identities → two-stage training → baseline vs CATFace report (about 10 min on 2 cores)',
   usage: [
     'catface demo [--out runs/demo] [--config configs/demo.json] [--identities 200] [--images 12]',
-    '             [--test-identities 60] [--test-images 8] [--threads 2] [--seed 1]',
+    '             [--test-identities 60] [--test-images 8] [--threads 2] [--seed 1] [--force]',
     '',
     'Generates synthetic identities with attributes (catface synth), trains stage 1 (multi-branch network with',
     'distillation on degraded twins) and stage 2 (CATF fusion) with the config, evaluates the FR branch alone',
     '(baseline) against CATFace on identities not seen in training — clean, degraded, and clean gallery vs',
     'degraded probe — and writes <out>/report/index.html. The trained model is <out>/model.',
+    'Ranges: --identities and --test-identities 10–100000, --images and --test-images 2–100000, --threads 1–256,',
+    '--seed 0–2^53. --out must be new, empty or an earlier demo (replaced whole); --force uses a folder holding',
+    "other files (deleting only the demo's own entries: data, checkpoints, metrics.jsonl, model, report, run.json).",
   ].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
@@ -50,13 +52,19 @@ export const demoCommand: Command = {
         'test-images': { type: 'string', default: '8' },
         threads: { type: 'string', default: '2' },
         seed: { type: 'string', default: '1' },
+        force: { type: 'boolean', default: false },
       },
     });
     if (!values.config || !existsSync(values.config))
       throw new UsageError(`--config: cannot find '${values.config}' (the demo config ships as configs/demo.json)`);
     const out = resolve(values.out);
-    const seed = count(values.seed, 'seed', 0);
-    const threads = count(values.threads, 'threads');
+    const seed = intFlag(values.seed, 'seed', RANGES.seed);
+    const threads = intFlag(values.threads, 'threads', RANGES.threads);
+    // every flag is checked before anything is deleted or written
+    const identities = count(values.identities, 'identities', 10);
+    const testIdentities = count(values['test-identities'], 'test-identities', 10);
+    const imagesPerIdentity = count(values.images, 'images', 2);
+    const testImagesPerIdentity = count(values['test-images'], 'test-images', 2);
     const started = performance.now();
     const lap = (since: number) => (performance.now() - since) / 1000;
 
@@ -68,24 +76,18 @@ export const demoCommand: Command = {
       values.config,
     );
     const size = config.data.imageSize;
-    // a fresh run each time: the demo measures the whole job
-    for (const dir of [join(out, 'data'), join(out, 'checkpoints'), join(out, 'metrics.jsonl'), join(out, 'model'), join(out, 'report')]) {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // a fresh run each time (the demo measures the whole job), in a folder the demo made or a new one
+    const folder = claimFolder(out, 'demo', values.force);
+    const entries = ['data', 'checkpoints', 'metrics.jsonl', 'model', 'report', RUN_FILE];
+    for (const name of entries) rmSync(join(out, name), { recursive: true, force: true });
 
     let t = performance.now();
-    const identities = count(values.identities, 'identities', 10);
-    const testIdentities = count(values['test-identities'], 'test-identities', 10);
     console.log(`1/4 synthesising ${identities} training and ${testIdentities} held-out identities (${size} px)…`);
-    const train = await generateSynthDataset(
-      trainDir,
-      { identities, imagesPerIdentity: count(values.images, 'images', 2), seed, size },
-      threads,
-    );
+    const train = await generateSynthDataset(trainDir, { identities, imagesPerIdentity, seed, size }, threads);
     // another seed gives other people: the test identities are unseen
     const test = await generateSynthDataset(
       testDir,
-      { identities: testIdentities, imagesPerIdentity: count(values['test-images'], 'test-images', 2), seed: seed + 1000, size },
+      { identities: testIdentities, imagesPerIdentity: testImagesPerIdentity, seed: seed + 1000, size },
       threads,
     );
     const synthSeconds = lap(t);
@@ -94,7 +96,7 @@ export const demoCommand: Command = {
     t = performance.now();
     console.log(`2/4 training stage 1 (${config.stage1.steps} steps) and stage 2 (${config.stage2.steps} steps)…`);
     const result = await runTraining(config);
-    for (const m of Object.values(result.modules)) m?.dispose();
+    for (const m of Object.values(result.modules)) m.dispose();
     const trainSeconds = lap(t);
     if (!result.modelDir) throw new Error('training stopped before its last step');
 
@@ -137,6 +139,7 @@ export const demoCommand: Command = {
     console.log(
       `\nwall time ${formatDuration(lap(started))} (synthesis ${formatDuration(synthSeconds)}, training ${formatDuration(trainSeconds)}, evaluation ${formatDuration(evalSeconds)})`,
     );
+    recordFolder(folder, entries);
     console.log(`model:  ${result.modelDir}`);
     console.log(`report: ${report.html}`);
     return 0;

@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { decodePhoto } from '../data/decode.js';
-import { writeFileAtomic } from '../data/files.js';
+import { writeFileDurably } from '../io/durable.js';
+import { assertSeparate } from '../io/separate-paths.js';
 import type { RecognizedFace } from '../serve/face-recognizer.js';
 import { type Command, UsageError } from './command.js';
 import { ALL_FACES_FLAG, formatBox, JSON_FLAG, openRecognizer, parsePhotoArgs, RECOGNIZER_USAGE, table } from './photos.js';
@@ -54,6 +55,7 @@ export const detectCommand: Command = {
     const { values, positionals } = parsePhotoArgs(argv, { ...ALL_FACES_FLAG, ...JSON_FLAG, out: { type: 'string' } });
     if (positionals.length !== 1) throw new UsageError('expected one photo');
     const [path] = positionals;
+    if (values.out) assertSeparate([{ role: '--out', path: values.out }], [{ role: 'the photo', path }]);
     const recognizer = await openRecognizer(values);
     try {
       const analysis = await recognizer.analyze(path, { allFaces: values['all-faces'] });
@@ -66,7 +68,7 @@ export const detectCommand: Command = {
           .removeAlpha()
           .png()
           .toBuffer();
-        writeFileAtomic(values.out, png);
+        writeFileDurably(values.out, png);
       }
       if (values.json) {
         const faces = analysis.faces.map(({ box, landmarks, score, quality, attributes }) => ({

@@ -4,7 +4,8 @@
 // `--format safetensors` writes a matrix (one row per face) + index, built from the same JSONL journal.
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { BadInputReport, DataError } from '../data/errors.js';
-import { writeFileAtomic } from '../data/files.js';
+import { writeFileDurably } from '../io/durable.js';
+import { assertSeparate } from '../io/separate-paths.js';
 import { saveSafetensors } from '../nn/safetensors.js';
 import type { FaceLocation } from '../serve/face-recognizer.js';
 import * as torch from '../torch/index.js';
@@ -50,7 +51,7 @@ export function resumeJournal(path: string): Map<string, EmbedRecord> {
     done.set(record.file, record);
   }
   const complete = lines.at(-1) === '';
-  if (dropped > 0 || !complete) writeFileAtomic(path, [...done.values()].map((r) => `${JSON.stringify(r)}\n`).join(''));
+  if (dropped > 0 || !complete) writeFileDurably(path, [...done.values()].map((r) => `${JSON.stringify(r)}\n`).join(''));
   return done;
 }
 
@@ -175,6 +176,13 @@ export const embedCommand: Command = {
     });
     if (positionals.length === 0) throw new UsageError('expected photos or folders');
     if (!values.out) throw new UsageError('--out FILE is required');
+    assertSeparate(
+      [{ role: '--out', path: values.out }],
+      [
+        ...positionals.map((path) => ({ role: 'input', path })),
+        ...(values.faces ? [{ role: '--faces', path: values.faces as string }] : []),
+      ],
+    );
     if (values.format !== 'jsonl' && values.format !== 'safetensors')
       throw new UsageError(`--format must be jsonl or safetensors, got '${values.format}'`);
     const journal = values.format === 'jsonl' ? values.out : `${values.out}.jsonl`;

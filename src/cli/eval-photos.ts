@@ -13,7 +13,6 @@ import sharp, { type OverlayOptions } from 'sharp';
 import { pixelsToNormalized } from '../common/image-convention.js';
 import { alignFace } from '../data/align/align-face.js';
 import { FaceDetector, type Point } from '../data/align/detect.js';
-import { writeFileAtomic } from '../data/files.js';
 import { splitLfw } from '../data/lfw-split.js';
 import { applyPhotoCondition, PHOTO_CONDITIONS, type PhotoCondition, photoTurbulence, type RgbPhoto } from '../degrade/photo-conditions.js';
 import { bootstrap, weightedMean } from '../eval/bootstrap.js';
@@ -21,6 +20,7 @@ import { faceApiPipeline } from '../eval/peer-faceapi.js';
 import { type ReportSection, writeReport } from '../eval/report.js';
 import { auc, SortedScores, tarAtFar } from '../eval/roc.js';
 import { tenFold } from '../eval/tenfold.js';
+import { writeFileDurably } from '../io/durable.js';
 import { loadFaceApiDlibResNet } from '../models/dlib-resnet.js';
 import { FaceModel } from '../serve/face-model.js';
 import * as torch from '../torch/index.js';
@@ -145,7 +145,7 @@ async function embedCondition(
         faceapiFallback: p.faceapiFallback,
       };
     });
-    writeFileAtomic(file, JSON.stringify(cache));
+    writeFileDurably(file, JSON.stringify(cache));
     process.stderr.write(`${condition}: ${Math.min(start + chunk, todo.length)}/${todo.length}\n`);
   }
   turbulence.dispose();
@@ -304,7 +304,7 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
     o.conditions,
   );
   if (sheet) {
-    writeFileAtomic(join(o.out, 'report', 'examples.png'), sheet);
+    writeFileDurably(join(o.out, 'report', 'examples.png'), sheet);
     sections.push({
       kind: 'text',
       title: 'Example photos per condition',
@@ -317,12 +317,12 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
     sections,
   });
   const html = readFileSync(written.html, 'utf8');
-  writeFileAtomic(
+  writeFileDurably(
     written.html,
     html.replace('<footer>', '<section><h2>Example photos</h2><img src="examples.png" alt="examples"></section>\n<footer>'),
   );
   const summary = { model: o.model, photos: subset.length, conditions: o.conditions, faceapiDetector: o.detector, threshold, results };
-  writeFileAtomic(join(o.out, 'result.json'), `${JSON.stringify(summary, null, 1)}\n`);
+  writeFileDurably(join(o.out, 'result.json'), `${JSON.stringify(summary, null, 1)}\n`);
   console.log(`report: ${written.html}`);
   ctx.model.dispose();
   return 0;

@@ -1,6 +1,8 @@
 // `catface eval verify|identify|ijb`: the field's protocols on a catface model (--model DIR, through the
 // inference API) or the face-api.js peer (--peer faceapi), as a human table or --json, optionally saved
 // (--out result.json, for `catface report`) and drawn (--report DIR).
+
+import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,12 +31,14 @@ import {
 } from '../eval/summary.js';
 import { poolTemplates, templateRows } from '../eval/templates.js';
 import { insightfaceDistanceThresholds } from '../eval/tenfold.js';
+import { assertSeparate } from '../io/separate-paths.js';
 import { modelDirStamp } from '../models/model-dir.js';
 import { loadSafetensors } from '../nn/safetensors.js';
 import { FaceModel } from '../serve/face-model.js';
 import * as torch from '../torch/index.js';
 import { type Command, UsageError } from './command.js';
 import { evalPhotos, parsePhotoConditions } from './eval-photos.js';
+import { intFlag } from './flags.js';
 
 const COMMON = [
   'Models (one of):',
@@ -42,11 +46,13 @@ const COMMON = [
   '  --peer faceapi     face-api.js descriptors (dlib ResNet-34, weights from its npm package, tfjs wasm)',
   'Options:',
   '  --fusion F         flip test-time fusion: sum (default), norm-weighted, none',
-  '  --bootstrap N      bootstrap resamples for the 95% CIs (default 1000, ijb 0; 0 = none)',
+  '  --bootstrap N      bootstrap resamples for the 95% CIs: 0 (none) or 10–100000 (default 1000, ijb 0)',
   '  --cache DIR        cache embeddings of image files here (default ~/.cache/catface/embeddings)',
   '  --json             print the result as JSON instead of a table',
   '  --out FILE         save the result (JSON) for `catface report`',
-  '  --report DIR       write an HTML report with figures for this result',
+  '  --report DIR       write an HTML report with figures for this result (new, empty or an earlier report)',
+  '  --force            let --report write beside files catface did not make (deleting none of them)',
+  'Outputs must not be, contain or lie inside an input (--bin, --root, --folder, --model…).',
 ];
 
 const USAGE = [
@@ -88,6 +94,7 @@ const OPTIONS = {
   bootstrap: { type: 'string' },
   cache: { type: 'string', default: join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'catface', 'embeddings') },
   json: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
   out: { type: 'string' },
   report: { type: 'string' },
 } as const;
@@ -118,9 +125,8 @@ function fusionOf(values: Values): FlipFusion {
 /** Bootstrap resamples: --bootstrap, else `fallback` (1000; 0 for IJB, where each resample sweeps 15 M pairs per metric). */
 function resamplesOf(values: Values, fallback = 1000): number {
   if (values.bootstrap === undefined) return fallback;
-  const n = Number(values.bootstrap);
-  if (!(Number.isInteger(n) && (n === 0 || n >= 10)))
-    throw new UsageError(`--bootstrap must be 0 or an integer ≥ 10, got '${values.bootstrap}'`);
+  const n = intFlag(values.bootstrap, 'bootstrap', { min: 0, max: 100_000 });
+  if (n > 0 && n < 10) throw new UsageError(`--bootstrap must be 0 or an integer in 10–100000, got '${values.bootstrap}'`);
   return n;
 }
 
@@ -152,12 +158,25 @@ function printIdentification(model: string, dataset: string, protocol: string, s
     console.log(`  DIR@FAR=${farLabel(d.far).padEnd(6)} ${d.dir === null ? '— (too few non-mated probes)' : (d.dir * 100).toFixed(2)}`);
 }
 
+/** Refuses, before any work, an --out that is a folder and outputs that overlap an input. */
+function checkOutputs(values: Values): void {
+  if (values.out && existsSync(values.out) && statSync(values.out).isDirectory())
+    throw new UsageError(`--out ${values.out} is a directory; give the result file to write, e.g. ${join(values.out, 'result.json')}`);
+  const inputs = (['bin', 'pairs', 'list', 'root', 'folder', 'meta', 'features', 'images', 'model'] as const)
+    .filter((flag) => values[flag] !== undefined)
+    .map((flag) => ({ role: `--${flag}`, path: values[flag] as string }));
+  const outputs = (['out', 'report'] as const)
+    .filter((flag) => values[flag] !== undefined)
+    .map((flag) => ({ role: `--${flag}`, path: values[flag] as string }));
+  assertSeparate(outputs, inputs);
+}
+
 async function finish(values: Values, record: EvalRecord, print: () => void, json: unknown): Promise<number> {
   if (values.json) console.log(JSON.stringify(json, null, 2));
   else print();
   if (values.out) saveRecord(values.out, record);
   if (values.report) {
-    const written = await writeReport(values.report, reportFromRecords(`${record.model} on ${record.dataset}`, [record]));
+    const written = await writeReport(values.report, reportFromRecords(`${record.model} on ${record.dataset}`, [record]), values.force);
     if (!values.json) console.log(`report: ${written.html}`);
   }
   return 0;
@@ -399,6 +418,7 @@ export const evalCommand: Command = {
     if (sub === 'photos') return photos(rest);
     const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    checkOutputs(values);
     if (sub === 'verify') return verify(values);
     if (sub === 'identify') return identify(values);
     if (sub === 'ijb') return ijb(values);

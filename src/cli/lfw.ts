@@ -5,9 +5,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../data/files.js';
 import { splitLfw, VALIDATION_FOLDS } from '../data/lfw-split.js';
 import { writePairList } from '../data/readers/pairs.js';
+import { writeFileDurably } from '../io/durable.js';
 import { type Command, UsageError } from './command.js';
 
 /** The 0-based pairs.txt fold whose people are held out of training for our own checks (never validation). */
@@ -49,7 +49,7 @@ export const lfwCommand: Command = {
     for (const name of trained) symlinkSync(join(chips, name), join(trainDir, name), 'dir');
     const rows = readFileSync(join(values.lfw, 'attributes.csv'), 'utf8').trim().split('\n');
     const kept = new Set(trained);
-    writeFileAtomic(
+    writeFileDurably(
       join(trainDir, 'attributes.csv'),
       `${[rows[0], ...rows.slice(1).filter((r) => kept.has(r.split(',')[0]))].join('\n')}\n`,
     );
@@ -70,7 +70,7 @@ export const lfwCommand: Command = {
       validationPeople: [...split.validation.keys()],
       holdoutPeople: [...holdout],
     };
-    writeFileAtomic(join(out, 'split.json'), `${JSON.stringify(summary, null, 1)}\n`);
+    writeFileDurably(join(out, 'split.json'), `${JSON.stringify(summary, null, 1)}\n`);
     console.log(
       `validation ${summary.validation.people} people / ${summary.validation.photos} photos; trainable ${summary.trainable.people} / ${summary.trainable.photos}; ` +
         `held out for checks ${summary.holdout.people} / ${summary.holdout.photos} (${usable.length} pairs); training folder ${trainDir}: ${trained.length} people`,

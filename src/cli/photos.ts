@@ -6,7 +6,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type BadInputReport, DataError } from '../data/errors.js';
 import { listImageTree } from '../data/readers/image-folder.js';
 import { FaceRecognizer, type RecognizedFace } from '../serve/face-recognizer.js';
-import { UsageError } from './command.js';
+import { intFlag, numberFlag, RANGES } from './flags.js';
 
 /** parseArgs options every photo command takes. */
 export const RECOGNIZER_FLAGS = {
@@ -37,18 +37,12 @@ export function parsePhotoArgs<const O extends OptionTable>(argv: string[], opti
 
 export const RECOGNIZER_USAGE = [
   '  --model DIR           model directory (default: the model shipped with catface, models/default)',
-  '  --min-score S         lowest face-detection score kept (default 0.3)',
-  '  --detection-side N    detect on a copy of the photo shrunk to this longer side (default 640)',
-  '  --max-pixels N        refuse photos with more pixels than this (default 50000000)',
-  '  --threads N           libtorch threads for the model (default 1, fastest one photo at a time; 0: as set',
+  '  --min-score S         lowest face-detection score kept (0–1, default 0.3)',
+  '  --detection-side N    detect on a copy of the photo shrunk to this longer side (64–8192, default 640)',
+  '  --max-pixels N        refuse photos with more pixels than this (1–1e9, default 50000000)',
+  '  --threads N           libtorch threads for the model (0–256, default 1, fastest one photo at a time; 0: as set',
   '                        by $CATFACE_THREADS or every core)',
 ];
-
-function numberFlag(name: string, value: string | undefined, check: (v: number) => boolean, expected: string): number {
-  const v = Number(value);
-  if (!check(v)) throw new UsageError(`--${name} must be ${expected}, got '${value}'`);
-  return v;
-}
 
 /** Opens the recognizer the flags describe. */
 export function openRecognizer(values: {
@@ -58,12 +52,12 @@ export function openRecognizer(values: {
   'max-pixels'?: string;
   threads?: string;
 }): Promise<FaceRecognizer> {
-  const threads = numberFlag('threads', values.threads, (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0');
+  const threads = intFlag(values.threads, 'threads', { min: 0, max: RANGES.threads.max });
   return FaceRecognizer.open(values.model, {
     threads: threads > 0 ? threads : undefined,
-    minScore: numberFlag('min-score', values['min-score'], (v) => v >= 0 && v <= 1, 'in [0, 1]'),
-    detectionSide: numberFlag('detection-side', values['detection-side'], (v) => Number.isInteger(v) && v >= 64, 'an integer ≥ 64'),
-    maxPixels: numberFlag('max-pixels', values['max-pixels'], (v) => Number.isInteger(v) && v > 0, 'a positive integer'),
+    minScore: numberFlag(values['min-score'], 'min-score', { min: 0, max: 1 }),
+    detectionSide: intFlag(values['detection-side'], 'detection-side', { min: 64, max: 8192 }),
+    maxPixels: intFlag(values['max-pixels'], 'max-pixels', { min: 1, max: 1_000_000_000 }),
   });
 }
 

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../data/files.js';
+import { writeFileDurably } from '../io/durable.js';
 import { CATFace } from '../models/catface.js';
 import { dlibToMultiBranch } from '../models/dlib-multi-branch.js';
 import { loadFaceApiDlibResNet } from '../models/dlib-resnet.js';
@@ -100,7 +100,7 @@ export const shipCommand: Command = {
       validation: values.eval && existsSync(values.eval) ? readJson(values.eval) : null,
       writtenAt: new Date().toISOString(),
     };
-    writeFileAtomic(join(values.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    writeFileDurably(join(values.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     console.log(`wrote ${values.out} (model.json, weights.safetensors in fp16, manifest.json)`);
     return 0;
   },

@@ -2,24 +2,22 @@
 import { parseArgs } from 'node:util';
 import { generateSynthDataset } from '../data/synth/synth-dataset.js';
 import { type Command, UsageError } from './command.js';
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive integer, got '${value}'`);
-  return n;
-}
+import { intFlag, RANGES } from './flags.js';
 
 export const synth: Command = {
   name: 'synth',
   summary: 'generate synthetic identities with attributes (the default demo dataset)',
   usage: [
-    'catface synth --out DIR [--identities 200] [--images 20] [--seed 1] [--size 112] [--workers 0]',
+    'catface synth --out DIR [--identities 200] [--images 20] [--seed 1] [--size 112] [--workers 0] [--force]',
     '',
     'Renders seeded facesjs faces: one face per identity, each image with its own expression, glasses, pose',
     'and lighting. Writes DIR/<identity>/<k>.png, DIR/attributes.csv (Male, Big_Nose, Chubby, Narrow_Eyes,',
     'Bald derived from the face parameters) and DIR/identities.json. The same seed gives the same files.',
     '--workers N renders on N worker threads (default 0: this thread builds SVGs while sharp rasterises on',
     "libuv's pool, as fast on 2 cores and without the workers' start-up cost).",
+    'DIR must be new, empty or an earlier synth output, whose files of a larger run are removed; --force writes',
+    'beside files catface did not make (deleting none of them).',
+    'Ranges: --identities 1–100000, --images 1–1000, --seed 0–2^53, --size 16–1024, --workers 0–64.',
   ].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
@@ -31,24 +29,18 @@ export const synth: Command = {
         seed: { type: 'string', default: '1' },
         size: { type: 'string', default: '112' },
         workers: { type: 'string', default: '0' },
+        force: { type: 'boolean', default: false },
       },
     });
     if (!values.out) throw new UsageError('--out DIR is required');
-    const seed = Number(values.seed);
-    if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${values.seed}'`);
-    const size = positiveInt(values.size, 'size');
-    if (size < 16) throw new UsageError(`--size must be at least 16, got ${size}`);
-    const identities = positiveInt(values.identities, 'identities');
-    const workers = Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be 0 or more, got '${values.workers}'`);
-    const result = await generateSynthDataset(
-      values.out,
-      { identities, imagesPerIdentity: positiveInt(values.images, 'images'), seed, size },
-      workers,
-      (done) => {
-        if (process.stderr.isTTY) process.stderr.write(`\r${done}/${identities} identities`);
-      },
-    );
+    const seed = intFlag(values.seed, 'seed', RANGES.seed);
+    const size = intFlag(values.size, 'size', RANGES.size);
+    const identities = intFlag(values.identities, 'identities', RANGES.identities);
+    const imagesPerIdentity = intFlag(values.images, 'images', RANGES.images);
+    const workers = intFlag(values.workers, 'workers', RANGES.workers);
+    const result = await generateSynthDataset(values.out, { identities, imagesPerIdentity, seed, size }, workers, (done) => {
+      if (process.stderr.isTTY) process.stderr.write(`\r${done}/${identities} identities`);
+    });
     if (process.stderr.isTTY) process.stderr.write('\n');
     const counts = [0, 0, 0, 0, 0];
     for (const id of result.identities)

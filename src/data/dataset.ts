@@ -1,7 +1,6 @@
 // The common shape every reader returns: labelled samples whose image bytes can be fetched by any thread.
-import { readFileSync } from 'node:fs';
 import type { BadInputReport } from './errors.js';
-import { DataError } from './errors.js';
+import { readInputFile } from './files.js';
 import { readRecordPayload } from './readers/recordio.js';
 
 /** Where a sample's encoded image lives: a file of its own, or a record inside a RecordIO `.rec` file. */
@@ -32,11 +31,7 @@ export function describeLocator(image: ImageLocator): string {
 /** Reads the encoded image bytes a locator points at (any thread; no shared state). */
 export function readImageBytes(image: ImageLocator): Buffer {
   if (image.kind === 'file') {
-    try {
-      return readFileSync(image.path);
-    } catch (error) {
-      throw new DataError(image.path, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(error));
-    }
+    return readInputFile(image.path);
   }
   return readRecordPayload(image.path, image.offset);
 }

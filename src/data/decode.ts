@@ -28,6 +28,7 @@ export async function decodeImage(bytes: Uint8Array, source: string, options: De
   if (bytes.length === 0) throw new DataError(source, 'empty file (0 bytes)');
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'error' })
+      .rotate() // honour EXIF orientation, as align does: a phone photo is upright
       .removeAlpha()
       .toColourspace('srgb')
       .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: 'lanczos3' })
@@ -35,11 +36,16 @@ export async function decodeImage(bytes: Uint8Array, source: string, options: De
       .toBuffer({ resolveWithObject: true });
     return toRgb(data, info.channels, info.width * info.height);
   } catch (error) {
-    const message = (error as Error).message;
-    if (/pixel limit/i.test(message))
-      throw new DataError(source, `image too large: more than ${options.maxPixels ?? DEFAULT_MAX_PIXELS} pixels (${message})`);
-    throw new DataError(source, `cannot decode image: ${message}`);
+    throw decodeError(source, error, options.maxPixels ?? DEFAULT_MAX_PIXELS);
   }
+}
+
+/** What a failed sharp decode of `source` means: too large, not an image at all, or a damaged image. */
+export function decodeError(source: string, error: unknown, maxPixels = DEFAULT_MAX_PIXELS): DataError {
+  const message = (error as Error).message;
+  if (/pixel limit/i.test(message)) return new DataError(source, `image too large: more than ${maxPixels} pixels (${message})`);
+  if (/unsupported image format/i.test(message)) return new DataError(source, 'not an image (no known image format in its bytes)');
+  return new DataError(source, `cannot decode image: ${message}`);
 }
 
 /** A decoded photo: height×width×3 uint8 RGB. */
@@ -86,8 +92,6 @@ export async function decodePhoto(
     });
     return { full, small: await raw(resized) };
   } catch (error) {
-    const message = (error as Error).message;
-    if (/pixel limit/i.test(message)) throw new DataError(source, `image too large: more than ${maxPixels} pixels (${message})`);
-    throw new DataError(source, `cannot decode image: ${message}`);
+    throw decodeError(source, error, maxPixels);
   }
 }

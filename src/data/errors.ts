@@ -52,3 +52,23 @@ export function asDataError(file: string, error: unknown, line?: number): DataEr
   const message = error instanceof Error ? error.message : String(error);
   return new DataError(file, message, line);
 }
+
+/** What a file-system error means for the user, without Node's syscall noise (`EACCES: permission denied, open …`). */
+export function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'file not found';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory, expected a file';
+    case 'ENOTDIR':
+      return 'is a file, expected a directory';
+    case 'ELOOP':
+      return 'symlink loop';
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}

@@ -1,14 +1,14 @@
-// Small file helpers shared by the readers and writers: atomic writes and line-numbered text reading.
-import { existsSync, mkdirSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DataError } from './errors.js';
+// Small file helpers shared by the readers: line-numbered text reading and ranged reads.
+import { readFileSync, readSync } from 'node:fs';
+import { DataError, describeFsError } from './errors.js';
 
-/** Writes `data` to `path` through a temp file and a rename, so a crash never leaves half a file. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+/** The bytes of an input file; not found, permission denied and is-a-directory each said, naming the path. */
+export function readInputFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new DataError(path, describeFsError(error));
+  }
 }
 
 export interface TextLine {
@@ -19,9 +19,9 @@ export interface TextLine {
 
 /** The non-empty lines of a text file with their 1-based numbers; a clear error when it is missing. */
 export function readTextLines(path: string): TextLine[] {
-  if (!existsSync(path)) throw new DataError(path, 'file not found');
   const lines: TextLine[] = [];
-  readFileSync(path, 'utf8')
+  readInputFile(path)
+    .toString('utf8')
     .split(/\r?\n/)
     .forEach((text, i) => {
       const trimmed = text.trim();

@@ -3,8 +3,8 @@
 // The integrand behaves like z^(−2/3)/64 at 0 (J2(z)² ~ z⁴/64); substituting z = u³ on [0, 1] makes it smooth.
 // Beyond z = 1 it decays like z^(−17/3), so truncating at z = 80 leaves < 1e-8 of I0(0). Tabulated once per
 // (sMax, points), cached in memory and optionally in a JSON file.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileDurably } from '../io/durable.js';
 import { besselJ, besselJOverPower } from './bessel.js';
 
 const Z_SPLIT = 1;
@@ -115,8 +115,5 @@ function readCache(path: string, key: string): TiltCorrelationTable | undefined 
 function writeCache(path: string, key: string, table: TiltCorrelationTable): void {
   const all = readCacheFile(path);
   all[key] = { sMax: table.sMax, values: [...table.values] };
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(all));
-  renameSync(tmp, path);
+  writeFileDurably(path, JSON.stringify(all));
 }

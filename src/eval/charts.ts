@@ -4,7 +4,7 @@
 import sharp from 'sharp';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
-import { writeFileAtomic } from '../data/files.js';
+import { writeFileDurably } from '../io/durable.js';
 
 export interface CurveInput {
   label: string;
@@ -32,23 +32,23 @@ type Spec = vegaLite.TopLevelSpec;
 const WIDTH = 520;
 const HEIGHT = 340;
 
-/** ROC points with FAR > 0, thinned to about `keep` points evenly spaced in log10(FAR). */
+/**
+ * ROC points with FAR > 0, thinned to about `keep` points evenly spaced in log10(FAR). Each kept point is the
+ * last of its bin, so at every plotted FAR the curve shows the highest TAR reached there — as the table's
+ * TAR@FAR does — never a lower one from the same FAR's ties.
+ */
 function thinRoc(curve: CurveInput, keep = 400): { far: number; tar: number; model: string }[] {
   const points: { far: number; tar: number; model: string }[] = [];
   const n = curve.fpr.length;
   let first = 0;
   while (first < n && !(curve.fpr[first] > 0)) first++;
   if (first >= n) return points;
-  const span = Math.max(1e-12, -Math.log10(curve.fpr[first]));
-  const step = span / keep;
-  let last = Number.NEGATIVE_INFINITY;
+  const origin = Math.log10(curve.fpr[first]);
+  const step = Math.max(1e-12, -origin) / keep;
+  const bin = (i: number) => (i < n ? Math.floor((Math.log10(curve.fpr[i]) - origin) / step) : Number.POSITIVE_INFINITY);
   for (let i = first; i < n; i++) {
-    const x = Math.log10(curve.fpr[i]);
-    const lastPoint = i === n - 1 || curve.fpr[i + 1] !== curve.fpr[i];
-    if (x - last >= step || i === n - 1 || (lastPoint && x > last && i === first)) {
-      points.push({ far: curve.fpr[i], tar: curve.tpr[i], model: curve.label });
-      last = x;
-    }
+    if (i + 1 < n && curve.fpr[i + 1] === curve.fpr[i]) continue; // a higher TAR at this FAR follows
+    if (points.length === 0 || bin(i + 1) !== bin(i)) points.push({ far: curve.fpr[i], tar: curve.tpr[i], model: curve.label });
   }
   return points;
 }
@@ -137,7 +137,7 @@ export async function renderPng(spec: Spec, path: string): Promise<void> {
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
     const svg = await view.toSVG(2);
-    writeFileAtomic(path, await sharp(Buffer.from(svg)).png().toBuffer());
+    writeFileDurably(path, await sharp(Buffer.from(svg)).png().toBuffer());
   } finally {
     view.finalize();
   }

@@ -3,8 +3,9 @@
 // of several models on one plot, genuine/impostor histograms, CMC curves, text — so any caller (the CLI,
 // `catface demo` comparing the baseline with CATFace) builds a report without touching HTML or charts.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../data/files.js';
+import { basename, join } from 'node:path';
+import { writeFileDurably } from '../io/durable.js';
+import { claimFolder, recordFolder } from '../io/owned-folder.js';
 import { type CmcInput, type CurveInput, cmcSpec, type HistogramInput, histogramSpec, renderPng, rocSpec } from './charts.js';
 
 /** A number with an optional confidence interval; shown as "99.12 [98.80, 99.40]". */
@@ -78,7 +79,9 @@ th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}img{max-widt
 p.note{color:#666;font-size:.9em}footer{color:#888;font-size:.85em;margin-top:3em}`;
 
 /** Writes `dir/index.html` and its PNG figures; returns their paths. */
-export async function writeReport(dir: string, report: Report): Promise<WrittenReport> {
+export async function writeReport(dir: string, report: Report, force = false): Promise<WrittenReport> {
+  // writes only into a new, empty or earlier report folder; figures of an earlier report are removed
+  const folder = claimFolder(dir, 'report', force);
   mkdirSync(dir, { recursive: true });
   const figures: string[] = [];
   const body: string[] = [];
@@ -128,6 +131,7 @@ ${body.join('\n')}
 </body></html>
 `;
   const htmlPath = join(dir, 'index.html');
-  writeFileAtomic(htmlPath, html);
+  writeFileDurably(htmlPath, html);
+  recordFolder(folder, ['index.html', ...figures.map((f) => basename(f))]);
   return { html: htmlPath, figures };
 }

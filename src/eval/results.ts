@@ -1,9 +1,10 @@
 // Evaluation results as JSON records (what `catface eval … --out` saves and `catface report` reads), and the
 // report page built from several of them: one metrics table, one ROC plot per dataset with every model on
 // it, a genuine/impostor histogram per result, one CMC plot per dataset.
-import { readFileSync } from 'node:fs';
+
 import { DataError } from '../data/errors.js';
-import { writeFileAtomic } from '../data/files.js';
+import { readInputFile } from '../data/files.js';
+import { writeFileDurably } from '../io/durable.js';
 import type { PairedDifference } from './bootstrap.js';
 import type { Cell, Report, ReportSection } from './report.js';
 import { farLabel, SortedScores } from './roc.js';
@@ -66,14 +67,15 @@ export function identificationRecord(
 
 /** Writes a record as JSON (atomically). */
 export function saveRecord(path: string, record: EvalRecord): void {
-  writeFileAtomic(path, `${JSON.stringify(record)}\n`);
+  writeFileDurably(path, `${JSON.stringify(record)}\n`);
 }
 
 /** Reads a record, with a clear error for a file that is not one. */
 export function loadRecord(path: string): EvalRecord {
+  const text = readInputFile(path).toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw new DataError(path, `not a JSON result file (${(err as Error).message})`);
   }

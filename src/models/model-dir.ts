@@ -2,13 +2,14 @@
 //   model.json            what the model is: the resolved network and fusion configs (each stored once; the input
 //                         size is the network's), attribute names, default embedding, threshold, provenance
 //   weights.safetensors   the CATFace module's state dict (`network.…`, and `fusion.…` when stage 2 ran)
-// No optimiser or margin-head state: only what inference needs. Written into a temporary directory, then
-// renamed, so a reader never sees half a model. Version 1 directories (imageSize beside the network config,
+// No optimiser or margin-head state: only what inference needs. Written into a temporary directory and swapped
+// in durably (src/io/durable.ts), so a reader never sees half a model and a crash never leaves none. Version 1 directories (imageSize beside the network config,
 // the fusion with its map geometry) are still read; their weights have the same names.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSafetensors, saveSafetensors } from '../nn/safetensors.js';
+import { readableDir, writeDirDurably, writeFileSynced } from '../io/durable.js';
+import { loadSafetensors, serializeSafetensors } from '../nn/safetensors.js';
 import * as torch from '../torch/index.js';
 import { CATFace, type EmbeddingKind, type ResolvedCATFaceConfig } from './catface.js';
 import { type FusionConfig, resolveFusionOptions } from './fusion-base.js';
@@ -134,28 +135,25 @@ export function resolveModelDir(dir?: string): string {
 export function saveModelDir(dir: string, model: CATFace, meta: ModelMeta, options: { float16?: boolean } = {}): ModelSpec {
   if (meta.defaultEmbedding === 'fused' && !model.fusion) throw new Error(`${dir}: defaultEmbedding 'fused' needs a model with a fusion`);
   const spec: ModelSpec = { format: MODEL_FORMAT, version: MODEL_FORMAT_VERSION, ...model.config, ...meta };
-  mkdirSync(dirname(dir), { recursive: true });
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
   const state = model.stateDict();
   const halves = new Map(options.float16 ? [...state].filter(([, v]) => v.isFloatingPoint).map(([k, v]) => [k, v.to('float16')]) : []);
   try {
-    saveSafetensors(join(tmp, WEIGHTS_FILE), new Map([...state].map(([k, v]) => [k, halves.get(k) ?? v])), { format: MODEL_FORMAT });
+    writeDirDurably(dir, (tmp) => {
+      const weights = new Map([...state].map(([k, v]) => [k, halves.get(k) ?? v]));
+      writeFileSynced(join(tmp, WEIGHTS_FILE), serializeSafetensors(weights, { format: MODEL_FORMAT }));
+      writeFileSynced(join(tmp, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
+    });
   } finally {
     torch.dispose([...halves.values()]);
   }
-  writeFileSync(join(tmp, SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
-  const old = `${dir}.old-${process.pid}`;
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
   return spec;
 }
 
 /** What a model directory's outputs depend on, for caches: its path and its files' sizes and modification times. */
-export function modelDirStamp(dir: string): string {
+export function modelDirStamp(requested: string): string {
+  const dir = readableDir(requested) ?? requested;
   const stamps = [SPEC_FILE, WEIGHTS_FILE].map((f) => {
+    if (!existsSync(join(dir, f))) throw new Error(`${dir}: not a complete catface model directory (no ${f})`);
     const s = statSync(join(dir, f));
     return `${f}:${s.size}:${s.mtimeMs}`;
   });
@@ -163,7 +161,8 @@ export function modelDirStamp(dir: string): string {
 }
 
 /** Reads a model directory: its spec and the model with its weights loaded, in eval mode (owned by the caller). */
-export function readModelDir(dir: string): { spec: ModelSpec; model: CATFace } {
+export function readModelDir(requested: string): { spec: ModelSpec; model: CATFace } {
+  const dir = readableDir(requested) ?? requested; // a save interrupted mid-swap left the previous model
   const specPath = join(dir, SPEC_FILE);
   if (!existsSync(specPath)) throw new Error(`${dir}: not a catface model directory (no ${SPEC_FILE}; train one with \`catface train\`)`);
   let parsed: unknown;

@@ -1,6 +1,7 @@
 // safetensors files: 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
-// then the raw little-endian tensor bytes. Written to a temp file and renamed, so a crash never leaves half a file.
-import { closeSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
+// then the raw little-endian tensor bytes. Written durably (src/io/durable.ts), so a crash never leaves half a file.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { writeFileDurably } from '../io/durable.js';
 import { fromBytes } from '../torch/creation.js';
 import type { DType, Tensor } from '../torch/tensor.js';
 
@@ -50,17 +51,15 @@ export function serializeSafetensors(tensors: Record<string, Tensor> | Map<strin
     offset += bytes.length;
   }
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8); // keep the data 8-byte aligned
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // keep the data 8-byte aligned (in UTF-8 bytes)
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   return Buffer.concat([head, Buffer.from(json), ...chunks]);
 }
 
-/** Writes a safetensors file atomically (temp file, then rename). */
+/** Writes a safetensors file durably (temp file, fsync, rename). */
 export function saveSafetensors(path: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Metadata): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, serializeSafetensors(tensors, metadata));
-  renameSync(tmp, path);
+  writeFileDurably(path, serializeSafetensors(tensors, metadata));
 }
 
 export interface SafetensorsContent {
@@ -87,6 +86,7 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   const dataStart = 8 + headerLength;
   const tensors = new Map<string, Tensor>();
   const metadata = (header.__metadata__ as Metadata | undefined) ?? {};
+  const ranges: { name: string; begin: number; end: number }[] = [];
   try {
     for (const [name, info] of Object.entries(header)) {
       if (name === '__metadata__') continue;
@@ -103,7 +103,16 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
           `${source}: tensor '${name}' data_offsets [${begin}, ${end}] do not match shape [${shape}] of ${dtype} or exceed the file`,
         );
       }
+      ranges.push({ name, begin, end });
       tensors.set(name, fromBytes(bytes.subarray(dataStart + begin, dataStart + end), dt, shape));
+    }
+    ranges.sort((a, b) => a.begin - b.begin);
+    for (let i = 1; i < ranges.length; i++) {
+      const [prev, cur] = [ranges[i - 1], ranges[i]];
+      if (cur.begin < prev.end)
+        throw new Error(
+          `${source}: tensors '${prev.name}' and '${cur.name}' overlap (data_offsets [${prev.begin}, ${prev.end}] and [${cur.begin}, ${cur.end}])`,
+        );
     }
   } catch (err) {
     for (const t of tensors.values()) t.dispose();

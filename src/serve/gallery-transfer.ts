@@ -1,8 +1,9 @@
 // Gallery export/import as a folder of two files: `gallery.json` (format, model, identities with metadata,
 // and one entry per face: its identity and quality) and `embeddings.safetensors` (`embeddings` [faces, D]
 // float32, rows in the JSON's face order). Written into a temporary folder, then renamed.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeDirDurably, writeFileSynced } from '../io/durable.js';
 import { parseSafetensors, serializeSafetensors } from '../nn/safetensors.js';
 import * as torch from '../torch/index.js';
 import type { Gallery } from './gallery.js';
@@ -31,19 +32,16 @@ export function exportGallery(gallery: Gallery, dir: string): { identities: numb
     identities: identities.map(({ id, metadata, createdAt }) => ({ id, metadata, createdAt })),
     faces: faces.map((f) => ({ identity: f.identityId, quality: f.quality })),
   };
-  mkdirSync(dirname(dir), { recursive: true });
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
   const tensor = torch.fromTypedArray(matrix, [faces.length, dim]);
   try {
-    writeFileSync(join(tmp, 'embeddings.safetensors'), serializeSafetensors({ embeddings: tensor }, { format: FORMAT }));
+    // swapped in whole (src/io/durable.ts): a crash never leaves half an export, nor no export
+    writeDirDurably(dir, (tmp) => {
+      writeFileSynced(join(tmp, 'embeddings.safetensors'), serializeSafetensors({ embeddings: tensor }, { format: FORMAT }));
+      writeFileSynced(join(tmp, 'gallery.json'), `${JSON.stringify(json, null, 1)}\n`);
+    });
   } finally {
     tensor.dispose();
   }
-  writeFileSync(join(tmp, 'gallery.json'), `${JSON.stringify(json, null, 1)}\n`);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
   return { identities: identities.length, faces: faces.length };
 }
 

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { threadsEnvProblem } from './threads-env.js';
 
 export type DType =
   | 'float32'
@@ -85,6 +86,8 @@ function findAddon(): string {
   );
 }
 
+const threadsProblem = threadsEnvProblem();
+if (threadsProblem) throw new RangeError(threadsProblem);
 export const addon: Addon = createRequire(import.meta.url)(findAddon()) as Addon;
 
 type Wrap = (raw: unknown) => unknown;

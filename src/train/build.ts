@@ -15,8 +15,8 @@ import type { TrainConfig } from './config.js';
 export interface TrainModules {
   /** The network and the fusion: what the model directory saves. */
   model: CATFace;
-  /** The frozen pretrained network (dlib backbone with loss.lambdaTeacher > 0), or null. */
-  teacher: DlibResNet | null;
+  /** The frozen pretrained network (dlib backbone with loss.lambdaTeacher > 0); absent otherwise. */
+  teacher?: DlibResNet;
   frHead: MarginHead;
   fusedHead: MarginHead;
 }
@@ -61,5 +61,5 @@ export function buildModules(config: TrainConfig, classes: number): TrainModules
     h: config.loss.h,
     ...(config.loss.margin === null ? {} : { margin: config.loss.margin }),
   };
-  return { model, teacher, frHead: new MarginHead(margin), fusedHead: new MarginHead(margin) };
+  return { model, ...(teacher ? { teacher } : {}), frHead: new MarginHead(margin), fusedHead: new MarginHead(margin) };
 }

@@ -1,9 +1,10 @@
 // Training checkpoints: one directory per saved step, `<runDir>/checkpoints/step-00001234/`, holding
 // safetensors files of named tensors (weights, optimiser buffers) and `state.json` (step, RNG, loader and
 // degrader positions, optimiser scalars…). A checkpoint is written into a temporary directory, every file
-// fsync'ed, then renamed into place, so a kill -9 at any moment leaves either the whole checkpoint or none.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+// fsync'ed, then swapped into place (src/io/durable.ts), so a kill -9 at any moment leaves the whole checkpoint or none.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeDirDurably, writeFileSynced } from '../io/durable.js';
 import { loadSafetensors, serializeSafetensors } from '../nn/safetensors.js';
 import type { Tensor } from '../torch/index.js';
 
@@ -17,27 +18,6 @@ export interface CheckpointContent {
 
 const PREFIX = 'step-';
 const STATE_FILE = 'state.json';
-
-function writeDurably(path: string, bytes: Uint8Array | string): void {
-  const fd = openSync(path, 'w');
-  try {
-    const data = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-    let written = 0;
-    while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export function checkpointsDir(runDir: string): string {
   return join(runDir, 'checkpoints');
@@ -65,22 +45,17 @@ export function writeCheckpoint(runDir: string, content: CheckpointContent, keep
   const dir = checkpointsDir(runDir);
   mkdirSync(dir, { recursive: true });
   const final = join(dir, stepDirName(content.step));
-  const tmp = join(dir, `.tmp-${stepDirName(content.step)}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  for (const [name, tensors] of Object.entries(content.tensors)) {
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`writeCheckpoint: bad tensor group name '${name}'`);
-    writeDurably(join(tmp, `${name}.safetensors`), serializeSafetensors(tensors));
-  }
-  // state.json last: its presence marks a complete checkpoint even if a rename were not atomic
-  writeDurably(
-    join(tmp, STATE_FILE),
-    `${JSON.stringify({ step: content.step, groups: Object.keys(content.tensors), ...content.state })}\n`,
-  );
-  fsyncDir(tmp);
-  rmSync(final, { recursive: true, force: true });
-  renameSync(tmp, final);
-  fsyncDir(dir);
+  writeDirDurably(final, (tmp) => {
+    for (const [name, tensors] of Object.entries(content.tensors)) {
+      if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`writeCheckpoint: bad tensor group name '${name}'`);
+      writeFileSynced(join(tmp, `${name}.safetensors`), serializeSafetensors(tensors));
+    }
+    // state.json last: its presence marks a complete checkpoint even if a rename were not atomic
+    writeFileSynced(
+      join(tmp, STATE_FILE),
+      `${JSON.stringify({ step: content.step, groups: Object.keys(content.tensors), ...content.state })}\n`,
+    );
+  });
   pruneCheckpoints(runDir, keep);
   return final;
 }
@@ -91,8 +66,8 @@ function pruneCheckpoints(runDir: string, keep: number): void {
   for (const step of steps.slice(0, Math.max(0, steps.length - keep)))
     rmSync(join(dir, stepDirName(step)), { recursive: true, force: true });
   for (const name of readdirSync(dir)) {
-    // leftovers of runs killed mid-write (other pids; ours was renamed already)
-    if (name.startsWith('.tmp-')) rmSync(join(dir, name), { recursive: true, force: true });
+    // leftovers of runs killed mid-write (hidden temp folders and a swapped-out previous copy)
+    if (name.startsWith('.') || name.endsWith('.previous')) rmSync(join(dir, name), { recursive: true, force: true });
   }
 }
 

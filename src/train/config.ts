@@ -2,7 +2,7 @@
 // with the SPEC's value as default. `parseTrainConfig` validates a parsed JSON value and names the bad field.
 // Defaults of what a module builds (network, fusion, margin head, distillation, loader, degradations) are that
 // module's own constants, shown here, never restated.
-import { readFileSync } from 'node:fs';
+import { readInputFile } from '../data/files.js';
 import { LOADER_DEFAULTS } from '../data/loader/loader.js';
 import { SAMPLER_DEFAULTS } from '../data/loader/sampler.js';
 import { DEFAULT_ATTRIBUTES } from '../data/readers/attributes.js';
@@ -35,11 +35,12 @@ import {
 
 const optimSchema = (doc: string) =>
   object(doc, {
-    lr: number('initial learning rate (SPEC §7: 0.1)', { default: 0.1, above: 0 }),
+    lr: number('initial learning rate (SPEC §7: 0.1)', { default: 0.1, above: 0, max: 100 }),
     momentum: number('SGD momentum', { default: 0.9, min: 0, max: 1 }),
     weightDecay: number('weight decay on conv/linear weights; none on 1-D parameters (BatchNorm, biases, PReLU)', {
       default: 5e-4,
       min: 0,
+      max: 1,
     }),
     milestones: numbers('steps (counted within the stage) at which the learning rate is multiplied by gamma', {
       default: [],
@@ -47,30 +48,48 @@ const optimSchema = (doc: string) =>
       min: 1,
       ascending: true,
     }),
-    gamma: number('learning-rate factor at each milestone', { default: 0.1, above: 0 }),
-    warmupSteps: int('linear learning-rate warm-up from lr/warmupSteps to lr over this many steps (0: none)', { default: 0, min: 0 }),
-    clipGradNorm: nullable(number('clip the global gradient L2 norm to this value (null: no clipping)', { above: 0 }), { default: null }),
+    gamma: number('learning-rate factor at each milestone', { default: 0.1, above: 0, max: 100 }),
+    warmupSteps: int('linear learning-rate warm-up from lr/warmupSteps to lr over this many steps (0: none)', {
+      default: 0,
+      min: 0,
+      max: 1e9,
+    }),
+    clipGradNorm: nullable(number('clip the global gradient L2 norm to this value (null: no clipping)', { above: 0, max: 1e9 }), {
+      default: null,
+    }),
   });
 
 export const trainConfigSchema = {
-  seed: int('seed of every random generator (weights, loader order, degradations, dropout)', { default: 0, min: 0 }),
-  threads: int('libtorch intra-op threads (0: leave as is, i.e. $CATFACE_THREADS or all cores)', { default: 0, min: 0 }),
+  seed: int('seed of every random generator (weights, loader order, degradations, dropout)', {
+    default: 0,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+  }),
+  threads: int('libtorch intra-op threads (0: leave as is, i.e. $CATFACE_THREADS or all cores)', { default: 0, min: 0, max: 256 }),
   outDir: string('run directory: checkpoints/, metrics.jsonl, model/ (the exported model)'),
   data: object('training data', {
     train: string('training set: a folder of identity folders (optionally with attributes.csv), or a .rec/.idx pair'),
     attributes: strings('attribute columns the SB branch predicts (SPEC §2)', { default: [...DEFAULT_ATTRIBUTES], minLength: 1 }),
-    imageSize: int('side of the aligned square input in pixels (SPEC §1: 112)', { default: MULTI_BRANCH_DEFAULTS.inputSize, min: 16 }),
-    workers: int('decode worker threads of the loader (0: decode on the main thread)', { default: LOADER_DEFAULTS.workers, min: 0 }),
+    imageSize: int('side of the aligned square input in pixels (SPEC §1: 112)', {
+      default: MULTI_BRANCH_DEFAULTS.inputSize,
+      min: 16,
+      max: 1024,
+    }),
+    workers: int('decode worker threads of the loader (0: decode on the main thread)', {
+      default: LOADER_DEFAULTS.workers,
+      min: 0,
+      max: 64,
+    }),
     sampling: string<'shuffled' | 'balanced'>('batch sampling: shuffled epochs, or balanced (imagesPerIdentity images of each identity)', {
       default: SAMPLER_DEFAULTS.mode,
       choices: ['shuffled', 'balanced'],
     }),
-    imagesPerIdentity: int('images per identity in balanced sampling', { default: SAMPLER_DEFAULTS.imagesPerIdentity, min: 1 }),
+    imagesPerIdentity: int('images per identity in balanced sampling', { default: SAMPLER_DEFAULTS.imagesPerIdentity, min: 1, max: 1000 }),
   }),
   validation: object('pair-verification validation during training', {
     pairs: nullable(string('pair list file or insightface .bin (null: no validation)'), { default: null }),
-    every: int('validate every N steps (0: only at the end of each stage)', { default: 0, min: 0 }),
-    folds: int('folds of the 10-fold protocol', { default: 10, min: 2 }),
+    every: int('validate every N steps (0: only at the end of each stage)', { default: 0, min: 0, max: 1e9 }),
+    folds: int('folds of the 10-fold protocol', { default: 10, min: 2, max: 100 }),
   }),
   model: object('the network (SPEC §2, §5)', {
     backbone: string<MultiBranchBackbone>("trunk and branches: insightface's IR-ResNet, or dlib's ResNet-34 (150 chips, 128-d embedding)", {
@@ -87,11 +106,12 @@ export const trainConfigSchema = {
       integer: true,
       min: 1,
     }),
-    embeddingSize: int('embedding dimension', { default: MULTI_BRANCH_DEFAULTS.embeddingSize, min: 2 }),
+    embeddingSize: int('embedding dimension', { default: MULTI_BRANCH_DEFAULTS.embeddingSize, min: 2, max: 8192 }),
     dropout: number('dropout of the embedding heads', { default: MULTI_BRANCH_DEFAULTS.dropout, min: 0, max: 0.99 }),
     attentionReduction: int('self-attention query/key size d = C / attentionReduction (SPEC §3: 8)', {
       default: MULTI_BRANCH_DEFAULTS.attentionReduction,
       min: 1,
+      max: 1024,
     }),
     shortcut: string<'conv' | 'subsample'>('shortcut of stride-2 blocks keeping their width: conv (insightface) or subsample (AdaFace)', {
       default: MULTI_BRANCH_DEFAULTS.shortcut,
@@ -101,9 +121,9 @@ export const trainConfigSchema = {
       default: FUSION_DEFAULTS.kind,
       choices: fusionKinds,
     }),
-    heads: int('heads of the dual cross-attention', { default: FUSION_DEFAULTS.heads, min: 1 }),
-    groups: int('channel groups of CAF', { default: FUSION_DEFAULTS.groups, min: 1 }),
-    expandRatio: int('MFFNL expansion ratio', { default: FUSION_DEFAULTS.expandRatio, min: 1 }),
+    heads: int('heads of the dual cross-attention', { default: FUSION_DEFAULTS.heads, min: 1, max: 256 }),
+    groups: int('channel groups of CAF', { default: FUSION_DEFAULTS.groups, min: 1, max: 8192 }),
+    expandRatio: int('MFFNL expansion ratio', { default: FUSION_DEFAULTS.expandRatio, min: 1, max: 64 }),
     frozen: strings('network parameter-name prefixes kept frozen in stage 1 (e.g. the early trunk: "stem", "trunk.0")', {
       default: [],
     }),
@@ -126,22 +146,23 @@ export const trainConfigSchema = {
         `margin m (null: the head's default per kind, ${Object.entries(MARGIN_HEAD_DEFAULTS.margin)
           .map(([kind, m]) => `${m} ${kind}`)
           .join(', ')})`,
-        { min: 0 },
+        { min: 0, max: 3.2 },
       ),
       { default: null },
     ),
-    scale: number('logit scale s', { default: MARGIN_HEAD_DEFAULTS.scale, above: 0 }),
-    h: number('AdaFace quality concentration h', { default: MARGIN_HEAD_DEFAULTS.h, above: 0 }),
-    lambdaFR: number('λ_FR', { default: 3, min: 0 }),
-    lambdaSB: number('λ_SB', { default: 1, min: 0 }),
-    lambdaDist: number('λ_dist', { default: 1, min: 0 }),
+    scale: number('logit scale s', { default: MARGIN_HEAD_DEFAULTS.scale, above: 0, max: 1024 }),
+    h: number('AdaFace quality concentration h', { default: MARGIN_HEAD_DEFAULTS.h, above: 0, max: 100 }),
+    lambdaFR: number('λ_FR', { default: 3, min: 0, max: 1e4 }),
+    lambdaSB: number('λ_SB', { default: 1, min: 0, max: 1e4 }),
+    lambdaDist: number('λ_dist', { default: 1, min: 0, max: 1e4 }),
     lambdaTeacher: number(
       "weight of the cosine distillation from the frozen pretrained network's HQ embedding to the LQ embedding (FR in stage 1, fused in stage 2); needs model.pretrained 'faceapi'",
-      { default: 0, min: 0 },
+      { default: 0, min: 0, max: 1e4 },
     ),
     marginMinImages: int('identities with fewer training images take no margin loss (their images still feed every other term)', {
       default: 1,
       min: 1,
+      max: 1e6,
     }),
     attributeWeights: nullable(numbers('λ_k per attribute (null: all 1)', { min: 0 }), { default: null }),
     distillDistance: string<DistillationDistance>('distillation distance', {
@@ -154,7 +175,7 @@ export const trainConfigSchema = {
     }),
   }),
   degrade: object("LQ twins (SPEC §6): the Degrader; every field and default is src/degrade's", {
-    seed: nullable(int("seed of the degradations (null: the run's seed)", { min: 0 }), { default: null }),
+    seed: nullable(int("seed of the degradations (null: the run's seed)", { min: 0, max: Number.MAX_SAFE_INTEGER }), { default: null }),
     turbulenceFraction: number('fraction of each batch degraded by turbulence (the rest by the unconstrained pipeline)', {
       default: defaultDegraderConfig.turbulenceFraction,
       min: 0,
@@ -168,27 +189,27 @@ export const trainConfigSchema = {
     adaface: nullable(sectionOf('AdaFace augmentations of the HQ images (null: off)', defaultAdaFaceConfig), { default: null }),
   }),
   stage1: object('stage 1: the multi-branch network', {
-    steps: int('optimiser steps (0: skip stage 1, e.g. when resuming from a stage-1 model)', { default: 1000, min: 0 }),
-    batchSize: int('HQ images per step (each with its LQ twin, so 2× through the network)', { default: 32, min: 2 }),
+    steps: int('optimiser steps (0: skip stage 1, e.g. when resuming from a stage-1 model)', { default: 1000, min: 0, max: 1e9 }),
+    batchSize: int('HQ images per step (each with its LQ twin, so 2× through the network)', { default: 32, min: 2, max: 65536 }),
     optim: optimSchema('SGD of stage 1 (SPEC §7)'),
   }),
   stage2: object('stage 2: CATF + fused head', {
-    steps: int('optimiser steps (0: no stage 2)', { default: 1000, min: 0 }),
-    batchSize: int('HQ images per step (with LQ twins)', { default: 32, min: 2 }),
+    steps: int('optimiser steps (0: no stage 2)', { default: 1000, min: 0, max: 1e9 }),
+    batchSize: int('HQ images per step (with LQ twins)', { default: 32, min: 2, max: 65536 }),
     freezeStage1: boolean('keep the stage-1 network frozen (SPEC §5 default); false fine-tunes everything', { default: true }),
     optim: optimSchema('SGD of stage 2'),
   }),
   checkpoint: object('checkpoints', {
-    every: int('save every N steps (0: only at the end of each stage)', { default: 500, min: 0 }),
-    keep: int('how many of the newest checkpoints to keep', { default: 3, min: 1 }),
+    every: int('save every N steps (0: only at the end of each stage)', { default: 500, min: 0, max: 1e9 }),
+    keep: int('how many of the newest checkpoints to keep', { default: 3, min: 1, max: 1000 }),
   }),
   log: object('progress output', {
     progress: string<ProgressMode>('progress display: auto (a live line on a terminal, periodic lines otherwise)', {
       default: 'auto',
       choices: ['auto', 'tty', 'lines', 'off'],
     }),
-    every: int('write a train record to metrics.jsonl every N steps', { default: 1, min: 1 }),
-    lineEverySeconds: number('seconds between progress lines when not on a terminal', { default: 10, min: 0 }),
+    every: int('write a train record to metrics.jsonl every N steps', { default: 1, min: 1, max: 1e9 }),
+    lineEverySeconds: number('seconds between progress lines when not on a terminal', { default: 10, min: 0, max: 86400 }),
   }),
 } satisfies Schema;
 
@@ -246,12 +267,7 @@ export function loadTrainConfig(path: string): TrainConfig {
 
 /** The parsed JSON of a config file, not yet validated (for callers that fill fields in first); errors name the file. */
 export function readConfigJson(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${path}: cannot read the config (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+  const text = readInputFile(path).toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text);

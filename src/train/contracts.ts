@@ -8,6 +8,8 @@ import type { Tensor } from '../torch/index.js';
 /** The stage-1 multi-branch network (SPEC §2): embedding, norm, attribute logits and both branches' taps. */
 export interface MultiBranchNetwork extends Module {
   forward(images: Tensor): MultiBranchOutput;
+  /** The branch taps alone, skipping the heads (what stage 2 fuses); networks without it run `forward`. */
+  forwardBranches?(images: Tensor): Pick<MultiBranchOutput, 'fr' | 'sb'>;
 }
 
 /** A stage-2 fusion with its fused head: branch maps → unit embedding and norm. */

@@ -1,8 +1,9 @@
 // The JSONL metrics log of a run: one JSON object per line ({"kind":"train","step":…,"loss":…}). Appended as the
 // run goes; on resume the records after the checkpoint's step (written by the killed process, and possibly a
 // half-written last line) are dropped, so the log reads as one uninterrupted run.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileDurably } from '../io/durable.js';
 
 export interface MetricsRecord {
   kind: string;
@@ -23,9 +24,7 @@ export class MetricsLog {
   truncateAfter(step: number): void {
     if (!existsSync(this.path)) return;
     const kept = readMetrics(this.path).filter((r) => r.step <= step);
-    const tmp = `${this.path}.tmp-${process.pid}`;
-    writeFileSync(tmp, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    renameSync(tmp, this.path);
+    writeFileDurably(this.path, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
   }
 }
 

@@ -6,6 +6,7 @@ import { Loader } from '../data/loader/loader.js';
 import { readImageFolder } from '../data/readers/image-folder.js';
 import { readRecordIO } from '../data/readers/recordio.js';
 import { Degrader } from '../degrade/degrader.js';
+import { assertSeparate } from '../io/separate-paths.js';
 import type { DlibResNet } from '../models/dlib-resnet.js';
 import type { Fusion } from '../models/fusion-base.js';
 import { saveModelDir } from '../models/model-dir.js';
@@ -15,11 +16,15 @@ import { buildModules, type TrainModules } from './build.js';
 import { degraderConfig, type TrainConfig } from './config.js';
 import type { EmbeddingTeacher } from './contracts.js';
 import { makeStageOptimizer } from './optimizer.js';
+import { PreflightError, preflight } from './preflight.js';
+import { claimRunDir } from './run-identity.js';
 import { type Stage, type TrainResult, train } from './trainer.js';
 import { makePairValidator } from './validation.js';
 
 export interface RunOptions {
   resume?: boolean;
+  /** Start over in a directory holding an earlier run, or resume with a config that differs from its own. */
+  force?: boolean;
   stopAfter?: number;
   stream?: NodeJS.WriteStream;
 }
@@ -41,10 +46,29 @@ export function dlibTeacher(dlib: DlibResNet): EmbeddingTeacher {
   };
 }
 
-/** Reads the training set named by data.train: a RecordIO .rec (with its .idx) or an image folder. */
+/**
+ * Reads the training set named by data.train: a RecordIO .rec (with its .idx) or an image folder. Bad rows are
+ * skipped into the dataset's report, which the pre-flight turns into one list of problems.
+ */
 export function readTrainingSet(config: TrainConfig) {
   const path = config.data.train;
-  return path.endsWith('.rec') ? readRecordIO(path) : readImageFolder(path, { attributes: config.data.attributes });
+  return path.endsWith('.rec')
+    ? readRecordIO(path, { onError: 'skip' })
+    : readImageFolder(path, { attributes: config.data.attributes, onError: 'skip' });
+}
+
+/** Runs the pre-flight, printing its warnings; throws one PreflightError listing every problem. */
+async function checkBeforeTraining(dataset: FaceDataset, config: TrainConfig, stream: NodeJS.WriteStream): Promise<void> {
+  const live = stream.isTTY && config.log.progress !== 'off';
+  const result = await preflight(dataset, config, (done, total) => {
+    if (live && (done % 64 === 0 || done === total)) stream.write(`\rpre-flight: decoded ${done}/${total} images`);
+  });
+  if (live && result.checked > 0) stream.write('\n');
+  for (const warning of result.warnings) stream.write(`warning: ${warning}\n`);
+  if (result.problems.length > 0)
+    throw new PreflightError(
+      `pre-flight found ${result.problems.length} problem(s) in ${config.data.train}; nothing was trained:\n  ${result.problems.join('\n  ')}`,
+    );
 }
 
 /**
@@ -63,9 +87,21 @@ export function withMarginLabels(dataset: FaceDataset, minImages: number): { dat
 }
 
 export async function runTraining(config: TrainConfig, options: RunOptions = {}): Promise<RunResult> {
+  const inputs = [
+    { role: 'data.train', path: config.data.train },
+    ...(config.validation.pairs ? [{ role: 'validation.pairs', path: config.validation.pairs }] : []),
+    ...(config.model.pretrained && config.model.pretrained !== 'faceapi'
+      ? [{ role: 'model.pretrained', path: config.model.pretrained }]
+      : []),
+  ];
+  // the run writes only its own entries into outDir (run-identity.ts), so data kept inside it is safe
+  assertSeparate([{ role: 'outDir', path: config.outDir }], inputs, true);
+  const startRun = claimRunDir(config, { resume: options.resume ?? false, force: options.force ?? false });
   if (config.threads > 0) torch.setNumThreads(config.threads);
   torch.manualSeed(config.seed);
   const read = readTrainingSet(config);
+  await checkBeforeTraining(read, config, options.stream ?? process.stderr);
+  startRun();
   const missing = config.data.attributes.filter((name) => !read.attributeNames.includes(name));
   if (missing.length > 0) {
     throw new Error(
@@ -132,7 +168,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         provenance: { steps: result.step, classes, identities: dataset.classes.length, trainedAt: new Date().toISOString() },
       });
     }
-    return { ...result, modelDir, modules };
+    // the teacher is freed below: the caller gets the modules it owns
+    const { teacher: _, ...owned } = modules;
+    return { ...result, modelDir, modules: owned };
   } finally {
     await loader.close();
     degrader.dispose();

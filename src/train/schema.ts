@@ -262,6 +262,15 @@ export function schemaDefaults(schema: Schema): Record<string, unknown> {
 }
 
 /** One line per field: `path  type  default  doc` — the reference printed by `catface train --schema`. */
+/** `, 0–1024`, `, > 0 and ≤ 100` … for numeric fields; '' for the rest. */
+function describeRange(field: Field): string {
+  if (field.kind !== 'number' && field.kind !== 'numbers') return '';
+  const low = field.kind === 'number' && field.above !== undefined ? `> ${field.above}` : field.min !== undefined ? `≥ ${field.min}` : '';
+  const max = field.kind === 'number' ? field.max : undefined;
+  if (field.kind === 'number' && field.min !== undefined && max !== undefined) return `, ${field.min}–${max}`;
+  return low || max !== undefined ? `, ${[low, max !== undefined ? `≤ ${max}` : ''].filter(Boolean).join(' and ')}` : '';
+}
+
 export function describeSchema(schema: Schema, prefix = ''): string[] {
   const lines: string[] = [];
   for (const [key, field] of Object.entries(schema)) {
@@ -278,7 +287,8 @@ export function describeSchema(schema: Schema, prefix = ''): string[] {
           ? field.choices.join('|')
           : field.kind;
     const fallback = field.default === undefined ? 'required' : `default ${JSON.stringify(field.default)}`;
-    lines.push(`${path}  (${type}, ${fallback})  ${field.doc}`);
+    const range = describeRange(field.kind === 'nullable' ? field.inner : field);
+    lines.push(`${path}  (${type}${range}, ${fallback})  ${field.doc}`);
   }
   return lines;
 }

@@ -94,7 +94,11 @@ export function stage2Loss(
   teacher: { network: EmbeddingTeacher; weight: number } | null = null,
 ): Tensor {
   const images = torch.cat([batch.hq, batch.lq]);
-  const out = frozen ? torch.noGrad(() => network.forward(images)) : network.forward(images);
+  // Frozen, the stage-1 heads neither enter this loss nor update (eval mode): skip their work. Unfrozen, their
+  // BatchNorm statistics follow the moving trunk, so they run.
+  const out = frozen
+    ? torch.noGrad(() => (network.forwardBranches ? network.forwardBranches(images) : network.forward(images)))
+    : network.forward(images);
   const fused = fusion.forward(out.fr.map, out.sb.map);
   const margin = labelledMargin(fusedHead, fused.embedding, fused.norm, torch.cat([batch.labels, batch.labels]));
   if (!teacher || teacher.weight === 0) return margin;

@@ -1,14 +1,16 @@
 // `catface align`: detect and align every image of a folder tree into a cache of size×size PNGs with the
 // same relative layout, a manifest (source, box, landmarks, score) and a report of images with no face or
 // that failed. A re-run skips what the manifest says is done (aligned or no face) and retries failures.
-import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
+import { writeFileDurably } from '../../io/durable.js';
+import { claimFolder, OWNER_FILE, recordFolder } from '../../io/owned-folder.js';
+import { assertSeparate } from '../../io/separate-paths.js';
+import { WorkerPool } from '../../io/worker-pool.js';
 import { DEFAULT_MAX_PIXELS } from '../decode.js';
 import { BadInputReport, DataError } from '../errors.js';
-import { writeFileAtomic } from '../files.js';
-import { listImageTree } from '../readers/image-folder.js';
+import { listImageTree, requireFolder } from '../readers/image-folder.js';
 import type { AlignmentTemplate } from './align-face.js';
 import { type AlignReply, type AlignRequest, alignOne } from './align-worker.js';
 import { FaceDetector } from './detect.js';
@@ -42,6 +44,8 @@ export interface AlignFolderOptions {
   workers?: number;
   minScore?: number;
   maxPixels?: number;
+  /** Write into a non-empty folder catface did not make (its files are left alone). */
+  force?: boolean;
   /** Keep only the sources (relative paths) this accepts. */
   filter?: (source: string) => boolean;
   onProgress?: (done: number, total: number) => void;
@@ -80,13 +84,33 @@ function readManifest(path: string, size: number, template: AlignmentTemplate): 
 }
 
 function writeManifest(out: string, manifest: AlignManifest): void {
-  writeFileAtomic(join(out, MANIFEST), `${JSON.stringify(manifest)}\n`);
+  writeFileDurably(join(out, MANIFEST), `${JSON.stringify(manifest)}\n`);
   const lines = [
     `# ${manifest.entries.length} aligned, ${manifest.noFace.length} without a face, ${manifest.failed.length} failed`,
     ...manifest.noFace.map((s) => `no face: ${s}`),
     ...manifest.failed.map((f) => `failed: ${f.source}: ${f.reason}`),
   ];
-  writeFileAtomic(join(out, REPORT), `${lines.join('\n')}\n`);
+  writeFileDurably(join(out, REPORT), `${lines.join('\n')}\n`);
+}
+
+/**
+ * The output (relative .png path) of each source. Two sources that would land on one name (`x.jpg` and `x.png`)
+ * are refused before anything is written, naming both: keeping one would silently lose the other.
+ */
+function outputNames(inRoot: string, sources: string[]): Map<string, string> {
+  const outputs = new Map<string, string>();
+  const byOutput = new Map<string, string>();
+  const clashes: string[] = [];
+  for (const source of sources) {
+    const output = source.replace(/\.[^./]+$/, '.png');
+    const other = byOutput.get(output);
+    if (other !== undefined) clashes.push(`${join(inRoot, other)} and ${join(inRoot, source)} would both be written to ${output}`);
+    byOutput.set(output, source);
+    outputs.set(source, output);
+  }
+  if (clashes.length > 0)
+    throw new DataError(inRoot, `${clashes.length} name collision(s); rename one file of each pair:\n  ${clashes.join('\n  ')}`);
+  return outputs;
 }
 
 /** Runs requests on `workers` threads (or on this thread), calling `onReply` as each finishes. */
@@ -97,44 +121,52 @@ async function runPool(requests: AlignRequest[], workers: number, minScore: numb
     for (const request of requests) onReply(await alignOne(request, () => detector));
     return;
   }
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(workers, requests.length) }, () => {
-      const worker = new Worker(new URL('./align-worker.js', import.meta.url));
-      return new Promise<void>((resolve, reject) => {
-        const feed = () => {
-          if (next < requests.length) worker.postMessage(requests[next++]);
-          else void worker.terminate().then(() => resolve());
-        };
-        worker.on('message', (reply: AlignReply) => {
-          onReply(reply);
-          feed();
-        });
-        worker.on('error', reject);
-        feed();
-      });
-    }),
-  );
+  const pool = new WorkerPool<AlignRequest, AlignReply>(new URL('./align-worker.js', import.meta.url), Math.min(workers, requests.length));
+  try {
+    await Promise.all(
+      requests.map((request) =>
+        pool.run(request).then(
+          (reply) => onReply({ ...reply, id: request.id }),
+          (error: Error) => onReply({ id: request.id, kind: 'failed', reason: `not aligned: the align ${error.message}` }),
+        ),
+      ),
+    );
+  } finally {
+    await pool.close();
+  }
 }
 
 /** Aligns the images under `inRoot` into `outRoot` (see the file comment). */
 export async function alignFolder(inRoot: string, outRoot: string, options: AlignFolderOptions = {}): Promise<AlignSummary> {
   const size = options.size ?? 112;
-  if (!existsSync(inRoot) || !statSync(inRoot).isDirectory()) throw new DataError(inRoot, 'not a directory');
+  requireFolder(inRoot);
+  assertSeparate([{ role: 'output folder', path: outRoot }], [{ role: 'input folder', path: inRoot }]);
+  // a cache written before ownership records existed is recognised by its manifest
+  const legacyCache = !existsSync(join(outRoot, OWNER_FILE)) && existsSync(join(outRoot, MANIFEST));
+  const folder = claimFolder(outRoot, 'align', options.force || legacyCache);
   const start = performance.now();
   const report = new BadInputReport();
   const template = options.template ?? 'arcface';
   const manifest = readManifest(join(outRoot, MANIFEST), size, template);
-  const done = new Set([...manifest.entries.map((e) => e.source), ...manifest.noFace]);
   const sources = listImageTree(inRoot, report)
     .map((path) => relative(inRoot, path))
     .filter((source) => !options.filter || options.filter(source));
+  if (sources.length === 0 && !options.filter) throw new DataError(inRoot, 'no images found in this folder tree');
+  const outputs = outputNames(inRoot, sources);
+  if (!options.filter) {
+    // sources gone from the input since the last run: their crops are stale (recordFolder deletes them)
+    const present = new Set(sources);
+    manifest.entries = manifest.entries.filter((e) => present.has(e.source));
+    manifest.noFace = manifest.noFace.filter((s) => present.has(s));
+    manifest.failed = manifest.failed.filter((f) => present.has(f.source));
+  }
+  const done = new Set([...manifest.entries.map((e) => e.source), ...manifest.noFace]);
   const todo = sources.filter((s) => !done.has(s));
   manifest.failed = manifest.failed.filter((f) => !todo.includes(f.source));
   const requests: AlignRequest[] = todo.map((source, id) => ({
     id,
     source: join(inRoot, source),
-    output: join(outRoot, source.replace(/\.[^./]+$/, '.png')),
+    output: join(outRoot, outputs.get(source) as string),
     size,
     template,
     minScore: options.minScore ?? 0.3,
@@ -162,7 +194,12 @@ export async function alignFolder(inRoot: string, outRoot: string, options: Alig
   manifest.entries.sort((a, b) => a.source.localeCompare(b.source, 'en', { numeric: true }));
   writeManifest(outRoot, manifest);
   // Identity attributes carry over, so the cache reads as an image folder like its source.
-  if (existsSync(join(inRoot, 'attributes.csv'))) copyFileSync(join(inRoot, 'attributes.csv'), join(outRoot, 'attributes.csv'));
+  const owned = [MANIFEST, REPORT, ...manifest.entries.map((e) => e.output)];
+  if (existsSync(join(inRoot, 'attributes.csv'))) {
+    writeFileDurably(join(outRoot, 'attributes.csv'), readFileSync(join(inRoot, 'attributes.csv')));
+    owned.push('attributes.csv');
+  }
+  recordFolder(folder, owned);
   return {
     manifest,
     processed: todo.length,

@@ -1,9 +1,9 @@
 // Worker thread of `alignFolder`: one Human detector per thread (tfjs wasm is single-threaded in Node).
-import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
+import { writeFileDurably } from '../../io/durable.js';
 import { DataError } from '../errors.js';
-import { writeFileAtomic } from '../files.js';
+import { readInputFile } from '../files.js';
 import type { AlignmentTemplate } from './align-face.js';
 import { detectAndAlign } from './align-image.js';
 import { FaceDetector } from './detect.js';
@@ -29,12 +29,7 @@ let detector: Promise<FaceDetector> | undefined;
 /** Detects, aligns and writes one image; shared by the worker and the in-thread path. */
 export async function alignOne(request: AlignRequest, getDetector: () => Promise<FaceDetector>): Promise<AlignReply> {
   try {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(request.source);
-    } catch {
-      throw new DataError(request.source, 'file not found or unreadable');
-    }
+    const bytes = readInputFile(request.source);
     const outcome = await detectAndAlign(
       await getDetector(),
       bytes,
@@ -46,7 +41,7 @@ export async function alignOne(request: AlignRequest, getDetector: () => Promise
     const png = await sharp(outcome.aligned.pixels, { raw: { width: request.size, height: request.size, channels: 3 } })
       .png()
       .toBuffer();
-    writeFileAtomic(request.output, png);
+    writeFileDurably(request.output, png);
     return { id: request.id, kind: 'aligned', box: outcome.face.box, landmarks: outcome.face.landmarks, score: outcome.face.score };
   } catch (error) {
     return { id: request.id, kind: 'failed', reason: error instanceof DataError ? error.reason : String(error) };

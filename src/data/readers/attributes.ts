@@ -1,7 +1,9 @@
 // Soft-biometric attribute tables: choosing attributes by column name, and the `attributes.csv` of an image
 // folder (`identity,<attr1>,<attr2>,…` with 1/0 — or CelebA-style 1/−1 — per identity).
+
+import { writeFileDurably } from '../../io/durable.js';
 import { DataError } from '../errors.js';
-import { readTextLines, writeFileAtomic } from '../files.js';
+import { readTextLines } from '../files.js';
 
 /** SPEC §2's default attributes (CelebA column names). */
 export const DEFAULT_ATTRIBUTES = ['Male', 'Big_Nose', 'Chubby', 'Narrow_Eyes', 'Bald'] as const;
@@ -50,14 +52,22 @@ export function readAttributesCsv(file: string, requested?: readonly string[]): 
   return { names, rows };
 }
 
-/** Writes an `attributes.csv` (0/1 values). */
+/**
+ * Writes an `attributes.csv` (0/1 values). The format has no quoting, so an identity name the reader would
+ * split or trim (a comma, a line break, surrounding spaces) is refused by name rather than written wrong.
+ */
 export function writeAttributesCsv(file: string, table: AttributeTable): void {
-  for (const name of table.names) if (/[,\s]/.test(name)) throw new RangeError(`writeAttributesCsv: bad column name '${name}'`);
+  for (const name of table.names) if (/[,\s]/.test(name)) throw new DataError(file, `attribute name '${name}' has a comma or space`);
   const lines = [['identity', ...table.names].join(',')];
   for (const [identity, values] of table.rows) {
+    if (identity === '' || /[,\r\n]/.test(identity) || identity.trim() !== identity)
+      throw new DataError(
+        file,
+        `identity ${JSON.stringify(identity)} cannot be written: names must not be empty, hold a comma or line break, or start/end with a space`,
+      );
     if (values.length !== table.names.length)
       throw new RangeError(`writeAttributesCsv: identity '${identity}' has ${values.length} values`);
     lines.push([identity, ...values.map((v) => (v ? 1 : 0))].join(','));
   }
-  writeFileAtomic(file, `${lines.join('\n')}\n`);
+  writeFileDurably(file, `${lines.join('\n')}\n`);
 }

@@ -4,9 +4,10 @@
 // looked for in the root and in the official `Anno/`, `Eval/`, `Img/` sub-folders.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileDurably } from '../../io/durable.js';
 import type { FaceDataset, FaceSample } from '../dataset.js';
 import { BadInputReport, DataError, handleBadInput, type OnError } from '../errors.js';
-import { readTextLines, writeFileAtomic } from '../files.js';
+import { readTextLines } from '../files.js';
 import { DEFAULT_ATTRIBUTES, parseAttributeValue, selectAttributeColumns } from './attributes.js';
 
 export type CelebAPartition = 'train' | 'val' | 'test' | 'all';
@@ -121,8 +122,8 @@ export interface CelebAEntry {
 /** Writes the three CelebA annotation files in the published format (for fixtures and re-packing). */
 export function writeCelebAAnnotations(root: string, attributeNames: string[], entries: CelebAEntry[]): void {
   const codes = { train: 0, val: 1, test: 2 };
-  writeFileAtomic(join(root, 'identity_CelebA.txt'), entries.map((e) => `${e.file} ${e.identity}\n`).join(''));
-  writeFileAtomic(join(root, 'list_eval_partition.txt'), entries.map((e) => `${e.file} ${codes[e.partition]}\n`).join(''));
+  writeFileDurably(join(root, 'identity_CelebA.txt'), entries.map((e) => `${e.file} ${e.identity}\n`).join(''));
+  writeFileDurably(join(root, 'list_eval_partition.txt'), entries.map((e) => `${e.file} ${codes[e.partition]}\n`).join(''));
   const body = entries.map((e) => `${e.file} ${e.attributes.map((v) => (v > 0 ? ' 1' : '-1')).join(' ')}\n`).join('');
-  writeFileAtomic(join(root, 'list_attr_celeba.txt'), `${entries.length}\n${attributeNames.join(' ')} \n${body}`);
+  writeFileDurably(join(root, 'list_attr_celeba.txt'), `${entries.length}\n${attributeNames.join(' ')} \n${body}`);
 }

@@ -2,8 +2,9 @@
 // "name n1 n2" and `pairs` mismatched lines "name1 n1 name2 n2") and plain lists "pathA pathB same(1/0)".
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { writeFileDurably } from '../../io/durable.js';
 import { BadInputReport, DataError, handleBadInput, type OnError } from '../errors.js';
-import { readTextLines, writeFileAtomic } from '../files.js';
+import { readTextLines } from '../files.js';
 
 export interface FacePair {
   a: string;
@@ -116,7 +117,7 @@ export function writePairList(file: string, pairs: Pick<FacePair, 'a' | 'b' | 's
   for (const p of pairs) {
     if (/\s/.test(p.a) || /\s/.test(p.b)) throw new RangeError(`writePairList: path with whitespace: "${p.a}" / "${p.b}"`);
   }
-  writeFileAtomic(file, pairs.map((p) => `${p.a} ${p.b} ${p.same ? 1 : 0}\n`).join(''));
+  writeFileDurably(file, pairs.map((p) => `${p.a} ${p.b} ${p.same ? 1 : 0}\n`).join(''));
 }
 
 export interface LfwPairEntry {
@@ -134,5 +135,5 @@ export function writeLfwPairs(file: string, folds: number, perFold: number, entr
   const lines = entries.map((e) =>
     e.same ? `${e.nameA}\t${e.numberA}\t${e.numberB}` : `${e.nameA}\t${e.numberA}\t${e.nameB}\t${e.numberB}`,
   );
-  writeFileAtomic(file, `${folds}\t${perFold}\n${lines.join('\n')}\n`);
+  writeFileDurably(file, `${folds}\t${perFold}\n${lines.join('\n')}\n`);
 }

@@ -5,10 +5,11 @@
 // id2 u64} — followed by `flag` float32 labels when flag > 0 — then the encoded image. insightface's packs
 // start with header record 0 whose labels are [first identity record, end of identity records]; images are
 // records 1…N and identity records N+1… hold each identity's [start, end) image range.
-import { closeSync, existsSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { commitFile, tempPathBeside, writeFileDurably } from '../../io/durable.js';
 import type { FaceDataset, FaceSample } from '../dataset.js';
 import { BadInputReport, DataError, handleBadInput, type OnError } from '../errors.js';
-import { readRange, readTextLines, writeFileAtomic } from '../files.js';
+import { readRange, readTextLines } from '../files.js';
 
 const MAGIC = 0xced7230a;
 const IR_HEADER_BYTES = 24;
@@ -46,6 +47,32 @@ function readRecordAt(fd: number, path: string, offset: number): Buffer {
     parts.push(magicBytes);
   }
   return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
+
+/**
+ * The (first) label of the image record at `offset`, reading only its header: opening a pack must not read
+ * every image. The record's length is still checked against the file's size.
+ */
+function readLabelAt(fd: number, path: string, offset: number, fileSize: number, where: string): number {
+  const head = readRange(fd, path, offset, 8);
+  const magic = head.readUInt32LE(0);
+  if (magic !== MAGIC)
+    throw new DataError(
+      path,
+      `no RecordIO magic at offset ${offset} (found 0x${magic.toString(16)}); wrong offset in the .idx or not a .rec file`,
+    );
+  const cflag = head.readUInt32LE(4) >>> 29;
+  const length = head.readUInt32LE(4) & LENGTH_MASK;
+  if (offset + 8 + length > fileSize)
+    throw new DataError(path, `truncated: ${where} needs ${length} bytes at offset ${offset + 8}, the file has ${fileSize}`);
+  // a header split by an embedded magic word (a short first part) is read whole
+  if (cflag !== 0 && length < IR_HEADER_BYTES + 4) return unpackRecord(readRecordAt(fd, path, offset), where).header.label[0];
+  if (length < IR_HEADER_BYTES) throw new DataError(where, `record of ${length} bytes is shorter than its 24-byte header`);
+  const first = readRange(fd, path, offset + 8, Math.min(length, IR_HEADER_BYTES + 4));
+  const flag = first.readUInt32LE(0);
+  if (flag === 0) return first.readFloatLE(4);
+  if (length < IR_HEADER_BYTES + 4 * flag) throw new DataError(where, `header says ${flag} labels but the record has ${length} bytes`);
+  return first.readFloatLE(IR_HEADER_BYTES);
 }
 
 /** Splits a record's data into its IRHeader and payload. */
@@ -118,6 +145,7 @@ export function readRecordIO(recPath: string, options: RecordIOOptions = {}): Fa
   const index = readRecordIndex(idxPath);
   const fd = openSync(recPath, 'r');
   try {
+    const fileSize = fstatSync(fd).size;
     let imageKeys = [...index.keys()].sort((a, b) => a - b);
     const first = index.get(0);
     if (first !== undefined) {
@@ -135,8 +163,7 @@ export function readRecordIO(recPath: string, options: RecordIOOptions = {}): Fa
     for (const key of imageKeys) {
       const offset = index.get(key) as number;
       try {
-        const { header } = unpackRecord(readRecordAt(fd, recPath, offset), `${recPath} record ${key}`);
-        const label = header.label[0];
+        const label = readLabelAt(fd, recPath, offset, fileSize, `${recPath} record ${key}`);
         if (!Number.isFinite(label) || label < 0 || Math.round(label) !== label) {
           throw new DataError(recPath, `record ${key} has label ${label}, expected a non-negative integer`);
         }
@@ -168,7 +195,7 @@ export class RecordIOWriter {
     readonly recPath: string,
     readonly idxPath = recPath.replace(/\.rec$/, '.idx'),
   ) {
-    this.tmp = `${recPath}.tmp-${process.pid}`;
+    this.tmp = tempPathBeside(recPath);
     this.fd = openSync(this.tmp, 'w');
   }
 
@@ -197,9 +224,10 @@ export class RecordIOWriter {
   }
 
   close(): void {
+    fsyncSync(this.fd);
     closeSync(this.fd);
-    writeFileAtomic(this.idxPath, this.index.join(''));
-    renameSync(this.tmp, this.recPath);
+    writeFileDurably(this.idxPath, this.index.join(''));
+    commitFile(this.tmp, this.recPath);
   }
 }
 

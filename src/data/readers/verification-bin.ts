@@ -1,8 +1,8 @@
 // insightface `.bin` verification sets (lfw.bin, cfp_fp.bin, agedb_30.bin, …): a pickle of
 // (list of encoded images, list of same/different flags); images 2i and 2i+1 form pair i (SPEC §8).
-import { readFileSync } from 'node:fs';
+import { writeFileDurably } from '../../io/durable.js';
 import { DataError } from '../errors.js';
-import { writeFileAtomic } from '../files.js';
+import { readInputFile } from '../files.js';
 import { NdArray, type PickleForm, type PickleValue, PyTuple, readPickle, writePickle } from './pickle.js';
 
 export interface VerificationSet {
@@ -22,8 +22,28 @@ function flagsFrom(value: PickleValue, path: string): boolean[] {
   });
 }
 
+/** Opcodes a protocol 0/1 pickle of a tuple can start with: MARK, EMPTY_LIST, EMPTY_TUPLE, EMPTY_DICT, GLOBAL. */
+const OLD_PROTOCOL_STARTS = new Set([0x28, 0x5d, 0x29, 0x7d, 0x63]);
+const STOP = 0x2e;
+
+/**
+ * Checks the pickle framing before parsing, so a file that is not a pickle at all (an image, a text file, a
+ * .rec) is called that — not reported as whatever opcode its first bytes happen to spell.
+ */
+function checkPickleFraming(bytes: Uint8Array, path: string): void {
+  if (bytes.length === 0) throw new DataError(path, 'empty file (0 bytes); not a .bin verification set');
+  const protocol = bytes[0] === 0x80 ? bytes[1] : undefined;
+  const framed = protocol !== undefined ? protocol >= 2 && protocol <= 5 : OLD_PROTOCOL_STARTS.has(bytes[0]);
+  if (!framed) {
+    const head = Buffer.from(bytes.subarray(0, 8)).toString('hex').replace(/(..)/g, '$1 ').trim();
+    throw new DataError(path, `not a .bin verification set: it does not start like a Python pickle (first bytes ${head})`);
+  }
+  if (bytes[bytes.length - 1] !== STOP) throw new DataError(path, `truncated pickle: no STOP opcode at its end (${bytes.length} bytes)`);
+}
+
 /** Parses a `.bin` file's bytes (Python 2 `str` and Python 3 `bytes` images; list or numpy flags). */
 export function parseVerificationBin(bytes: Uint8Array, path = '.bin'): VerificationSet {
+  checkPickleFraming(bytes, path);
   const root = readPickle(bytes, path);
   if (!Array.isArray(root) || root.length !== 2) throw new DataError(path, 'expected a pickled pair (images, issame)');
   const [imagesValue, flagsValue] = root;
@@ -41,13 +61,7 @@ export function parseVerificationBin(bytes: Uint8Array, path = '.bin'): Verifica
 }
 
 export function readVerificationBin(path: string): VerificationSet {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch {
-    throw new DataError(path, 'file not found or unreadable');
-  }
-  return parseVerificationBin(bytes, path);
+  return parseVerificationBin(readInputFile(path), path);
 }
 
 /** Writes a `.bin` file readable by insightface (`pickle.load(f, encoding='bytes')`); 'py2' writes `str`. */
@@ -56,5 +70,5 @@ export function writeVerificationBin(path: string, set: VerificationSet, form: P
     throw new RangeError(`writeVerificationBin: ${set.images.length} images for ${set.issame.length} pairs`);
   }
   const images = set.images.map((b) => (Buffer.isBuffer(b) ? b : Buffer.from(b)));
-  writeFileAtomic(path, writePickle(PyTuple.from([images, [...set.issame]]), form));
+  writeFileDurably(path, writePickle(PyTuple.from([images, [...set.issame]]), form));
 }

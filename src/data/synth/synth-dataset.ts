@@ -3,7 +3,9 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
-import { writeFileAtomic } from '../files.js';
+import { forEachBounded } from '../../io/bounded.js';
+import { writeFileDurably } from '../../io/durable.js';
+import { claimFolder, recordFolder } from '../../io/owned-folder.js';
 import { DEFAULT_ATTRIBUTES, writeAttributesCsv } from '../readers/attributes.js';
 import { rasterise, type SynthConfig, type SynthIdentity, synthIdentity, synthImageSvg } from './synth-identity.js';
 
@@ -25,16 +27,20 @@ function withDefaults(config: SynthConfig): SynthJob['config'] {
   };
 }
 
+/** Images rasterised at once per thread: enough to keep libuv's pool busy, few enough to bound memory. */
+const RASTER_IN_FLIGHT = 8;
+
+/** Where image `k` of an identity goes, relative to the dataset folder. */
+const imagePath = (identity: string, k: number) => join(identity, `${String(k).padStart(3, '0')}.png`);
+
 /** Renders and writes all images of identity `index`. */
 export async function renderIdentity(out: string, config: SynthJob['config'], index: number): Promise<SynthIdentity> {
   const identity = synthIdentity(config.seed, index);
   // Rasterising runs on libuv's pool while this thread builds the next SVG, so the two overlap.
-  const writes: Promise<void>[] = [];
-  for (let k = 0; k < config.imagesPerIdentity; k++) {
-    const file = join(out, identity.name, `${String(k).padStart(3, '0')}.png`);
-    writes.push(rasterise(synthImageSvg(identity, config.seed, index, k, config)).then((png) => writeFileAtomic(file, png)));
-  }
-  await Promise.all(writes);
+  await forEachBounded([...Array(config.imagesPerIdentity).keys()], RASTER_IN_FLIGHT, async (k) => {
+    const file = join(out, imagePath(identity.name, k));
+    writeFileDurably(file, await rasterise(synthImageSvg(identity, config.seed, index, k, config)));
+  });
   return identity;
 }
 
@@ -54,8 +60,11 @@ export async function generateSynthDataset(
   config: SynthConfig = {},
   workers = 0,
   onProgress?: (done: number) => void,
+  force = false,
 ): Promise<SynthResult> {
   const full = withDefaults(config);
+  // writes only into a new, empty or earlier synth folder (see src/io/owned-folder.ts)
+  const folder = claimFolder(out, 'synth', force);
   if (!Number.isInteger(full.identities) || full.identities < 1)
     throw new RangeError(`identities must be a positive integer, got ${full.identities}`);
   if (!Number.isInteger(full.imagesPerIdentity) || full.imagesPerIdentity < 1)
@@ -83,6 +92,8 @@ export async function generateSynthDataset(
               if (m.finished) resolve();
             });
             worker.on('error', reject);
+            // settled already when it finished; otherwise it died without a word
+            worker.on('exit', (code) => reject(new Error(`synth worker exited (code ${code}) before finishing`)));
             worker.postMessage({ out, config: full, indices: jobIndices } satisfies SynthJob);
           }),
       ),
@@ -94,6 +105,12 @@ export async function generateSynthDataset(
     names: [...DEFAULT_ATTRIBUTES],
     rows: new Map(identities.map((id) => [id.name, id.attributes])),
   });
-  writeFileAtomic(join(out, 'identities.json'), `${JSON.stringify({ config: full, identities }, null, 1)}\n`);
+  writeFileDurably(join(out, 'identities.json'), `${JSON.stringify({ config: full, identities }, null, 1)}\n`);
+  // images of a larger earlier run are removed, so the folder is exactly this dataset
+  recordFolder(folder, [
+    'attributes.csv',
+    'identities.json',
+    ...identities.flatMap((id) => Array.from({ length: full.imagesPerIdentity }, (_, k) => imagePath(id.name, k))),
+  ]);
   return { identities, images: full.identities * full.imagesPerIdentity, seconds: (performance.now() - start) / 1000 };
 }
