@@ -2,16 +2,19 @@
 // onnxruntime-node and in onnxruntime-web's wasm backend, for random tiny models on both backbones, every fusion,
 // fixed and dynamic batch, and for the shipped default model.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { runCli } from '../src/cli/run-cli.js';
 import { CATFace, type CATFaceConfig } from '../src/models/catface.js';
 import type { FusionKind } from '../src/models/fusion-base.js';
 import { readModelDir } from '../src/models/model-dir.js';
 import { catfaceOnnxModel, exportOnnx, type OnnxExportOptions } from '../src/models/onnx-export.js';
 import * as torch from '../src/torch/index.js';
+import { writeTinyModel } from './helpers/tiny-model.js';
 
 const TOLERANCE = 1e-4;
 const DEFAULT_MODEL = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'default');
@@ -189,4 +192,27 @@ test('the same files run in onnxruntime-web (wasm backend) within 1e-4', async (
     model.dispose();
   }
   console.log(`onnxruntime-web: max abs error tiny ${tinyError.toExponential(2)}, models/default ${shippedError.toExponential(2)}`);
+});
+
+test('catface export writes a file onnxruntime opens, with the model description in its metadata', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'catface-export-'));
+  try {
+    writeTinyModel(join(work, 'model'));
+    const out = join(work, 'tiny.onnx');
+    assert.equal(await runCli(['export', '--model', join(work, 'model'), '--out', out, '--batch', '2', '--opset', '18']), 0);
+    assert.deepEqual(readdirSync(work).sort(), ['model', 'tiny.onnx'], 'no temporary file left beside it');
+    const session = await ort.InferenceSession.create(out);
+    assert.deepEqual(session.inputNames, ['images']);
+    assert.deepEqual(session.outputNames, ['fr_embedding', 'quality', 'attribute_logits', 'attributes']);
+    const result = await session.run({ images: new ort.Tensor('float32', new Float32Array(2 * 3 * 64 * 64), [2, 3, 64, 64]) });
+    assert.deepEqual(result.fr_embedding.dims, [2, 32]);
+    await session.release();
+    const written = readFileSync(out);
+    assert.ok(
+      written.includes(Buffer.from('catface.model')) && written.includes(Buffer.from('"verifyThreshold":0.5')),
+      'model.json in the metadata',
+    );
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });

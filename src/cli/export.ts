@@ -1,5 +1,5 @@
 // `catface export`: a model directory's inference graph as an ONNX file (models/onnx-export.ts), written durably.
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { writeFileDurably } from '../io/durable.js';
 import { assertSeparate } from '../io/separate-paths.js';
@@ -40,6 +40,8 @@ export const exportCommand: Command = {
     if (!values.out) throw new UsageError('--out FILE is required (the .onnx file to write)');
     const batch = values.batch === 'dynamic' ? 'dynamic' : intFlag(values.batch, 'batch', BATCH_RANGE);
     const opset = intFlag(values.opset, 'opset', ONNX_OPSETS);
+    if (existsSync(values.out) && statSync(values.out).isDirectory())
+      throw new UsageError(`--out ${values.out} is a directory; give the .onnx file to write`);
     const dir = resolveModelDir(values.model);
     assertSeparate([{ role: '--out', path: values.out }], [{ role: '--model', path: dir }]);
     const { spec, model } = readModelDir(dir);
