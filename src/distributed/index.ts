@@ -15,6 +15,7 @@ export {
   reduceScatter,
 } from './default-group.js';
 export { type RankEnv, readMaster, readRankEnv, readWorld } from './env.js';
+export { LAUNCH_DEFAULTS, type LaunchOptions, launch } from './launcher.js';
 export { type Backend, ProcessGroup, type ReduceOp } from './process-group.js';
 export { Store, storeBarrier } from './store.js';
 export { Work } from './work.js';
