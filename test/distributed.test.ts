@@ -3,29 +3,17 @@
 // within the timeout, naming the collective and its rank; bad arguments give clear errors.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as dist from '../src/distributed/index.js';
 import * as torch from '../src/torch/index.js';
+import { freePort } from './helpers/free-port.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rankScript = join(here, 'helpers', 'dist-rank.js');
 const pythonPeer = join(here, '..', '..', 'test', 'helpers', 'dist_peer.py');
 const python = '/usr/bin/python3';
-
-/** A port that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 interface Ran {
   code: number | null;
