@@ -24,7 +24,8 @@ const ALLOWED: Record<string, { runtime: string[]; type?: string[] }> = {
   eval: { runtime: ['io', 'torch', 'common', 'nn', 'data', 'models'] },
   serve: { runtime: ['io', 'torch', 'common', 'nn', 'data', 'models', 'eval'] },
   train: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval'] },
-  cli: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'serve', 'train'] },
+  ablate: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'serve', 'train'] },
+  cli: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'serve', 'train', 'ablate'] },
 };
 
 function sources(dir: string): string[] {
