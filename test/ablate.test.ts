@@ -53,7 +53,20 @@ const resultTimes = (out: string) =>
 
 test('a tiny study end to end; a runner killed with SIGKILL mid-study resumes, redoing no finished run, to the same numbers', async () => {
   const whole = join(root, 'whole');
-  const args = (out: string, ...more: string[]) => [cli, 'ablate', '--study', 'distance', '--config', config, '--seeds', '2', '--out', out, ...DATA, ...more];
+  const args = (out: string, ...more: string[]) => [
+    cli,
+    'ablate',
+    '--study',
+    'distance',
+    '--config',
+    config,
+    '--seeds',
+    '2',
+    '--out',
+    out,
+    ...DATA,
+    ...more,
+  ];
   const reference = spawnSync(process.execPath, args(whole, '--jobs', '2'), { encoding: 'utf8' });
   assert.equal(reference.status, 0, reference.stderr + reference.stdout);
   assert.match(reference.stdout, /2 variants × 2 seeds = 4 runs \(0 already finished\)/);
@@ -117,7 +130,15 @@ test('a tiny study end to end; a runner killed with SIGKILL mid-study resumes, r
 });
 
 test('the plan: runs are named by their config, shared between studies, and shared-stage-1 variants touch only stage 2', () => {
-  const options = { base: { ...TINY, data: { ...TINY.data, train: '/data/train' } }, source: 'tiny.json', seeds: [1, 2], runsDir: '/runs', testDir: '/data/test', evalSeed: 1, threads: 1 };
+  const options = {
+    base: { ...TINY, data: { ...TINY.data, train: '/data/train' } },
+    source: 'tiny.json',
+    seeds: [1, 2],
+    runsDir: '/runs',
+    testDir: '/data/test',
+    evalSeed: 1,
+    threads: 1,
+  };
   const fusion = planStudy(findStudy('fusion'), options);
   assert.equal(fusion.units.length, 2 + 6 * 2, 'one stage-1 run per seed and one stage-2 run per variant and seed');
   const stage1 = fusion.units.filter((u) => u.evaluation === null);

@@ -361,11 +361,11 @@ test('model.init starts the network from a stage-1 model: stage1.steps 0 trains 
       compared++;
     }
     assert.ok(compared > 50, `compared ${compared} network tensors`);
-    assert.ok([...afterwards.keys()].some((k) => k.startsWith('fusion.')), 'the concat fusion was trained and saved');
+    assert.ok(
+      [...afterwards.keys()].some((k) => k.startsWith('fusion.')),
+      'the concat fusion was trained and saved',
+    );
   });
   const both = tinyConfig(join(root, 'init-both'));
-  assert.throws(
-    () => parseTrainConfig({ ...both, model: { ...(both.model as object), init: 'x', pretrained: 'y' } }),
-    /model\.init/,
-  );
+  assert.throws(() => parseTrainConfig({ ...both, model: { ...(both.model as object), init: 'x', pretrained: 'y' } }), /model\.init/);
 });

@@ -106,7 +106,12 @@ export function planStudy(study: Study, options: PlanOptions): StudyPlan {
         });
       }
       const kinds: EmbeddingKind[] = study.embedding === 'fused' ? ['fused', 'fr'] : ['fr'];
-      const unit = add(raw, `${variant.id} seed ${seed}`, { testDir: options.testDir, seed: options.evalSeed, embeddings: kinds }, stage1 ? [stage1.id] : []);
+      const unit = add(
+        raw,
+        `${variant.id} seed ${seed}`,
+        { testDir: options.testDir, seed: options.evalSeed, embeddings: kinds },
+        stage1 ? [stage1.id] : [],
+      );
       runs.push({ variant: variant.id, seed, unit: unit.id });
     }
   }

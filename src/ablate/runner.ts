@@ -13,7 +13,7 @@ import { writeFileDurably } from '../io/durable.js';
 import { planStudy, type Unit } from './plan.js';
 import type { Study } from './studies.js';
 import { type StudySummary, studySections, summarizeStudy } from './study-report.js';
-import { isUnitDone, readUnitResult, UNIT_FILE, type UnitResult } from './unit.js';
+import { BUSY_EXIT, isUnitDone, readUnitResult, runHolder, UNIT_FILE, type UnitResult } from './unit.js';
 
 export interface SynthData {
   identities: number;
@@ -37,6 +37,8 @@ export interface AblateOptions {
   testDir: string | null;
   synth: SynthData;
   evalSeed: number;
+  /** Write the report from the runs finished so far; train nothing. */
+  reportOnly?: boolean;
   log: (line: string) => void;
 }
 
@@ -49,9 +51,15 @@ export interface AblateResult {
 
 const UNIT_MAIN = fileURLToPath(new URL('./unit-main.js', import.meta.url));
 const DATA_FILE = 'data.json';
+const BUSY_RETRY_MS = 15_000;
 
 /** Synthetic training and test identities under out/data, made once per parameters. */
-async function synthData(out: string, size: number, synth: SynthData, log: (line: string) => void): Promise<{ train: string; test: string }> {
+async function synthData(
+  out: string,
+  size: number,
+  synth: SynthData,
+  log: (line: string) => void,
+): Promise<{ train: string; test: string }> {
   const dir = join(out, 'data');
   const train = join(dir, 'train');
   const test = join(dir, 'test');
@@ -65,7 +73,12 @@ async function synthData(out: string, size: number, synth: SynthData, log: (line
   log(`synthesising ${synth.identities} training and ${synth.testIdentities} test identities (${size} px) into ${dir}…`);
   await generateSynthDataset(train, { identities: synth.identities, imagesPerIdentity: synth.images, seed: synth.seed, size });
   // another seed gives other people: the test identities are unseen
-  await generateSynthDataset(test, { identities: synth.testIdentities, imagesPerIdentity: synth.testImages, seed: synth.seed + 1000, size });
+  await generateSynthDataset(test, {
+    identities: synth.testIdentities,
+    imagesPerIdentity: synth.testImages,
+    seed: synth.seed + 1000,
+    size,
+  });
   mkdirSync(dir, { recursive: true });
   writeFileDurably(record, `${wanted}\n`);
   return { train, test };
@@ -90,7 +103,9 @@ function runChild(unit: Unit): Promise<number> {
 
 /** Units in an order that respects `after`, run at most `jobs` at once; a failed unit fails those after it. */
 async function runUnits(units: Unit[], jobs: number, log: (line: string) => void): Promise<{ failed: string[]; ran: number }> {
-  const state = new Map<string, 'waiting' | 'running' | 'done' | 'failed'>(units.map((u) => [u.id, isUnitDone(u) ? 'done' : 'waiting']));
+  const state = new Map<string, 'waiting' | 'held' | 'running' | 'done' | 'failed'>(
+    units.map((u) => [u.id, isUnitDone(u) ? 'done' : 'waiting']),
+  );
   const failed: string[] = [];
   const todo = units.filter((u) => state.get(u.id) === 'waiting').length;
   let ran = 0;
@@ -105,12 +120,32 @@ async function runUnits(units: Unit[], jobs: number, log: (line: string) => void
         }
         if ([...state.values()].filter((s) => s === 'running').length >= jobs) break;
         if (!unit.after.every((id) => state.get(id) === 'done')) continue;
+        const holder = runHolder(unit.dir);
+        if (holder !== null) {
+          // another runner (a study sharing this run) is doing it: look again later
+          state.set(unit.id, 'held');
+          log(`    ${unit.label}: process ${holder} is doing this run (another study shares it); waiting`);
+          setTimeout(() => {
+            state.set(unit.id, isUnitDone(unit) ? 'done' : 'waiting');
+            pump();
+          }, BUSY_RETRY_MS);
+          continue;
+        }
         state.set(unit.id, 'running');
         ran++;
         log(`[${ran}/${todo}] ${unit.label}: ${unit.dir}`);
         const started = performance.now();
         runChild(unit).then((code) => {
           const seconds = ((performance.now() - started) / 1000).toFixed(0);
+          if (code === BUSY_EXIT) {
+            ran--;
+            state.set(unit.id, 'held');
+            setTimeout(() => {
+              state.set(unit.id, 'waiting');
+              pump();
+            }, BUSY_RETRY_MS);
+            return;
+          }
           if (code === 0 && isUnitDone(unit)) {
             state.set(unit.id, 'done');
             log(`    ${unit.label} done in ${seconds} s`);
@@ -122,7 +157,7 @@ async function runUnits(units: Unit[], jobs: number, log: (line: string) => void
           pump();
         });
       }
-      if (![...state.values()].some((s) => s === 'waiting' || s === 'running')) finish();
+      if (![...state.values()].some((s) => s === 'waiting' || s === 'held' || s === 'running')) finish();
     };
     pump();
   });
@@ -150,7 +185,7 @@ export async function runAblation(options: AblateOptions): Promise<AblateResult>
     evalSeed: options.evalSeed,
     threads: options.threads,
   });
-  if (!options.resume) {
+  if (!options.resume && !options.reportOnly) {
     const started = plan.units.filter((u) => existsSync(u.dir));
     if (started.length > 0)
       throw new Error(
@@ -158,8 +193,10 @@ export async function runAblation(options: AblateOptions): Promise<AblateResult>
       );
   }
   const finished = plan.units.filter(isUnitDone).length;
-  log(`study ${study.name}: ${study.variants.length} variants × ${options.seeds.length} seeds = ${plan.units.length} runs (${finished} already finished), ${options.jobs} at a time`);
-  const { failed, ran } = await runUnits(plan.units, options.jobs, log);
+  log(
+    `study ${study.name}: ${study.variants.length} variants × ${options.seeds.length} seeds = ${plan.units.length} runs (${finished} already finished), ${options.jobs} at a time`,
+  );
+  const { failed, ran } = options.reportOnly ? { failed: [], ran: 0 } : await runUnits(plan.units, options.jobs, log);
   const results = new Map<string, UnitResult>();
   for (const unit of plan.units) {
     const result = readUnitResult(unit);
@@ -176,6 +213,14 @@ export async function runAblation(options: AblateOptions): Promise<AblateResult>
     `Seeds ${options.seeds.join(', ')}: each seed changes the weights' initialisation, the batch order and the degradations of training (the data stay the same).${study.sharedStage1 ? ' Each seed trains stage 1 once; every variant trains its stage 2 from that network, frozen.' : ''}`,
     `Intervals: 95%, combining the spread over seeds (Student's t, S − 1 degrees of freedom) and the sampling of pairs (1000 paired bootstrap resamples, genuine and impostor pairs resampled separately), half-widths added in quadrature. With few seeds the t quantile is large (4.30 for 3 seeds): an effect must be large and consistent to be resolved.`,
     ...(failed.length > 0 ? [`Missing runs (failed): ${failed.join('; ')}.`] : []),
+    ...(plan.runs.some((r) => !results.has(r.unit))
+      ? [
+          `Not finished when this report was written: ${plan.runs
+            .filter((r) => !results.has(r.unit))
+            .map((r) => `${r.variant} seed ${r.seed}`)
+            .join(', ')}.`,
+        ]
+      : []),
   ].join('\n\n');
   const report = await writeReport(reportDir, {
     title: `catface ablation: ${study.name}`,

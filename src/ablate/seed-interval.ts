@@ -17,8 +17,8 @@ export interface SeedInterval {
 
 /** Two-sided 97.5% quantiles of Student's t for 1…30 degrees of freedom. */
 const T975 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093,
-  2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,
+  2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
 ];
 
 export function tQuantile975(df: number): number {
@@ -29,12 +29,7 @@ export function tQuantile975(df: number): number {
  * The interval of mean_seeds(mean_items(values[s])) for `values[s]` over the same items in every seed, clipped to
  * `bounds` (what the mean can be: [0, 1] for an accuracy, [−1, 1] for a difference of two).
  */
-export function seedPairInterval(
-  values: ArrayLike<number>[],
-  strata: ArrayLike<number>,
-  bounds: [number, number],
-  seed = 1,
-): SeedInterval {
+export function seedPairInterval(values: ArrayLike<number>[], strata: ArrayLike<number>, bounds: [number, number], seed = 1): SeedInterval {
   if (values.length === 0) throw new RangeError('seedPairInterval: no seeds');
   const n = values[0].length;
   if (values.some((v) => v.length !== n)) throw new RangeError('seedPairInterval: every seed must be scored on the same items');

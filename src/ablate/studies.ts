@@ -85,10 +85,34 @@ export const STUDIES: Study[] = [
       { id: 'attention', doc: 'self-attention A and V (SPEC §4)', overrides: { loss: { distillTarget: 'attention' } } },
     ],
     claims: [
-      { text: 'self-attention distillation beats none on degraded images', source: 'Table VI', better: 'attention', worse: 'none', protocol: LOW_QUALITY },
-      { text: 'self-attention distillation beats feature distillation on degraded images', source: 'Table VI', better: 'attention', worse: 'features', protocol: LOW_QUALITY },
-      { text: 'self-attention distillation beats CBAM maps on degraded images', source: 'Table VI', better: 'attention', worse: 'cbam', protocol: LOW_QUALITY },
-      { text: 'feature distillation beats none on degraded images', source: 'Table VI', better: 'features', worse: 'none', protocol: LOW_QUALITY },
+      {
+        text: 'self-attention distillation beats none on degraded images',
+        source: 'Table VI',
+        better: 'attention',
+        worse: 'none',
+        protocol: LOW_QUALITY,
+      },
+      {
+        text: 'self-attention distillation beats feature distillation on degraded images',
+        source: 'Table VI',
+        better: 'attention',
+        worse: 'features',
+        protocol: LOW_QUALITY,
+      },
+      {
+        text: 'self-attention distillation beats CBAM maps on degraded images',
+        source: 'Table VI',
+        better: 'attention',
+        worse: 'cbam',
+        protocol: LOW_QUALITY,
+      },
+      {
+        text: 'feature distillation beats none on degraded images',
+        source: 'Table VI',
+        better: 'features',
+        worse: 'none',
+        protocol: LOW_QUALITY,
+      },
     ],
   },
   {
@@ -102,7 +126,9 @@ export const STUDIES: Study[] = [
       { id: 'cosine', doc: '1 − cos of the flattened maps (SPEC §4)', overrides: { loss: { distillDistance: 'cosine' } } },
       { id: 'l2', doc: 'mean squared difference', overrides: { loss: { distillDistance: 'l2' } } },
     ],
-    claims: [{ text: 'cosine beats L2 as the distillation distance', source: 'Table VII', better: 'cosine', worse: 'l2', protocol: LOW_QUALITY }],
+    claims: [
+      { text: 'cosine beats L2 as the distillation distance', source: 'Table VII', better: 'cosine', worse: 'l2', protocol: LOW_QUALITY },
+    ],
   },
   {
     name: 'catf-parts',
@@ -117,7 +143,13 @@ export const STUDIES: Study[] = [
       fusion('catf-no-caf', 'without CAF (the fused map is [O_fr, O_sb])'),
     ],
     claims: [
-      { text: 'MFFNL helps (full CATF beats CATF without MFFNL)', source: 'Table VIII', better: 'catf', worse: 'catf-no-mffnl', protocol: CLEAN },
+      {
+        text: 'MFFNL helps (full CATF beats CATF without MFFNL)',
+        source: 'Table VIII',
+        better: 'catf',
+        worse: 'catf-no-mffnl',
+        protocol: CLEAN,
+      },
       { text: 'CAF helps (full CATF beats CATF without CAF)', source: 'Table VIII', better: 'catf', worse: 'catf-no-caf', protocol: CLEAN },
     ],
   },
@@ -132,7 +164,11 @@ export const STUDIES: Study[] = [
       { id: 'default', doc: 'λ_FR 3, λ_SB 1, λ_dist 1', overrides: { loss: { lambdaFR: 3, lambdaSB: 1, lambdaDist: 1 } } },
       ...[1, 10].map((v) => ({ id: `fr-${v}`, doc: `λ_FR ${v}`, overrides: { loss: { lambdaFR: v, lambdaSB: 1, lambdaDist: 1 } } })),
       ...[0, 0.3, 3].map((v) => ({ id: `sb-${v}`, doc: `λ_SB ${v}`, overrides: { loss: { lambdaFR: 3, lambdaSB: v, lambdaDist: 1 } } })),
-      ...[0, 0.3, 3].map((v) => ({ id: `dist-${v}`, doc: `λ_dist ${v}`, overrides: { loss: { lambdaFR: 3, lambdaSB: 1, lambdaDist: v } } })),
+      ...[0, 0.3, 3].map((v) => ({
+        id: `dist-${v}`,
+        doc: `λ_dist ${v}`,
+        overrides: { loss: { lambdaFR: 3, lambdaSB: 1, lambdaDist: v } },
+      })),
     ],
     claims: [],
   },
@@ -155,7 +191,13 @@ export const STUDIES: Study[] = [
       },
     })),
     claims: [
-      { text: 'the attribute branch helps: SB on all five attributes beats SB on none', source: 'Table II', better: 'k5', worse: 'k0', protocol: CLEAN },
+      {
+        text: 'the attribute branch helps: SB on all five attributes beats SB on none',
+        source: 'Table II',
+        better: 'k5',
+        worse: 'k0',
+        protocol: CLEAN,
+      },
       { text: 'the attribute branch helps on low-quality images', source: 'paper §1', better: 'k5', worse: 'k0', protocol: LOW_QUALITY },
     ],
   },

@@ -30,11 +30,24 @@ export interface StudySummary {
     /** This variant − the reference, paired over the seeds both have. */
     difference: Partial<Record<ProtocolName, Interval>>;
   }[];
-  claims: { text: string; source: string; protocol: ProtocolName; better: string; worse: string; difference: Interval | null; verdict: Verdict | 'not run' }[];
+  claims: {
+    text: string;
+    source: string;
+    protocol: ProtocolName;
+    better: string;
+    worse: string;
+    difference: Interval | null;
+    verdict: Verdict | 'not run';
+  }[];
 }
 
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
-const rounded = (i: SeedInterval): Interval => ({ value: round(i.value), low: round(i.low), high: round(i.high), perSeed: i.perSeed.map(round) });
+const rounded = (i: SeedInterval): Interval => ({
+  value: round(i.value),
+  low: round(i.low),
+  high: round(i.high),
+  perSeed: i.perSeed.map(round),
+});
 
 /** The study's numbers from the finished runs (`results` by unit id; unfinished runs are absent). */
 export function summarizeStudy(study: Study, seeds: number[], runs: PlannedRun[], results: Map<string, UnitResult>): StudySummary {

@@ -107,7 +107,9 @@ export async function degradeCrops(crops: Uint8Array[], size: number, seed: numb
 export async function loadTestSet(dir: string, size: number, seed: number, attributes: readonly string[] = []): Promise<TestSet> {
   const dataset = readImageFolder(dir, attributes.length > 0 ? { attributes: [...attributes] } : {});
   const clean = await Promise.all(
-    dataset.samples.map((s) => decodeImage(readImageBytes(s.image), s.image.kind === 'file' ? s.image.path : dir, { height: size, width: size })),
+    dataset.samples.map((s) =>
+      decodeImage(readImageBytes(s.image), s.image.kind === 'file' ? s.image.path : dir, { height: size, width: size }),
+    ),
   );
   const degraded = await degradeCrops(clean, size, seed);
   const pairs = makePairs(

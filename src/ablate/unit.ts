@@ -2,7 +2,7 @@
 // run left, or starting over when it left none), then evaluate the model on the study's pairs and write
 // `<dir>/result.json` durably — the mark that the run is finished. A run whose result was computed for the
 // same config and pairs is not redone.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileDurably } from '../io/durable.js';
 import type { EmbeddingKind } from '../models/catface.js';
@@ -16,6 +16,9 @@ import type { Unit, UnitEvaluation } from './plan.js';
 import { loadTestSet, type ProtocolName, scoreProtocols } from './test-protocols.js';
 
 export const UNIT_FILE = 'unit.json';
+const LOCK_FILE = 'lock';
+/** The exit code of a unit whose run another live process is doing (two studies sharing a run, at once). */
+export const BUSY_EXIT = 75;
 export const RESULT_FILE = 'result.json';
 
 /** One embedding on one protocol, as stored: per-pair scores and correctness (base64 of the typed arrays). */
@@ -82,11 +85,42 @@ export function isUnitDone(unit: Unit): boolean {
   return unit.evaluation ? readUnitResult(unit) !== null : isTrained(unit.dir, unit.config);
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid of the live process working on the run in `dir`, or null (no lock, or one a killed process left). */
+export function runHolder(dir: string): number | null {
+  const path = join(dir, LOCK_FILE);
+  if (!existsSync(path)) return null;
+  const pid = Number(readFileSync(path, 'utf8'));
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : null;
+}
+
+/** Takes the run's lock for this process (false when a live process holds it); released at exit. */
+function lockRun(dir: string): boolean {
+  const path = join(dir, LOCK_FILE);
+  try {
+    writeFileSync(path, String(process.pid), { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || runHolder(dir) !== null) return false;
+    writeFileSync(path, String(process.pid)); // left by a killed process
+  }
+  process.on('exit', () => rmSync(path, { force: true }));
+  return true;
+}
+
 /** Trains and evaluates one unit (read from its unit.json); writes result.json when it has an evaluation. */
 export async function runUnit(unitFile: string): Promise<void> {
   const raw = JSON.parse(readFileSync(unitFile, 'utf8')) as Unit;
   const config = parseTrainConfig(raw.config, unitFile);
   const unit: Unit = { ...raw, config };
+  if (!lockRun(unit.dir)) process.exit(BUSY_EXIT);
   if (isUnitDone(unit)) return;
   if (config.threads > 0) torch.setNumThreads(config.threads);
   let t = performance.now();

@@ -13,7 +13,7 @@ export const ablateCommand: Command = {
   name: 'ablate',
   summary: "re-run one of the paper's ablations over seeds: per-variant accuracy with CIs, paired differences, verdicts",
   usage: [
-    'catface ablate --study <name> --config base.json [--seeds 3] [--out runs/ablate] [--resume] [--jobs 1]',
+    'catface ablate --study <name> --config base.json [--seeds 3] [--out runs/ablate] [--resume] [--report-only] [--jobs 1]',
     '               [--threads 1] [--test DIR] [--identities 200] [--images 12] [--test-identities 60]',
     '               [--test-images 8] [--data-seed 1] [--eval-seed 1]',
     '',
@@ -23,13 +23,14 @@ export const ablateCommand: Command = {
     'Trains every variant with seeds 1…N (one child process per run, --jobs at once, each with --threads libtorch',
     'threads), evaluates each on the same pairs — clean, degraded, clean gallery vs degraded probe — and writes',
     '<out>/reports/<study>/index.html and summary.json: per variant the mean over seeds with a 95% interval, paired',
-    "differences to the reference, ROC curves, and one verdict per paper claim (holds / reversed / not resolved).",
+    'differences to the reference, ROC curves, and one verdict per paper claim (holds / reversed / not resolved).',
     'Without --test, synthetic identities are made under <out>/data (training: --identities × --images; test:',
     "--test-identities × --test-images, unseen people) and replace the config's data.train. With --test DIR (an",
     "aligned identity folder, e.g. real photos' chips) the config's data.train is used as it is.",
     'Runs live in <out>/runs/<config hash>/ (shared by studies whose runs coincide). A finished run is never redone;',
     'after an interruption, --resume continues (an unfinished run from its newest checkpoint: set',
     'checkpoint.every in the base config). Without --resume, a study whose runs already exist in <out> is refused.',
+    '--report-only writes the report from the runs finished so far (the missing ones are listed) and trains nothing.',
     'Ranges: --seeds 1–100, --jobs 1–64, --threads 1–256, counts as for demo, seeds 0–2^53.',
   ].join('\n'),
   async run(argv) {
@@ -41,6 +42,7 @@ export const ablateCommand: Command = {
         seeds: { type: 'string', default: '3' },
         out: { type: 'string', default: 'runs/ablate' },
         resume: { type: 'boolean', default: false },
+        'report-only': { type: 'boolean', default: false },
         jobs: { type: 'string', default: '1' },
         threads: { type: 'string', default: '1' },
         test: { type: 'string' },
@@ -82,6 +84,7 @@ export const ablateCommand: Command = {
       seeds: Array.from({ length: seeds }, (_, i) => i + 1),
       out: values.out,
       resume: values.resume,
+      reportOnly: values['report-only'],
       testDir: values.test ?? null,
       log: (line) => console.log(line),
       ...options,
@@ -93,7 +96,9 @@ export const ablateCommand: Command = {
     }
     for (const c of result.summary.claims) {
       const d = c.difference;
-      console.log(`${c.verdict.padEnd(27)} ${c.text} (${c.source}, ${c.protocol})${d ? `: ${pct(d.value)} points [${pct(d.low)}, ${pct(d.high)}]` : ''}`);
+      console.log(
+        `${c.verdict.padEnd(27)} ${c.text} (${c.source}, ${c.protocol})${d ? `: ${pct(d.value)} points [${pct(d.low)}, ${pct(d.high)}]` : ''}`,
+      );
     }
     console.log(`report: ${result.html}`);
     if (result.failed.length > 0) {

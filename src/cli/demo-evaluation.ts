@@ -26,6 +26,10 @@ export interface DemoEvaluation {
   /** CATFace − baseline 10-fold accuracy per protocol, with a 95% paired-bootstrap interval. */
   gains: { protocol: string; value: number; low: number; high: number; pNotBetter: number }[];
   attributes: { condition: string; name: string; accuracy: number; balancedAccuracy: number }[];
+  /** Per protocol and embedding ('<protocol>/fr', '<protocol>/fused'): each pair's 0/1 correctness. */
+  correct: Map<string, Uint8Array>;
+  /** 1 for a genuine pair, 0 for an impostor (the bootstrap's strata). */
+  same: Uint8Array;
   images: number;
   identities: number;
   pairs: number;
@@ -113,7 +117,7 @@ export async function evaluateDemo(modelDir: string, testDir: string, seed: numb
       },
       {
         kind: 'table',
-        title: 'CATFace − baseline, 10-fold accuracy (paired bootstrap, 95%)',
+        title: 'CATFace − baseline for this model alone, 10-fold accuracy (paired bootstrap over pairs, 95%)',
         columns: ['protocol', 'difference', 'P(CATFace not better)'],
         rows: gains.map((g) => [g.protocol, { value: g.value, low: g.low, high: g.high, percent: true }, g.pNotBetter.toFixed(3)]),
       },
@@ -134,7 +138,17 @@ export async function evaluateDemo(modelDir: string, testDir: string, seed: numb
         rows: attributes.map((a) => [a.condition, a.name, { value: a.accuracy }, { value: a.balancedAccuracy }]),
       },
     ];
-    return { sections, rows, gains, attributes, images: n, identities: test.identities, pairs: pairs.same.length };
+    return {
+      sections,
+      rows,
+      gains,
+      attributes,
+      correct,
+      same: Uint8Array.from(pairs.same, (v) => (v ? 1 : 0)),
+      images: n,
+      identities: test.identities,
+      pairs: pairs.same.length,
+    };
   } finally {
     model.dispose();
   }
