@@ -1,5 +1,6 @@
 // Every `catface` sub-command, in the order `catface --help` lists them.
 
+import { ablateCommand } from './ablate.js';
 import { align } from './align.js';
 import { attributesCommand } from './attributes.js';
 import type { Command } from './command.js';
@@ -31,6 +32,7 @@ export const commands: Command[] = [
   synth,
   trainCommand,
   demoCommand,
+  ablateCommand,
   align,
   lfwCommand,
   evalCommand,
