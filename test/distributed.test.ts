@@ -138,3 +138,22 @@ test('process group errors are clear', async () => {
   }
   assert.throws(() => group.barrier(), /barrier: the process group was destroyed/);
 });
+
+test('Partial FC on 2 ranks equals the full AdaFace head: loss, embedding and centre gradients, norm statistics', {
+  timeout: 120000,
+}, async () => {
+  const port = await freePort();
+  const ranks = [0, 1].map((r) => start(process.execPath, [rankScript, 'partial-fc'], rankEnv(port, r)));
+  const results = await Promise.all(ranks.map(async (p, r) => lastJson(await p.done, `rank ${r}`)));
+  for (const [r, out] of results.entries()) {
+    const { full, sampled } = out as Record<string, Record<string, number>>;
+    assert.ok(Math.abs(full.loss - full.fullLoss) <= 1e-5 * full.fullLoss, `rank ${r}: loss ${full.loss} vs ${full.fullLoss}`);
+    assert.ok(full.embeddingGrad <= 1e-6 * full.gradScale + 1e-9, `rank ${r}: embedding gradients differ by ${full.embeddingGrad}`);
+    assert.ok(full.kernelGrad <= 1e-6, `rank ${r}: centre gradients differ by ${full.kernelGrad}`);
+    assert.ok(full.mu <= 1e-5, `rank ${r}: AdaFace mean differs by ${full.mu}`);
+    assert.equal(full.count, r === 0 ? 6 : 5, '11 classes split 6 + 5');
+    // with sampling, only the scored columns (the batch's classes + negatives up to half the slice) get gradients
+    assert.ok(Number.isFinite(sampled.loss));
+    assert.ok(sampled.columnsWithGrad <= Math.max(Math.ceil(0.5 * sampled.count), sampled.count) && sampled.columnsWithGrad >= 1);
+  }
+});
