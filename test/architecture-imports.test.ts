@@ -25,7 +25,10 @@ const ALLOWED: Record<string, { runtime: string[]; type?: string[] }> = {
   eval: { runtime: ['io', 'torch', 'common', 'nn', 'data', 'models'] },
   serve: { runtime: ['io', 'torch', 'common', 'nn', 'data', 'models', 'eval'] },
   train: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'distributed'] },
-  cli: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'serve', 'train', 'distributed'] },
+  ablate: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'serve', 'train', 'distributed'] },
+  cli: {
+    runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'serve', 'train', 'ablate', 'distributed'],
+  },
 };
 
 function sources(dir: string): string[] {

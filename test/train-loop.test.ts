@@ -316,3 +316,34 @@ test('model.pretrained starts the trunk and both branches from IR-ResNet weights
   }
   for (const m of [ir, built.model, built.frHead, built.fusedHead]) m.dispose();
 });
+
+test('model.init starts the network from a stage-1 model: stage1.steps 0 trains only the fusion on it', async () => {
+  const stage1 = await runTraining(config(join(root, 'init-stage1'), { stage1: 10, stage2: 0 }));
+  for (const m of Object.values(stage1.modules)) m.dispose();
+  const raw = tinyConfig(join(root, 'init-stage2'), { stage1: 0, stage2: 6 });
+  const run = await runTraining(
+    parseTrainConfig({
+      ...raw,
+      model: { ...(raw.model as object), fusion: 'concat', init: stage1.modelDir },
+      stage1: { steps: 0, batchSize: 8, optim: { lr: 0.05 } },
+    }),
+  );
+  for (const m of Object.values(run.modules)) m.dispose();
+  assert.equal(run.step, 6);
+  torch.tidy(() => {
+    const before = loadSafetensors(join(stage1.modelDir as string, 'weights.safetensors')).tensors;
+    const afterwards = loadSafetensors(join(run.modelDir as string, 'weights.safetensors')).tensors;
+    let compared = 0;
+    for (const [key, value] of before) {
+      assert.ok(value.equal(afterwards.get(key) as torch.Tensor), `${key} should be the stage-1 model's`);
+      compared++;
+    }
+    assert.ok(compared > 50, `compared ${compared} network tensors`);
+    assert.ok(
+      [...afterwards.keys()].some((k) => k.startsWith('fusion.')),
+      'the concat fusion was trained and saved',
+    );
+  });
+  const both = tinyConfig(join(root, 'init-both'));
+  assert.throws(() => parseTrainConfig({ ...both, model: { ...(both.model as object), init: 'x', pretrained: 'y' } }), /model\.init/);
+});

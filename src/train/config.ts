@@ -128,6 +128,12 @@ export const trainConfigSchema = {
     frozen: strings('network parameter-name prefixes kept frozen in stage 1 (e.g. the early trunk: "stem", "trunk.0")', {
       default: [],
     }),
+    init: nullable(
+      string(
+        'model directory (from `catface train`) whose network weights start this run: e.g. a stage-1-only model, with stage1.steps 0 to train only stage 2 on it (`catface ablate` shares stage 1 between fusion variants this way)',
+      ),
+      { default: null },
+    ),
     pretrained: nullable(
       string(
         "safetensors file of AdaFace/insightface IR weights to start the trunk and branches from; 'faceapi' with the dlib backbone: face-api.js's npm weights",
@@ -266,6 +272,8 @@ export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig
   }
   if (config.loss.lambdaTeacher > 0 && config.model.pretrained !== 'faceapi')
     throw new ConfigError('loss.lambdaTeacher', "needs model.pretrained 'faceapi' (the frozen teacher is the pretrained network)", source);
+  if (config.model.init !== null && config.model.pretrained !== null)
+    throw new ConfigError('model.init', 'starts the network from a model directory; set model.pretrained to null (one start only)', source);
   if (config.model.pretrained === 'faceapi' && config.model.backbone !== 'dlib')
     throw new ConfigError('model.pretrained', "'faceapi' weights need model.backbone 'dlib'", source);
   return config;

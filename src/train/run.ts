@@ -97,6 +97,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   const inputs = [
     { role: 'data.train', path: config.data.train },
     ...(config.validation.pairs ? [{ role: 'validation.pairs', path: config.validation.pairs }] : []),
+    ...(config.model.init ? [{ role: 'model.init', path: config.model.init }] : []),
     ...(config.model.pretrained && config.model.pretrained !== 'faceapi'
       ? [{ role: 'model.pretrained', path: config.model.pretrained }]
       : []),
