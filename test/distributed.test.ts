@@ -2,7 +2,7 @@
 // agree (wire compatibility); every collective on catface ranks; a rank killed with SIGKILL makes the other fail
 // within the timeout, naming the collective and its rank; bad arguments give clear errors.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const rankScript = join(here, 'helpers', 'dist-rank.js');
 const pythonPeer = join(here, '..', '..', 'test', 'helpers', 'dist_peer.py');
 const python = '/usr/bin/python3';
+const pythonMissing =
+  spawnSync(python, ['-c', 'import torch.distributed as d; assert d.is_gloo_available()']).status === 0
+    ? false
+    : `${python} has no torch.distributed with Gloo (run ./setup.sh): the PyTorch interop test is skipped`;
 
 interface Ran {
   code: number | null;
@@ -45,7 +49,10 @@ function lastJson(ran: Ran, who: string): Record<string, unknown> {
   return JSON.parse(ran.stdout.trim().split('\n').at(-1) as string);
 }
 
-test('a catface rank 0 and a PyTorch rank 1 share one Gloo group through one TCPStore and agree', { timeout: 120000 }, async () => {
+test('a catface rank 0 and a PyTorch rank 1 share one Gloo group through one TCPStore and agree', {
+  timeout: 120000,
+  skip: pythonMissing,
+}, async () => {
   const port = await freePort();
   const ours = start(process.execPath, [rankScript, 'interop'], rankEnv(port, 0));
   const theirs = start(python, [pythonPeer], rankEnv(port, 1));
