@@ -9,6 +9,7 @@ import { demoCommand } from './demo.js';
 import { detectCommand } from './detect.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { galleryCommand } from './gallery.js';
 import { info } from './info.js';
 import { lfwCommand } from './lfw.js';
@@ -37,4 +38,5 @@ export const commands: Command[] = [
   evalCommand,
   reportCommand,
   shipCommand,
+  exportCommand,
 ];

@@ -15,6 +15,7 @@ import { MARGIN_HEAD_DEFAULTS, type MarginKind } from '../losses/margin-head.js'
 import { FUSION_DEFAULTS, type FusionKind, fusionKinds } from '../models/fusion-base.js';
 import { IRESNET_LAYERS, type IResNetName } from '../models/iresnet.js';
 import { MULTI_BRANCH_DEFAULTS, type MultiBranchBackbone } from '../models/multi-branch.js';
+import { DEFAULT_BUCKET_MB } from './data-parallel.js';
 import type { ProgressMode } from './progress.js';
 import {
   boolean,
@@ -204,6 +205,22 @@ export const trainConfigSchema = {
     batchSize: int('HQ images per step (with LQ twins)', { default: 32, min: 2, max: 65536 }),
     freezeStage1: boolean('keep the stage-1 network frozen (SPEC §5 default); false fine-tunes everything', { default: true }),
     optim: optimSchema('SGD of stage 2'),
+  }),
+  distributed: object('data-parallel training (catface train --nproc-per-node N, or torchrun-style RANK/WORLD_SIZE)', {
+    bucketMB: number('gradients are averaged across ranks in buckets of this many MB (PyTorch DDP: 25)', {
+      default: DEFAULT_BUCKET_MB,
+      above: 0,
+      max: 4096,
+    }),
+    batchNorm: string<'local' | 'frozen'>(
+      "BatchNorm in training: local (statistics of each rank's own batch, as PyTorch DDP) or frozen (running statistics, eval mode; affine weights still train)",
+      { default: 'local', choices: ['local', 'frozen'] },
+    ),
+    timeoutSeconds: int('a collective (or the rendezvous) waiting longer than this fails, naming it and the rank', {
+      default: 1800,
+      min: 1,
+      max: 86400,
+    }),
   }),
   checkpoint: object('checkpoints', {
     every: int('save every N steps (0: only at the end of each stage)', { default: 500, min: 0, max: 1e9 }),
