@@ -176,6 +176,11 @@ export const trainConfigSchema = {
     lambdaFR: number('λ_FR', { default: 3, min: 0, max: 1e4 }),
     lambdaSB: number('λ_SB', { default: 1, min: 0, max: 1e4 }),
     lambdaDist: number('λ_dist', { default: 1, min: 0, max: 1e4 }),
+    lambdaFused: number("weight of the fused head's margin loss in stage 2 (SPEC: 1; small when the teacher's distillation leads)", {
+      default: 1,
+      min: 0,
+      max: 1e4,
+    }),
     lambdaTeacher: number(
       "weight of the cosine distillation from the frozen pretrained network's HQ embedding to the LQ embedding (FR in stage 1, fused in stage 2); needs model.pretrained 'faceapi'",
       { default: 0, min: 0, max: 1e4 },

@@ -181,6 +181,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
           lambdaDist: config.loss.lambdaDist,
           lambdaTeacher: config.loss.lambdaTeacher,
           lambdaTeacherHQ: config.loss.lambdaTeacherHQ,
+          lambdaFused: config.loss.lambdaFused,
           attributeWeights: config.loss.attributeWeights ? torch.keep(torch.tensor(config.loss.attributeWeights)) : null,
           distill: { distance: config.loss.distillDistance, target: config.loss.distillTarget },
         },

@@ -23,6 +23,8 @@ export interface Stage1Weights {
   lambdaTeacher?: number;
   /** Weight of the same distillation to the HQ embedding (0: none). */
   lambdaTeacherHQ?: number;
+  /** Weight of the fused head's margin loss in stage 2 (default 1). */
+  lambdaFused?: number;
   /** λ_k per attribute [K], or null for all 1. */
   attributeWeights: Tensor | null;
   distill: DistillationOptions;
@@ -119,7 +121,7 @@ export function stage1Losses(
 }
 
 /**
- * The stage-2 loss: the fused head's margin loss on both halves, plus the teacher's distillation to the fused
+ * The stage-2 loss: the fused head's margin loss on both halves (× `marginWeight`), plus the teacher's distillation to the fused
  * LQ (and HQ) embedding. With `frozen` the stage-1 network runs without autograd (set it to eval mode first),
  * so no graph or gradient is kept for it.
  */
@@ -130,6 +132,7 @@ export function stage2Loss(
   batch: TwinBatch,
   frozen: boolean,
   teacher: { network: EmbeddingTeacher | null; weight: number; weightHq: number } | null = null,
+  marginWeight = 1,
 ): Tensor {
   // Frozen, the stage-1 heads neither enter this loss nor update (eval mode): skip their work. Unfrozen, their
   // BatchNorm statistics follow the moving trunk, so they run.
@@ -142,7 +145,7 @@ export function stage2Loss(
   };
   const out = frozen ? torch.noGrad(branches) : forwardTwins(network, batch);
   const fused = fusion.forward(out.fr.map, out.sb.map);
-  const margin = labelledMargin(fusedHead, fused.embedding, fused.norm, torch.cat([batch.labels, batch.labels]));
+  const margin = labelledMargin(fusedHead, fused.embedding, fused.norm, torch.cat([batch.labels, batch.labels])).mul(marginWeight);
   if (!teacher || (teacher.weight === 0 && teacher.weightHq === 0)) return margin;
   const b = batch.hq.shape[0];
   const target = teacherTarget(teacher.network, batch);

@@ -262,6 +262,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
                       weightHq: options.weights.lambdaTeacherHQ ?? 0,
                     }
                   : null,
+                options.weights.lambdaFused ?? 1,
               ),
             };
           }
