@@ -195,12 +195,15 @@ function allPairs(photos: string[], cache: Cache, system: System, resamples: num
     return lo / impostors.length;
   };
   const ranks = genuine.map(below);
-  const aucCi = bootstrap(genuine.length, weightedMean(ranks), { resamples, seed: 1 });
+  // resamples 0: no confidence intervals (the threshold calibration needs none)
+  const ci = (values: number[]) =>
+    resamples > 0 ? bootstrap(genuine.length, weightedMean(values), { resamples, seed: 1 }) : { low: Number.NaN, high: Number.NaN };
+  const aucCi = ci(ranks);
   const tar = tarAtFar(roc, FARS).map((t) => {
     if (t.threshold === null) return { far: t.far, value: null, low: Number.NaN, high: Number.NaN, threshold: null };
     const hits = genuine.map((s) => (s >= (t.threshold as number) ? 1 : 0));
-    const ci = bootstrap(genuine.length, weightedMean(hits), { resamples, seed: 1 });
-    return { far: t.far, value: t.tar, low: ci.low, high: ci.high, threshold: t.threshold };
+    const interval = ci(hits);
+    return { far: t.far, value: t.tar, low: interval.low, high: interval.high, threshold: t.threshold };
   });
   return { tar, auc: { value: auc(roc), low: aucCi.low, high: aucCi.high }, genuine: genuine.length, impostor: impostors.length, roc };
 }
@@ -321,11 +324,12 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
     o.conditions,
   );
   if (sheet) {
-    writeFileDurably(join(o.out, 'report', 'examples.png'), sheet);
+    // beside the report folder, which holds only what writeReport wrote
+    writeFileDurably(join(o.out, 'examples.png'), sheet);
     sections.push({
       kind: 'text',
       title: 'Example photos per condition',
-      text: `examples.png: one row per photo, one column per condition (${o.conditions.join(', ')}): the whole photo as the detectors see it.`,
+      text: `../examples.png: one row per photo, one column per condition (${o.conditions.join(', ')}): the whole photo as the detectors see it.`,
     });
   }
   const written = await writeReport(join(o.out, 'report'), {
@@ -336,7 +340,7 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
   const html = readFileSync(written.html, 'utf8');
   writeFileDurably(
     written.html,
-    html.replace('<footer>', '<section><h2>Example photos</h2><img src="examples.png" alt="examples"></section>\n<footer>'),
+    html.replace('<footer>', '<section><h2>Example photos</h2><img src="../examples.png" alt="examples"></section>\n<footer>'),
   );
   const summary = {
     model: o.model,
