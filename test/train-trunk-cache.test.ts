@@ -16,7 +16,7 @@ import { buildModules } from '../src/train/build.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import type { BatchSource, TwinDegrader } from '../src/train/contracts.js';
 import { makeStageOptimizer } from '../src/train/optimizer.js';
-import { dlibTeacher } from '../src/train/run.js';
+import { dlibTeacher, lossWeights } from '../src/train/run.js';
 import { train } from '../src/train/trainer.js';
 import { CachedTrunkSource } from '../src/train/trunk-cache.js';
 
@@ -77,15 +77,7 @@ async function run(
       runDir: join(root, name),
       stage1: config.stage1,
       stage2: config.stage2,
-      weights: {
-        lambdaFR: config.loss.lambdaFR,
-        lambdaSB: config.loss.lambdaSB,
-        lambdaDist: config.loss.lambdaDist,
-        lambdaTeacher: config.loss.lambdaTeacher,
-        lambdaTeacherHQ: config.loss.lambdaTeacherHQ,
-        attributeWeights: null,
-        distill: { distance: config.loss.distillDistance, target: config.loss.distillTarget },
-      },
+      weights: lossWeights(config),
       checkpoint: config.checkpoint,
       validation: { every: 0 },
       log: { every: 1, progress: 'off', lineEverySeconds: 0 },
@@ -162,4 +154,20 @@ test('cached trunk features train like the trunk run every step (same losses, bo
   // the losses move (the step really trained), so equal losses mean equal updates
   assert.notEqual(imageLosses[0], imageLosses[1]);
   assert.equal(teacherCalls, 0, 'the cached run reads the teacher embedding from the cache');
+});
+
+test('data.trunkCache is refused without the teacher it caches, naming the field', () => {
+  assert.throws(
+    () =>
+      parseTrainConfig({
+        outDir: join(root, 'x'),
+        data: { train: join(root, 'y'), trunkCache: { dir: join(root, 'cache'), photos: join(root, 'lfw'), faces: join(root, 'm.json') } },
+        model: { backbone: 'dlib', pretrained: 'faceapi' },
+      }),
+    /data\.trunkCache: caches the frozen teacher too/,
+  );
+  assert.throws(
+    () => parseTrainConfig({ outDir: 'x', data: { train: 'y' }, loss: { lambdaTeacherHQ: 1 } }),
+    /loss\.lambdaTeacherHQ: needs model\.pretrained 'faceapi'/,
+  );
 });

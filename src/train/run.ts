@@ -25,6 +25,7 @@ import { makeStageOptimizer } from './optimizer.js';
 import { PreflightError, preflight } from './preflight.js';
 import { claimRunDir } from './run-identity.js';
 import { ConfigError } from './schema.js';
+import type { Stage1Weights } from './stage-losses.js';
 import { type Stage, type TrainResult, train } from './trainer.js';
 import { buildTrunkCache, CachedTrunkSource, loadTrunkCache } from './trunk-cache.js';
 import { makePairValidator } from './validation.js';
@@ -131,6 +132,20 @@ async function prepareTrunkCache(config: TrainConfig, dataset: FaceDataset, modu
   return cache;
 }
 
+/** The loop's loss weights from the config's loss section. */
+export function lossWeights(config: TrainConfig): Stage1Weights {
+  return {
+    lambdaFR: config.loss.lambdaFR,
+    lambdaSB: config.loss.lambdaSB,
+    lambdaDist: config.loss.lambdaDist,
+    lambdaTeacher: config.loss.lambdaTeacher,
+    lambdaTeacherHQ: config.loss.lambdaTeacherHQ,
+    lambdaFused: config.loss.lambdaFused,
+    attributeWeights: config.loss.attributeWeights ? torch.keep(torch.tensor(config.loss.attributeWeights)) : null,
+    distill: { distance: config.loss.distillDistance, target: config.loss.distillTarget },
+  };
+}
+
 export async function runTraining(config: TrainConfig, options: RunOptions = {}): Promise<RunResult> {
   const inputs = [
     { role: 'data.train', path: config.data.train },
@@ -208,16 +223,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         runDir: config.outDir,
         stage1: config.stage1,
         stage2: config.stage2,
-        weights: {
-          lambdaFR: config.loss.lambdaFR,
-          lambdaSB: config.loss.lambdaSB,
-          lambdaDist: config.loss.lambdaDist,
-          lambdaTeacher: config.loss.lambdaTeacher,
-          lambdaTeacherHQ: config.loss.lambdaTeacherHQ,
-          lambdaFused: config.loss.lambdaFused,
-          attributeWeights: config.loss.attributeWeights ? torch.keep(torch.tensor(config.loss.attributeWeights)) : null,
-          distill: { distance: config.loss.distillDistance, target: config.loss.distillTarget },
-        },
+        weights: lossWeights(config),
         checkpoint: config.checkpoint,
         validation: config.validation,
         log: config.log,
