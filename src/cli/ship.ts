@@ -42,7 +42,7 @@ export const shipCommand: Command = {
   name: 'ship',
   summary: 'write a model as the shipped default (fp16 weights, threshold, manifest.json)',
   usage: [
-    'catface ship (--model DIR | --pretrained) --out DIR [--config FILE] [--split FILE] [--eval FILE]',
+    'catface ship (--model DIR | --pretrained) --out DIR [--config FILE] [--split FILE] [--eval FILE] [--training FILE]',
     '             [--threshold T --far F] [--embedding fr|fused]',
     '',
     '  --model DIR      a trained model directory (runs/<run>/model)',
@@ -50,6 +50,7 @@ export const shipCommand: Command = {
     '  --config FILE    the training config that produced the model (copied into the manifest)',
     '  --split FILE     split.json of catface lfw prepare (counts and folds go into the manifest)',
     '  --eval FILE      validation figures (catface eval photos --json output) for the manifest',
+    "  --training FILE  JSON of how the model was trained and chosen (wall times, held-out figures): the manifest's `training`",
     '  --threshold T    cosine threshold of `verify`, calibrated on validation pairs at FAR F',
     "  --embedding fr|fused  the embedding the shipped model computes by default (default: the model's own;",
     '                   choose it on held-out training people, never on validation)',
@@ -64,6 +65,7 @@ export const shipCommand: Command = {
         config: { type: 'string' },
         split: { type: 'string' },
         eval: { type: 'string' },
+        training: { type: 'string' },
         threshold: { type: 'string' },
         far: { type: 'string' },
         embedding: { type: 'string' },
@@ -108,6 +110,7 @@ export const shipCommand: Command = {
       commit,
       config: values.config ? readJson(values.config) : null,
       split,
+      training: values.training ? readJson(values.training) : null,
       verifyThreshold:
         threshold === null
           ? null
