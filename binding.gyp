@@ -1,13 +1,15 @@
 {
   "variables": {
-    "libtorch%": "<!(node -p \"process.env.LIBTORCH || ''\")"
+    "libtorch%": "<!(node -p \"process.env.LIBTORCH || ''\")",
+    "with_nccl%": "<!(node scripts/libtorch-cuda.cjs)"
   },
   "targets": [
     {
       "target_name": "catface",
-      "sources": ["native/addon.cc", "native/tensor.cc", "native/dispatch.cc", "native/runtime.cc"],
+      "sources": ["native/addon.cc", "native/tensor.cc", "native/dispatch.cc", "native/runtime.cc",
+                  "native/dist-store.cc", "native/dist-group.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", "USE_C10D_GLOO"],
       "cflags!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
@@ -18,6 +20,11 @@
         }, {
           "include_dirs": ["<(libtorch)/include", "<(libtorch)/include/torch/csrc/api/include"],
           "libraries": ["-L<(libtorch)/lib", "-Wl,-rpath,<(libtorch)/lib", "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10"]
+        }],
+        ["with_nccl=='1'", {
+          "defines": ["CATFACE_WITH_NCCL", "USE_C10D_NCCL"],
+          "include_dirs": ["<!(node -p \"(process.env.CUDA_HOME || '/usr/local/cuda') + '/include'\")"],
+          "libraries": ["-ltorch_cuda", "-lc10_cuda"]
         }]
       ]
     }

@@ -2,7 +2,7 @@
 # One-command set-up on Debian 12: system packages (libtorch, OpenBLAS with OpenMP, the PyTorch oracle used by
 # the parity tests and benchmark anchors), then `npm ci`, which builds the native addon and the TypeScript.
 set -euo pipefail
-packages=(libtorch-dev libopenblas0-openmp python3-torch python3-sklearn python3-numpy g++ make chromium)
+packages=(libtorch-dev libgloo-dev libopenblas0-openmp python3-torch python3-sklearn python3-numpy g++ make chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,9 +3,11 @@
 // synthetic identities (random unit vectors tagged with the model's fingerprint, written in one transaction).
 // Bounded in count and time: it stops after --requests or --max-seconds, whichever comes first.
 // Reports throughput, p50/p95/p99 latency, status counts (5xx must be 0) and the service's RSS (server +
-// model worker) after warm-up and at the end. The service runs with --threads 1 (one libtorch thread per forward).
+// model worker) after warm-up and at the end. The service runs with --threads 1 (one engine thread per forward),
+// --backend (libtorch or onnx) and --workers as given.
 //
 //   npm run bench:serve -- [--requests 10000] [--concurrency 50] [--identities 100000] [--max-seconds 900] [--model DIR]
+//                          [--backend libtorch|onnx] [--workers 1]
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,10 +42,26 @@ function rssMb(pid: number): number {
   return kb / 1024;
 }
 
-async function startServer(modelDir: string, gallery: string): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(modelDir: string, gallery: string, engine: string[]): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--model', modelDir, '--gallery', gallery, '--queue', '256', '--threads', '1'],
+    [
+      CLI,
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--model',
+      modelDir,
+      '--gallery',
+      gallery,
+      '--queue',
+      '256',
+      '--threads',
+      '1',
+      ...engine,
+    ],
     { env: { ...process.env, CATFACE_TOKENS: TOKEN }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';
@@ -73,9 +91,12 @@ async function main(): Promise<void> {
       'max-seconds': { type: 'string', default: '900' },
       photos: { type: 'string', default: '40' },
       model: { type: 'string' },
+      backend: { type: 'string', default: 'libtorch' },
+      workers: { type: 'string', default: '1' },
     },
   });
-  const flag = positiveFlags<'requests' | 'concurrency' | 'identities' | 'max-seconds' | 'photos'>('bench:serve', values);
+  const engine = ['--backend', values.backend, '--workers', values.workers];
+  const flag = positiveFlags<'requests' | 'concurrency' | 'identities' | 'max-seconds' | 'photos' | 'workers'>('bench:serve', values);
   const [requests, concurrency, identities, maxSeconds, photoCount] = (
     ['requests', 'concurrency', 'identities', 'max-seconds', 'photos'] as const
   ).map(flag);
@@ -96,7 +117,7 @@ async function main(): Promise<void> {
 
     // The gallery: embedding size from one real embedding, then `identities` random unit vectors.
     const galleryFile = join(work, 'gallery.sqlite');
-    let server = await startServer(modelDir, galleryFile);
+    let server = await startServer(modelDir, galleryFile, engine);
     const probe = await (await fetch(`${server.url}/v1/embed`, { method: 'POST', body: photoForm({ photo: photos[0] }) })).json();
     const dim = probe.faces[0].embedding.length as number;
     server.child.kill('SIGTERM');
@@ -121,7 +142,7 @@ async function main(): Promise<void> {
     gallery.close();
     console.log(`gallery: ${identities} identities × ${dim}-d written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    server = await startServer(modelDir, galleryFile);
+    server = await startServer(modelDir, galleryFile, engine);
     const pid = server.child.pid as number;
     const kinds = ['verify', 'identify', 'analyze'] as const;
     const send = async (i: number): Promise<{ kind: string; status: number; ms: number }> => {
@@ -165,6 +186,8 @@ async function main(): Promise<void> {
       planned: requests,
       stoppedBy: results.length < requests ? 'max-seconds' : 'count',
       concurrency,
+      backend: values.backend,
+      workers: flag('workers'),
       galleryIdentities: identities,
       dim,
       seconds,

@@ -1,6 +1,7 @@
 // Entry point of the catface addon: one AddonState per JS environment, then the tensor table, the op
-// dispatcher and runtime controls.
+// dispatcher, runtime controls and the c10d binding (stores, process groups).
 #include "common.h"
+#include "dist-async.h"
 
 #include <ATen/Parallel.h>
 
@@ -49,6 +50,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTensor(env, exports);
   InitDispatch(env, exports);
   InitRuntime(env, exports);
+  InitDistStore(env, exports);
+  InitDistGroup(env, exports);
   return exports;
 }
 

@@ -12,3 +12,13 @@ if (!fs.existsSync(header)) {
   console.error(`catface: libtorch was not found (${header} is missing).\n${fix}`);
   process.exit(1);
 }
+
+// The c10d binding includes Gloo's headers (ProcessGroupGloo.hpp needs them); Debian ships them in libgloo-dev.
+const glooHeaders = [root && path.join(root, 'include', 'gloo', 'context.h'), '/usr/include/gloo/context.h'].filter(Boolean);
+if (!glooHeaders.some((h) => fs.existsSync(h))) {
+  console.error(
+    `catface: Gloo's headers were not found (${glooHeaders.join(' or ')}); the distributed binding needs them.\n` +
+      'Install them with: sudo apt-get install -y libgloo-dev   (or run ./setup.sh).',
+  );
+  process.exit(1);
+}

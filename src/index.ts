@@ -53,6 +53,7 @@ export { adafaceConfig, IResNet, type IResNetConfig, type IResNetName, iresnetCo
 export { MFFNL } from './models/mffnl.js';
 export { type ModelMeta, type ModelSpec, readModelDir, saveModelDir } from './models/model-dir.js';
 export { iresnetToMultiBranch, type MultiBranchConfig, MultiBranchNet, type MultiBranchOutput } from './models/multi-branch.js';
+export { catfaceOnnxModel, exportOnnx, ONNX_INPUT, ONNX_OUTPUTS, type OnnxExportOptions } from './models/onnx-export.js';
 export { inferIResNetConfig, loadPretrainedIResNet } from './models/pretrained.js';
 export { SelfAttention } from './models/self-attention.js';
 

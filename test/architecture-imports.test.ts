@@ -18,13 +18,17 @@ const ALLOWED: Record<string, { runtime: string[]; type?: string[] }> = {
   common: { runtime: ['io', 'torch'] },
   nn: { runtime: ['io', 'torch'] },
   models: { runtime: ['io', 'torch', 'nn'] },
+  distributed: { runtime: ['io', 'torch'] },
   losses: { runtime: ['io', 'torch', 'nn'], type: ['models'] },
   degrade: { runtime: ['io', 'torch', 'common'] },
   data: { runtime: ['io', 'torch', 'common'] },
   eval: { runtime: ['io', 'torch', 'common', 'nn', 'data', 'models'] },
   serve: { runtime: ['io', 'torch', 'common', 'nn', 'data', 'models', 'eval'] },
-  train: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval'] },
-  cli: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'serve', 'train'] },
+  train: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'distributed'] },
+  ablate: { runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'serve', 'train', 'distributed'] },
+  cli: {
+    runtime: ['io', 'torch', 'common', 'nn', 'models', 'losses', 'degrade', 'data', 'eval', 'serve', 'train', 'ablate', 'distributed'],
+  },
 };
 
 function sources(dir: string): string[] {

@@ -773,6 +773,49 @@ function cases(): Case[] {
     code: 1,
     says: ['--out', 'lies inside --model'],
   });
+  // ── export: flags refused before the model loads, outputs never inside the model, nothing half-written ──
+  list.push({
+    name: 'export --bogus',
+    argv: ['export', '--model', model, '--out', 'SCRATCH/m.onnx', '--bogus'],
+    code: 2,
+    says: ['--bogus'],
+  });
+  list.push({ name: 'export without --out', argv: ['export', '--model', model], code: 2, says: ['--out'] });
+  for (const [flag, value] of [
+    ['batch', '0'],
+    ['batch', 'many'],
+    ['batch', '1.5'],
+    ['batch', '5000'],
+    ['opset', '16'],
+    ['opset', '22'],
+    ['opset', 'x'],
+  ])
+    list.push({
+      name: `export --${flag} '${value}'`,
+      argv: ['export', '--model', model, '--out', 'SCRATCH/m.onnx', `--${flag}`, value],
+      code: 2,
+      says: [`--${flag}`, `'${value}'`],
+      check: (dir) => assert.equal(existsSync(join(dir, 'm.onnx')), false, 'nothing written for a bad flag'),
+    });
+  list.push({
+    name: 'export --out inside the model',
+    argv: ['export', '--model', model, '--out', join(model, 'm.onnx')],
+    code: 1,
+    says: ['--out', 'lies inside --model'],
+  });
+  list.push({
+    name: 'export --out a folder',
+    argv: ['export', '--model', model, '--out', 'SCRATCH'],
+    code: 2,
+    says: ['--out', 'is a directory'],
+  });
+  list.push({
+    name: 'export a missing model dir',
+    argv: ['export', '--model', at('nomodel'), '--out', 'SCRATCH/m.onnx'],
+    code: 1,
+    says: ['nomodel'],
+  });
+  list.push({ name: 'serve --backend torch', argv: ['serve', '--backend', 'torch'], code: 2, says: ['--backend', "'torch'"] });
   list.push({
     name: 'eval --report into a foreign folder',
     argv: ['eval', 'verify', '--bin', at('good.bin'), '--model', model, '--bootstrap', '0', '--report', at('foreign')],

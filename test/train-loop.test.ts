@@ -22,34 +22,12 @@ import { readMetrics } from '../src/train/metrics-log.js';
 import { PreflightError, preflight } from '../src/train/preflight.js';
 import { readTrainingSet, runTraining } from '../src/train/run.js';
 import { TrainingDivergedError } from '../src/train/trainer.js';
+import { writeTinyFolder } from './helpers/tiny-folder.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
 let root: string;
 let data: string;
-
-/** 8 identities × 6 images of 32×32: a per-identity random pattern plus per-image noise (learnable, fast). */
-async function writeTinyFolder(dir: string): Promise<void> {
-  let seed = 12345;
-  const rand = () => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed / 2 ** 32;
-  };
-  const rows = ['identity,Male,Big_Nose,Chubby,Narrow_Eyes,Bald'];
-  for (let id = 0; id < 8; id++) {
-    const name = `id${id}`;
-    mkdirSync(join(dir, name), { recursive: true });
-    const base = Uint8Array.from({ length: 32 * 32 * 3 }, () => Math.floor(rand() * 256));
-    rows.push([name, ...Array.from({ length: 5 }, (_, k) => ((id >> k) & 1 ? 1 : 0))].join(','));
-    for (let k = 0; k < 6; k++) {
-      const pixels = base.map((v) => Math.max(0, Math.min(255, v + Math.floor((rand() - 0.5) * 60))));
-      await sharp(Buffer.from(pixels), { raw: { width: 32, height: 32, channels: 3 } })
-        .png()
-        .toFile(join(dir, name, `${k}.png`));
-    }
-  }
-  writeFileSync(join(dir, 'attributes.csv'), `${rows.join('\n')}\n`);
-}
 
 function tinyConfig(
   outDir: string,
@@ -337,4 +315,35 @@ test('model.pretrained starts the trunk and both branches from IR-ResNet weights
     assert.ok(ours.get(mine)?.equal(theirs.get(source) as torch.Tensor), `${mine} should equal the pretrained ${source}`);
   }
   for (const m of [ir, built.model, built.frHead, built.fusedHead]) m.dispose();
+});
+
+test('model.init starts the network from a stage-1 model: stage1.steps 0 trains only the fusion on it', async () => {
+  const stage1 = await runTraining(config(join(root, 'init-stage1'), { stage1: 10, stage2: 0 }));
+  for (const m of Object.values(stage1.modules)) m.dispose();
+  const raw = tinyConfig(join(root, 'init-stage2'), { stage1: 0, stage2: 6 });
+  const run = await runTraining(
+    parseTrainConfig({
+      ...raw,
+      model: { ...(raw.model as object), fusion: 'concat', init: stage1.modelDir },
+      stage1: { steps: 0, batchSize: 8, optim: { lr: 0.05 } },
+    }),
+  );
+  for (const m of Object.values(run.modules)) m.dispose();
+  assert.equal(run.step, 6);
+  torch.tidy(() => {
+    const before = loadSafetensors(join(stage1.modelDir as string, 'weights.safetensors')).tensors;
+    const afterwards = loadSafetensors(join(run.modelDir as string, 'weights.safetensors')).tensors;
+    let compared = 0;
+    for (const [key, value] of before) {
+      assert.ok(value.equal(afterwards.get(key) as torch.Tensor), `${key} should be the stage-1 model's`);
+      compared++;
+    }
+    assert.ok(compared > 50, `compared ${compared} network tensors`);
+    assert.ok(
+      [...afterwards.keys()].some((k) => k.startsWith('fusion.')),
+      'the concat fusion was trained and saved',
+    );
+  });
+  const both = tinyConfig(join(root, 'init-both'));
+  assert.throws(() => parseTrainConfig({ ...both, model: { ...(both.model as object), init: 'x', pretrained: 'y' } }), /model\.init/);
 });

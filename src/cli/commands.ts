@@ -1,5 +1,6 @@
 // Every `catface` sub-command, in the order `catface --help` lists them.
 
+import { ablateCommand } from './ablate.js';
 import { align } from './align.js';
 import { attributesCommand } from './attributes.js';
 import type { Command } from './command.js';
@@ -8,6 +9,7 @@ import { demoCommand } from './demo.js';
 import { detectCommand } from './detect.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { galleryCommand } from './gallery.js';
 import { info } from './info.js';
 import { lfwCommand } from './lfw.js';
@@ -30,9 +32,11 @@ export const commands: Command[] = [
   synth,
   trainCommand,
   demoCommand,
+  ablateCommand,
   align,
   lfwCommand,
   evalCommand,
   reportCommand,
   shipCommand,
+  exportCommand,
 ];

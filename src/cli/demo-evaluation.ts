@@ -3,22 +3,12 @@
 // degraded images, and clean gallery vs degraded probe; plus the SB branch's attribute accuracy. Produces the
 // sections of the HTML report (src/eval/report.ts) and a short text summary.
 
-import { pixelsToNormalized, pixelsToUnit, unitToBytes } from '../common/image-convention.js';
-import { Prng } from '../common/prng.js';
-import { readImageBytes } from '../data/dataset.js';
-import { decodeImage } from '../data/decode.js';
-import { readImageFolder } from '../data/readers/image-folder.js';
-import { Degrader } from '../degrade/degrader.js';
+import { loadTestSet, PROTOCOLS, scoreProtocols } from '../ablate/test-protocols.js';
+import { pixelsToNormalized } from '../common/image-convention.js';
 import { attributeMetrics } from '../eval/attributes.js';
 import { pairedBootstrap, weightedMean } from '../eval/bootstrap.js';
-import { embedAll } from '../eval/embedding.js';
-import { pairScores } from '../eval/pair-scores.js';
 import type { ReportSection } from '../eval/report.js';
-import { auc, SortedScores, tarAtFar } from '../eval/roc.js';
-import { tenFold } from '../eval/tenfold.js';
 import { type EmbeddingKind, FaceModel } from '../serve/face-model.js';
-import type { Tensor } from '../torch/index.js';
-import * as torch from '../torch/index.js';
 
 export interface VerificationRow {
   protocol: string;
@@ -36,60 +26,13 @@ export interface DemoEvaluation {
   /** CATFace − baseline 10-fold accuracy per protocol, with a 95% paired-bootstrap interval. */
   gains: { protocol: string; value: number; low: number; high: number; pNotBetter: number }[];
   attributes: { condition: string; name: string; accuracy: number; balancedAccuracy: number }[];
+  /** Per protocol and embedding ('<protocol>/fr', '<protocol>/fused'): each pair's 0/1 correctness. */
+  correct: Map<string, Uint8Array>;
+  /** 1 for a genuine pair, 0 for an impostor (the bootstrap's strata). */
+  same: Uint8Array;
   images: number;
   identities: number;
   pairs: number;
-}
-
-/** All genuine pairs (same identity) and as many seeded random impostor pairs. */
-function makePairs(labels: number[], seed: number): { left: Int32Array; right: Int32Array; same: boolean[] } {
-  const left: number[] = [];
-  const right: number[] = [];
-  const same: boolean[] = [];
-  for (let i = 0; i < labels.length; i++) {
-    for (let j = i + 1; j < labels.length; j++) {
-      if (labels[i] !== labels[j]) continue;
-      left.push(i);
-      right.push(j);
-      same.push(true);
-    }
-  }
-  const genuine = left.length;
-  const prng = new Prng(seed);
-  const seen = new Set<number>();
-  while (left.length < 2 * genuine) {
-    const i = prng.index(labels.length);
-    const j = prng.index(labels.length);
-    const key = Math.min(i, j) * labels.length + Math.max(i, j);
-    if (labels[i] === labels[j] || seen.has(key)) continue;
-    seen.add(key);
-    left.push(i);
-    right.push(j);
-    same.push(false);
-  }
-  // interleave genuine and impostor pairs so the contiguous 10 folds each hold both
-  const order = prng.shuffle([...left.keys()]);
-  return { left: Int32Array.from(order, (k) => left[k]), right: Int32Array.from(order, (k) => right[k]), same: order.map((k) => same[k]) };
-}
-
-/** HWC uint8 crops → degraded HWC uint8 crops, through the training Degrader with a fixed seed. */
-async function degradeCrops(crops: Uint8Array[], size: number, seed: number): Promise<Uint8Array[]> {
-  const degrader = new Degrader({ seed });
-  const out: Uint8Array[] = [];
-  try {
-    for (let start = 0; start < crops.length; start += 64) {
-      const chunk = crops.slice(start, start + 64);
-      const unit = pixelsToUnit(chunk, size);
-      const { hq, lq } = await degrader.degrade(unit);
-      const bytes = unitToBytes(lq);
-      torch.dispose([unit, hq, lq]);
-      const stride = size * size * 3;
-      for (let i = 0; i < chunk.length; i++) out.push(bytes.slice(i * stride, (i + 1) * stride));
-    }
-  } finally {
-    degrader.dispose();
-  }
-  return out;
 }
 
 /** Evaluates `modelDir` on the identities of `testDir` (an image folder with attributes.csv). */
@@ -98,76 +41,53 @@ export async function evaluateDemo(modelDir: string, testDir: string, seed: numb
   try {
     const size = model.imageSize;
     const names = model.spec.attributes;
-    const dataset = readImageFolder(testDir, { attributes: names });
-    const labels = dataset.samples.map((s) => s.label);
-    const clean = await Promise.all(
-      dataset.samples.map((s) =>
-        decodeImage(readImageBytes(s.image), s.image.kind === 'file' ? s.image.path : testDir, { height: size, width: size }),
-      ),
-    );
-    const degraded = await degradeCrops(clean, size, seed);
-    const n = clean.length;
-    const pairs = makePairs(labels, seed);
-    const protocols = [
-      { name: 'clean vs clean', left: pairs.left, right: pairs.right },
-      { name: 'degraded vs degraded', left: pairs.left.map((i) => i + n), right: pairs.right.map((i) => i + n) },
-      { name: 'clean gallery vs degraded probe', left: pairs.left, right: pairs.right.map((i) => i + n) },
-    ];
+    const test = await loadTestSet(testDir, size, seed, names);
+    const { n, pairs } = test;
     const models: { label: string; kind: EmbeddingKind }[] = [
       { label: 'baseline (FR)', kind: 'fr' },
       { label: 'CATFace', kind: 'fused' },
     ];
-    const all = [...clean, ...degraded];
     const rows: VerificationRow[] = [];
     const correct = new Map<string, Uint8Array>();
     const curves = new Map<string, { label: string; fpr: Float64Array; tpr: Float64Array }[]>();
     const histograms = new Map<string, { genuine: number[]; impostor: number[] }>();
     for (const { label, kind } of models) {
-      const features: Tensor = await embedAll(model.embedder(kind), all.length, async (i) => all[i], { fusion: 'sum' });
-      try {
-        for (const protocol of protocols) {
-          const scores = pairScores(features, protocol.left, protocol.right);
-          const folds = tenFold(scores, pairs.same);
-          const roc = new SortedScores(scores, pairs.same).roc();
-          const [t2, t3] = tarAtFar(roc, [1e-2, 1e-3]);
-          rows.push({
-            protocol: protocol.name,
-            model: label,
-            accuracy: folds.accuracy,
-            std: folds.std,
-            auc: auc(roc),
-            tarAt1e2: t2.tar,
-            tarAt1e3: t3.tar,
+      for (const p of await scoreProtocols(model, kind, test)) {
+        rows.push({
+          protocol: p.protocol,
+          model: label,
+          accuracy: p.accuracy,
+          std: p.std,
+          auc: p.auc,
+          tarAt1e2: p.tarAt1e2,
+          tarAt1e3: p.tarAt1e3,
+        });
+        correct.set(`${p.protocol}/${kind}`, p.correct);
+        const list = curves.get(p.protocol) ?? [];
+        list.push({ label, fpr: p.roc.fpr, tpr: p.roc.tpr });
+        curves.set(p.protocol, list);
+        if (kind === 'fused' && p.protocol.startsWith('clean gallery')) {
+          histograms.set(label, {
+            genuine: [...p.scores].filter((_, i) => pairs.same[i]),
+            impostor: [...p.scores].filter((_, i) => !pairs.same[i]),
           });
-          correct.set(`${protocol.name}/${kind}`, folds.correct);
-          const list = curves.get(protocol.name) ?? [];
-          list.push({ label, fpr: roc.fpr, tpr: roc.tpr });
-          curves.set(protocol.name, list);
-          if (kind === 'fused' && protocol.name.startsWith('clean gallery')) {
-            histograms.set(label, {
-              genuine: [...scores].filter((_, i) => pairs.same[i]),
-              impostor: [...scores].filter((_, i) => !pairs.same[i]),
-            });
-          }
         }
-      } finally {
-        features.dispose();
       }
     }
-    const gains = protocols.map((p) => {
+    const gains = PROTOCOLS.map((protocol) => {
       const d = pairedBootstrap(
         pairs.same.length,
-        weightedMean(correct.get(`${p.name}/fused`) as Uint8Array),
-        weightedMean(correct.get(`${p.name}/fr`) as Uint8Array),
+        weightedMean(correct.get(`${protocol}/fused`) as Uint8Array),
+        weightedMean(correct.get(`${protocol}/fr`) as Uint8Array),
         { seed, strata: pairs.same.map((s) => (s ? 1 : 0)) },
       );
-      return { protocol: p.name, value: d.value, low: d.low, high: d.high, pNotBetter: d.pNotBetter };
+      return { protocol, value: d.value, low: d.low, high: d.high, pNotBetter: d.pNotBetter };
     });
-    const attributeTruth = dataset.samples.flatMap((s) => s.attributes ?? []);
+    const attributeTruth = test.samples.flatMap((s) => s.attributes ?? []);
     const attributes: DemoEvaluation['attributes'] = [];
     for (const [condition, crops] of [
-      ['clean', clean],
-      ['degraded', degraded],
+      ['clean', test.crops.slice(0, n)],
+      ['degraded', test.crops.slice(n)],
     ] as const) {
       const probabilities: number[] = [];
       for (let start = 0; start < n; start += 64) {
@@ -193,11 +113,11 @@ export async function evaluateDemo(modelDir: string, testDir: string, seed: numb
           { value: r.tarAt1e2 },
           { value: r.tarAt1e3 },
         ]),
-        note: `${dataset.classes.length} identities never seen in training, ${n} images; ${pairs.same.length} pairs (all genuine pairs and as many random impostor pairs); flip-fused embeddings, cosine score.`,
+        note: `${test.identities} identities never seen in training, ${n} images; ${pairs.same.length} pairs (all genuine pairs and as many random impostor pairs); flip-fused embeddings, cosine score.`,
       },
       {
         kind: 'table',
-        title: 'CATFace − baseline, 10-fold accuracy (paired bootstrap, 95%)',
+        title: 'CATFace − baseline for this model alone, 10-fold accuracy (paired bootstrap over pairs, 95%)',
         columns: ['protocol', 'difference', 'P(CATFace not better)'],
         rows: gains.map((g) => [g.protocol, { value: g.value, low: g.low, high: g.high, percent: true }, g.pNotBetter.toFixed(3)]),
       },
@@ -218,7 +138,17 @@ export async function evaluateDemo(modelDir: string, testDir: string, seed: numb
         rows: attributes.map((a) => [a.condition, a.name, { value: a.accuracy }, { value: a.balancedAccuracy }]),
       },
     ];
-    return { sections, rows, gains, attributes, images: n, identities: dataset.classes.length, pairs: pairs.same.length };
+    return {
+      sections,
+      rows,
+      gains,
+      attributes,
+      correct,
+      same: Uint8Array.from(pairs.same, (v) => (v ? 1 : 0)),
+      images: n,
+      identities: test.identities,
+      pairs: pairs.same.length,
+    };
   } finally {
     model.dispose();
   }

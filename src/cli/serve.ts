@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { resolveModelDir } from '../models/model-dir.js';
 import { TokenAuth } from '../serve/http/auth.js';
 import { startService } from '../serve/http/service.js';
+import { BACKENDS, type Backend } from '../serve/recognizer-worker.js';
 import { usearchIndex } from '../serve/usearch-index.js';
 import { type Command, UsageError } from './command.js';
 
@@ -18,14 +19,16 @@ export const serveCommand: Command = {
   usage: [
     'catface serve [--port 8080] [--host 127.0.0.1] [--model DIR] [--gallery FILE] [--token-file FILE]',
     '              [--scoring best|mean] [--approximate-from N] [--workers 1] [--queue 32] [--max-upload-mb 10]',
-    '              [--max-megapixels 40] [--threads N]',
+    '              [--max-megapixels 40] [--threads N] [--backend libtorch|onnx]',
     '',
     'Serves the API under /v1 (OpenAPI document at /openapi.json), Prometheus metrics at /metrics and a web page',
     'at /. --model defaults to the shipped model (models/default), --gallery to gallery.sqlite in the current',
     'folder. Writes (enrol, create, delete) need "Authorization: Bearer <token>" with a token from CATFACE_TOKENS',
     '(comma-separated) or --token-file / CATFACE_TOKEN_FILE (one per line); with none, writes are refused.',
     '--scoring: an identity scores the best (default) or the mean similarity of its enrolled faces.',
-    '--threads N: libtorch intra-op threads (default: $CATFACE_THREADS or every core; 1 is often fastest on a busy machine).',
+    "--threads N: the engine's intra-op threads (default: $CATFACE_THREADS or every core; 1 is often fastest on a busy machine).",
+    "--backend: the engine of the model's forward: libtorch (default) or onnx (onnxruntime-node on the graph of",
+    '`catface export`, made in memory at start); decoding, detection and alignment are the same.',
     '--approximate-from N: search through an HNSW index (usearch) once the gallery holds N faces (default: always exact).',
     'SIGINT/SIGTERM stop gracefully: requests in flight are answered, then the process exits.',
   ].join('\n'),
@@ -45,10 +48,13 @@ export const serveCommand: Command = {
         'max-upload-mb': { type: 'string', default: '10' },
         'max-megapixels': { type: 'string', default: '40' },
         threads: { type: 'string' },
+        backend: { type: 'string', default: 'libtorch' },
       },
     });
     const scoring = values.scoring;
     if (scoring !== 'best' && scoring !== 'mean') throw new UsageError(`--scoring must be 'best' or 'mean', got '${scoring}'`);
+    const backend = values.backend as Backend;
+    if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be ${BACKENDS.join(' or ')}, got '${values.backend}'`);
     const service = await startService({
       host: values.host,
       port: integer(values.port, 'port', 0, 65535),
@@ -64,7 +70,7 @@ export const serveCommand: Command = {
       limits: { maxUploadBytes: integer(values['max-upload-mb'], 'max-upload-mb', 1, 1024) * 1024 * 1024 },
       pool: {
         modelDir: resolveModelDir(values.model),
-        backend: 'libtorch',
+        backend,
         recognizer: {
           maxPixels: integer(values['max-megapixels'], 'max-megapixels', 1, 1000) * 1_000_000,
           threads: values.threads === undefined ? undefined : integer(values.threads, 'threads', 1, 256),

@@ -46,6 +46,23 @@ export function pixelsToNormalized(pixels: readonly Uint8Array[], height: number
   );
 }
 
+/**
+ * `pixelsToNormalized` without libtorch, for an engine that takes plain arrays (onnxruntime): the same float32
+ * values, [B, 3, H, W] in one Float32Array.
+ */
+export function pixelsToNormalizedArray(pixels: readonly Uint8Array[], height: number, width = height): Float32Array {
+  const all = concatPixels(pixels, height, width);
+  const plane = height * width;
+  const out = new Float32Array(all.length);
+  for (let b = 0; b < pixels.length; b++) {
+    const base = b * plane * 3;
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) out[base + c * plane + p] = Math.fround(all[base + p * 3 + c] / 127.5) - 1;
+    }
+  }
+  return out;
+}
+
 /** [0, 1] → [−1, 1]: a unit-range batch (loader, degradations) as network input. */
 export function unitToNormalized(images: Tensor): Tensor {
   return torch.tidy(() => images.mul(2).sub(1));

@@ -66,6 +66,11 @@ export class MarginHead extends Module {
   /** AdaFace running mean and std of the clipped feature norm (0-d buffers, saved in the state dict). */
   readonly mu: Tensor | null = null;
   readonly sigma: Tensor | null = null;
+  /**
+   * Sums a tensor over every part of the global batch, in place (data-parallel training sets it to an
+   * all-reduce), so AdaFace's norm statistics are the global batch's; null: this batch is the whole batch.
+   */
+  sumAcrossBatch: ((t: Tensor) => void) | null = null;
 
   constructor(config: MarginHeadConfig) {
     super();
@@ -137,11 +142,24 @@ export class MarginHead extends Module {
     if (this.training) {
       if (batch < 2) throw new RangeError('MarginHead(adaface): a training batch needs ≥ 2 samples (the norm std is unbiased)');
       torch.noGrad(() => {
-        mu.mul_(1 - this.momentum).add_(n.mean().mul(this.momentum));
-        sigma.mul_(1 - this.momentum).add_(n.std().mul(this.momentum));
+        const { mean, std } = this.batchMoments(n);
+        mu.mul_(1 - this.momentum).add_(mean.mul(this.momentum));
+        sigma.mul_(1 - this.momentum).add_(std.mul(this.momentum));
       });
     }
     return n.sub(mu).div(sigma.add(this.eps)).mul(this.h).clamp(-1, 1);
+  }
+
+  /** Mean and unbiased std of the norms over the (global) batch; across ranks from sums in float64. */
+  private batchMoments(n: Tensor): { mean: Tensor; std: Tensor } {
+    if (!this.sumAcrossBatch) return { mean: n.mean(), std: n.std() };
+    const x = n.double();
+    const sums = torch.stack([x.sum(), x.square().sum(), torch.tensor(x.numel(), { dtype: 'float64' })]);
+    this.sumAcrossBatch(sums);
+    const [total, squares, count] = sums.toArray() as number[];
+    const mean = total / count;
+    const variance = Math.max(0, (squares - total * mean) / (count - 1));
+    return { mean: torch.tensor(mean), std: torch.tensor(Math.sqrt(variance)) };
   }
 
   private checkInputs(embedding: Tensor, norm: Tensor, labels: Tensor): number {

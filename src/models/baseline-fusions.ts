@@ -3,10 +3,11 @@
 // (one-way) cross-attention in which the FR tokens query the SB tokens.
 import { LayerNorm } from '../nn/layernorm.js';
 import { Linear } from '../nn/linear.js';
+import type { OnnxGraph, OnnxValue } from '../nn/onnx-graph.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { Fusion, type FusionConfig } from './fusion-base.js';
-import { fromTokens, multiHeadAttention, toTokens } from './token-attention.js';
+import { fromTokens, fromTokensOnnx, multiHeadAttention, multiHeadAttentionOnnx, toTokens, toTokensOnnx } from './token-attention.js';
 
 /** The FR map alone: the stage-1 FR branch's information only, with a fresh head (the baseline without SB). */
 export class NoFusion extends Fusion {
@@ -16,6 +17,10 @@ export class NoFusion extends Fusion {
   }
 
   fuse(fr: Tensor): Tensor {
+    return fr;
+  }
+
+  fuseOnnx(_g: OnnxGraph, fr: OnnxValue): OnnxValue {
     return fr;
   }
 }
@@ -30,6 +35,10 @@ export class ConcatFusion extends Fusion {
   fuse(fr: Tensor, sb: Tensor): Tensor {
     return torch.cat([fr, sb], 1);
   }
+
+  fuseOnnx(g: OnnxGraph, fr: OnnxValue, sb: OnnxValue): OnnxValue {
+    return g.concat([fr, sb], 1);
+  }
 }
 
 /** F_fr + F_sb (C). */
@@ -41,6 +50,10 @@ export class AddFusion extends Fusion {
 
   fuse(fr: Tensor, sb: Tensor): Tensor {
     return fr.add(sb);
+  }
+
+  fuseOnnx(g: OnnxGraph, fr: OnnxValue, sb: OnnxValue): OnnxValue {
+    return g.add(fr, sb);
   }
 }
 
@@ -62,6 +75,13 @@ export class SEFusion extends Fusion {
     const x = torch.cat([fr, sb], 1);
     const gate = this.fc2.forward(torch.F.relu(this.fc1.forward(x.mean([2, 3])))).sigmoid();
     return x.mul(gate.unsqueeze(-1).unsqueeze(-1));
+  }
+
+  fuseOnnx(g: OnnxGraph, fr: OnnxValue, sb: OnnxValue): OnnxValue {
+    const x = g.concat([fr, sb], 1);
+    const hidden = g.unary('Relu', this.fc1.toOnnx(g, g.reduce('ReduceMean', x, [2, 3], false)));
+    const gate = g.unary('Sigmoid', this.fc2.toOnnx(g, hidden));
+    return g.mul(x, g.reshape(gate, [0, 0, 1, 1]));
   }
 }
 
@@ -92,5 +112,13 @@ export class CrossAttentionFusion extends Fusion {
     const q = this.q_fr.forward(this.norm_fr.forward(tfr));
     const [k, v] = this.kv_sb.forward(this.norm_sb.forward(toTokens(sb))).chunk(2, -1);
     return fromTokens(tfr.add(this.out.forward(multiHeadAttention(q, k, v, this.heads))), this.height, this.width);
+  }
+
+  fuseOnnx(g: OnnxGraph, fr: OnnxValue, sb: OnnxValue): OnnxValue {
+    const c = this.channels;
+    const tfr = toTokensOnnx(g, fr);
+    const q = this.q_fr.toOnnx(g, this.norm_fr.toOnnx(g, tfr));
+    const [k, v] = g.split(this.kv_sb.toOnnx(g, this.norm_sb.toOnnx(g, toTokensOnnx(g, sb))), [c, c], -1);
+    return fromTokensOnnx(g, g.add(tfr, this.out.toOnnx(g, multiHeadAttentionOnnx(g, q, k, v, this.heads))), this.height, this.width);
   }
 }

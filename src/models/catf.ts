@@ -9,11 +9,12 @@
 import { Conv2d } from '../nn/conv.js';
 import { LayerNorm } from '../nn/layernorm.js';
 import { Linear } from '../nn/linear.js';
+import type { OnnxGraph, OnnxValue } from '../nn/onnx-graph.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { FUSION_DEFAULTS, Fusion, type FusionConfig } from './fusion-base.js';
 import { MFFNL } from './mffnl.js';
-import { fromTokens, multiHeadAttention, toTokens } from './token-attention.js';
+import { fromTokens, fromTokensOnnx, multiHeadAttention, multiHeadAttentionOnnx, toTokens, toTokensOnnx } from './token-attention.js';
 
 export class CATF extends Fusion {
   readonly heads: number;
@@ -83,5 +84,35 @@ export class CATF extends Fusion {
     const [q, k, v] = (this.caf_qkv as Conv2d).forward(both).chunk(3, 1);
     const weights = torch.F.softmax(grouped(q).matmul(grouped(k).transpose(-1, -2)).div(Math.sqrt(n)), -1);
     return weights.matmul(grouped(v)).reshape(b, c2, h, w);
+  }
+
+  fuseOnnx(g: OnnxGraph, fr: OnnxValue, sb: OnnxValue): OnnxValue {
+    const c = this.channels;
+    const tfr = toTokensOnnx(g, fr);
+    const tsb = toTokensOnnx(g, sb);
+    const [qf, kf, vf] = g.split(this.qkv_fr.toOnnx(g, this.norm_fr.toOnnx(g, tfr)), [c, c, c], -1);
+    const [qs, ks, vs] = g.split(this.qkv_sb.toOnnx(g, this.norm_sb.toOnnx(g, tsb)), [c, c, c], -1);
+    const zfr = fromTokensOnnx(
+      g,
+      g.add(tfr, this.out_fr.toOnnx(g, multiHeadAttentionOnnx(g, qs, kf, vf, this.heads))),
+      this.height,
+      this.width,
+    );
+    const zsb = fromTokensOnnx(
+      g,
+      g.add(tsb, this.out_sb.toOnnx(g, multiHeadAttentionOnnx(g, qf, ks, vs, this.heads))),
+      this.height,
+      this.width,
+    );
+    const ofr = this.ffn_fr ? g.add(zfr, this.ffn_fr.toOnnx(g, zfr)) : zfr;
+    const osb = this.ffn_sb ? g.add(zsb, this.ffn_sb.toOnnx(g, zsb)) : zsb;
+    const both = g.concat([ofr, osb], 1);
+    if (!this.caf_qkv) return both;
+    const [, c2, h, w] = both.shape as number[];
+    const n = h * w;
+    const grouped = (t: OnnxValue): OnnxValue => g.reshape(t, [0, this.groups, c2 / this.groups, n]);
+    const [q, k, v] = g.split(this.caf_qkv.toOnnx(g, both), [c2, c2, c2], 1);
+    const scores = g.div(g.matmul(grouped(q), g.transpose(grouped(k), [0, 1, 3, 2])), Math.sqrt(n));
+    return g.reshape(g.matmul(g.softmax(scores, -1), grouped(v)), [0, c2, h, w]);
   }
 }

@@ -2,11 +2,19 @@
 // fusion with its fused head. Its children are named `network` and `fusion`, so its state dict is exactly the
 // saved model's weights (`network.conv1.weight`, `fusion.head.fc.weight`, …).
 import { Module } from '../nn/module.js';
+import type { OnnxGraph, OnnxValue } from '../nn/onnx-graph.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
+import type { EmbeddingValues } from './embedding-head.js';
 import { createFusion } from './fusion.js';
 import type { Fusion, FusionOptions, ResolvedFusionOptions } from './fusion-base.js';
-import { type BranchNetwork, createMultiBranchNet, type MultiBranchConfig, type ResolvedMultiBranchConfig } from './multi-branch.js';
+import {
+  type BranchNetwork,
+  createMultiBranchNet,
+  type MultiBranchConfig,
+  type MultiBranchValues,
+  type ResolvedMultiBranchConfig,
+} from './multi-branch.js';
 
 /** Which embedding to compute: the fused one (CATFace) or the FR branch's own (the baseline). */
 export type EmbeddingKind = 'fused' | 'fr';
@@ -88,5 +96,11 @@ export class CATFace extends Module {
         return { embedding, quality: out.norm.reshape([-1]), attributes: out.attributes.sigmoid() };
       }),
     );
+  }
+
+  /** The network's inference values and, with a fusion, the fused embedding: what `infer` computes, as graph nodes. */
+  toOnnx(g: OnnxGraph, images: OnnxValue): { network: MultiBranchValues; fused: EmbeddingValues | null } {
+    const network = this.network.toOnnx(g, images);
+    return { network, fused: this.fusion?.toOnnx(g, network.frMap, network.sbMap) ?? null };
   }
 }

@@ -8,12 +8,13 @@
 import { Sequential } from '../nn/containers.js';
 import type { Layer } from '../nn/layer.js';
 import { Module, type StateDict } from '../nn/module.js';
+import type { OnnxGraph, OnnxValue } from '../nn/onnx-graph.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { AttributeHead } from './attribute-head.js';
 import { DLIB_INPUT_SIZE, DLIB_RGB_MEAN, DlibProjection, DlibStem, dlibBlocks } from './dlib-resnet.js';
-import type { Embedding } from './embedding-head.js';
-import type { BranchTaps, MultiBranchOutput, ResolvedMultiBranchConfig } from './multi-branch.js';
+import { type Embedding, type EmbeddingValues, unitWithNorm } from './embedding-head.js';
+import type { BranchTaps, MultiBranchOutput, MultiBranchValues, ResolvedMultiBranchConfig } from './multi-branch.js';
 import { SelfAttention } from './self-attention.js';
 
 /** Blocks in the shared trunk (after the stem) and in each branch; the last block belongs to the FR head. */
@@ -39,6 +40,9 @@ export class DlibEmbeddingHead extends Module {
       const norm = f.norm(2, 1, true);
       return { embedding: f.div(norm), norm };
     });
+  }
+  toOnnx(g: OnnxGraph, map: OnnxValue): EmbeddingValues {
+    return unitWithNorm(g, this.fc.toOnnx(g, g.reduce('ReduceMean', this.down.toOnnx(g, map), [2, 3], false)));
   }
 }
 
@@ -109,6 +113,14 @@ export class DlibMultiBranchNet extends Module {
     const { fr, sb } = this.forwardBranches(images);
     const { embedding, norm } = this.fr_head.forward(fr.map);
     return { embedding, norm, attributes: this.sb_head.forward(sb.map), fr, sb };
+  }
+
+  toOnnx(g: OnnxGraph, images: OnnxValue): MultiBranchValues {
+    const input = g.add(g.mul(images, 0.5), g.weight(this.offset, 'input_offset'));
+    const trunk = this.trunk_blocks.toOnnx(g, this.stem.toOnnx(g, input));
+    const frMap = this.fr_attention.toOnnx(g, this.fr_stage.toOnnx(g, trunk));
+    const sbMap = this.sb_attention.toOnnx(g, this.sb_stage.toOnnx(g, trunk));
+    return { ...this.fr_head.toOnnx(g, frMap), attributes: this.sb_head.toOnnx(g, sbMap), frMap, sbMap };
   }
 }
 

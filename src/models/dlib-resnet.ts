@@ -5,11 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { convToOnnx } from '../nn/conv.js';
 import { Layer } from '../nn/layer.js';
 import { Module } from '../nn/module.js';
+import { type OnnxGraph, type OnnxValue, windowOutput } from '../nn/onnx-graph.js';
 import { tensor, zeros } from '../torch/creation.js';
 import { avgPool2d, conv2d, maxPool2d, pad, relu } from '../torch/functional.js';
 import { callOp } from '../torch/native.js';
+import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { parseTfjsWeights, type TfjsManifest } from './tfjs-weights.js';
 
@@ -46,6 +49,17 @@ class ConvScale extends Layer {
     scaled.dispose();
     return out;
   }
+
+  /** One Conv with the scale folded in (w·s per output channel, b·s + t), then Relu. */
+  toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+    const s = this.scale.weight;
+    const [w, b] = tidy(() => [
+      g.weight(this.conv.weight.mul(s.view(-1, 1, 1, 1)), 'conv_w'),
+      g.weight(this.conv.bias.mul(s).add(this.scale.bias), 'conv_b'),
+    ]);
+    const conv = convToOnnx(g, x, w, b, { stride: this.stride, padding: this.padding });
+    return this.withRelu ? g.unary('Relu', conv) : conv;
+  }
 }
 
 /** A weight and an optional bias under one name (tfjs layers hold bare tensors); filled by loading. */
@@ -77,6 +91,9 @@ class Residual extends Layer {
     const out = relu(sum);
     sum.dispose();
     return out;
+  }
+  toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+    return g.unary('Relu', g.add(this.conv2.toOnnx(g, this.conv1.toOnnx(g, x)), x));
   }
 }
 
@@ -116,6 +133,19 @@ class ResidualDown extends Layer {
     sum.dispose();
     return out;
   }
+  toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+    let b = this.conv2.toOnnx(g, this.conv1.toOnnx(g, x));
+    const side = (n: OnnxValue['shape'][number]) => windowOutput(n, 2, 2, 0, 0);
+    let pooled = g.node('AveragePool', [x], [x.shape[0], x.shape[1], side(x.shape[2]), side(x.shape[3])], {
+      kernel_shape: [2, 2],
+      strides: [2, 2],
+    });
+    const [, pc, ph, pw] = pooled.shape as number[];
+    const [, bc, bh, bw] = b.shape as number[];
+    if (bh !== ph || bw !== pw) b = g.pad(b, [0, 0, 0, 0, 0, 0, ph - bh, pw - bw]);
+    if (pc !== bc) pooled = g.pad(pooled, [0, 0, 0, 0, 0, bc - pc, 0, 0]);
+    return g.unary('Relu', g.add(b, pooled));
+  }
 }
 
 /** dlib's residual blocks after the stem, in order; the last four (256 channels) are its last stage. */
@@ -147,6 +177,14 @@ export class DlibStem extends Layer {
     stem.dispose();
     return out;
   }
+  toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+    const stem = this.conv32_down.toOnnx(g, x);
+    const side = (n: OnnxValue['shape'][number]) => windowOutput(n, 3, 2, 0, 0);
+    return g.node('MaxPool', [stem], [stem.shape[0], stem.shape[1], side(stem.shape[2]), side(stem.shape[3])], {
+      kernel_shape: [3, 3],
+      strides: [2, 2],
+    });
+  }
 }
 
 /** A weight [out, in] without bias: dlib's final 128-d projection (`fc`). */
@@ -156,6 +194,12 @@ export class DlibProjection extends WeightBias {
   }
   forward(x: Tensor): Tensor {
     return x.matmul(this.weight.t());
+  }
+  toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+    return g.matmul(
+      x,
+      tidy(() => g.weight(this.weight.t(), 'fc_wt')),
+    );
   }
 }
 

@@ -4,6 +4,7 @@
 import { BatchNorm1d, BatchNorm2d } from '../nn/batchnorm.js';
 import { Linear } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
+import type { OnnxGraph, OnnxValue } from '../nn/onnx-graph.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 
@@ -35,6 +36,18 @@ export interface Embedding {
   embedding: Tensor;
   /** ‖f‖, [B, 1]. */
   norm: Tensor;
+}
+
+/** An Embedding as graph values. */
+export interface EmbeddingValues {
+  embedding: OnnxValue;
+  norm: OnnxValue;
+}
+
+/** f ↦ (f/‖f‖, ‖f‖) in a graph. */
+export function unitWithNorm(g: OnnxGraph, f: OnnxValue): EmbeddingValues {
+  const norm = g.reduce('ReduceL2', f, [1], true);
+  return { embedding: g.div(f, norm), norm };
 }
 
 export class EmbeddingHead extends Module {
@@ -73,5 +86,10 @@ export class EmbeddingHead extends Module {
       const norm = f.norm(2, 1, true);
       return { embedding: f.div(norm), norm };
     });
+  }
+
+  toOnnx(g: OnnxGraph, map: OnnxValue): EmbeddingValues {
+    const flat = g.reshape(this.bn.toOnnx(g, map), [0, -1]);
+    return unitWithNorm(g, this.feat.toOnnx(g, this.fc.toOnnx(g, flat)));
   }
 }

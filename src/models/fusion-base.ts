@@ -2,12 +2,14 @@
 // one map, and the fused head (the FR head of §2 on that map) turns it into an embedding. Subclasses build their
 // layers, then `attachHead(fusedChannels)`, so state-dict keys read `<fusion layers>…, head.…`.
 import { Module } from '../nn/module.js';
+import type { OnnxGraph, OnnxValue } from '../nn/onnx-graph.js';
 import { type Tensor, tidy } from '../torch/index.js';
 import {
   EMBEDDING_HEAD_DEFAULTS,
   type Embedding,
   EmbeddingHead,
   type EmbeddingHeadConfig,
+  type EmbeddingValues,
   resolveEmbeddingHeadConfig,
 } from './embedding-head.js';
 
@@ -112,6 +114,14 @@ export abstract class Fusion extends Module {
   forward(fr: Tensor, sb: Tensor): Embedding {
     this.checkMaps(fr, sb);
     return tidy(() => this.head.forward(this.fuse(fr, sb)));
+  }
+
+  /** `fuse` as graph nodes. */
+  abstract fuseOnnx(g: OnnxGraph, fr: OnnxValue, sb: OnnxValue): OnnxValue;
+
+  /** `forward` as graph nodes: the fused embedding and its norm. */
+  toOnnx(g: OnnxGraph, fr: OnnxValue, sb: OnnxValue): EmbeddingValues {
+    return this.head.toOnnx(g, this.fuseOnnx(g, fr, sb));
   }
 
   protected checkMaps(fr: Tensor, sb: Tensor): void {

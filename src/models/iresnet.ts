@@ -11,6 +11,7 @@ import { normal_ } from '../nn/init.js';
 import { Layer } from '../nn/layer.js';
 import { Linear } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
+import { type OnnxGraph, type OnnxValue, windowOutput } from '../nn/onnx-graph.js';
 import { maxPool2d } from '../torch/functional.js';
 import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
@@ -86,6 +87,13 @@ class Subsample extends Layer {
   forward(input: Tensor): Tensor {
     return maxPool2d(input, 1, { stride: this.stride });
   }
+  toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+    const side = (n: OnnxValue['shape'][number]) => windowOutput(n, 1, this.stride, 0, 0);
+    return g.node('MaxPool', [x], [x.shape[0], x.shape[1], side(x.shape[2]), side(x.shape[3])], {
+      kernel_shape: [1, 1],
+      strides: [this.stride, this.stride],
+    });
+  }
 }
 
 /** The IR block: BN → conv3×3 → BN → PReLU → conv3×3(stride) → BN, plus the shortcut. */
@@ -128,6 +136,12 @@ export class IBasicBlock extends Layer {
   /** BN3(conv2(PReLU(BN2(conv1(BN1(x)))))) + shortcut(x); the block's intermediates are freed on return. */
   forward(x: Tensor): Tensor {
     return tidy(() => chain(x, this.residual).add(this.shortcut(x)));
+  }
+
+  toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+    const residual = this.residual.reduce((value, layer) => layer.toOnnx(g, value), x);
+    const shortcut = this.downsample?.toOnnx(g, x) ?? this.subsample?.toOnnx(g, x) ?? x;
+    return g.add(residual, shortcut);
   }
 }
 

@@ -8,6 +8,7 @@ import { BatchNorm2d } from '../nn/batchnorm.js';
 import { Sequential } from '../nn/containers.js';
 import { Conv2d } from '../nn/conv.js';
 import { Module } from '../nn/module.js';
+import type { OnnxGraph, OnnxValue } from '../nn/onnx-graph.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 
@@ -53,5 +54,12 @@ export class MFFNL extends Module {
       const mixed = torch.cat([this.s3.forward(x3), this.s5.forward(x5), this.s7.forward(x7)], 1);
       return this.project.forward(mixed.add(u));
     });
+  }
+
+  toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+    const u = this.expand.toOnnx(g, x);
+    const [x3, x5, x7] = g.split(u, this.groupSizes, 1);
+    const mixed = g.concat([this.s3.toOnnx(g, x3), this.s5.toOnnx(g, x5), this.s7.toOnnx(g, x7)], 1);
+    return this.project.toOnnx(g, g.add(mixed, u));
   }
 }

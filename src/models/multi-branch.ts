@@ -7,10 +7,11 @@ import { BatchNorm2d } from '../nn/batchnorm.js';
 import { chain, type Sequential } from '../nn/containers.js';
 import { Conv2d } from '../nn/conv.js';
 import { Module, type StateDict } from '../nn/module.js';
+import type { OnnxGraph, OnnxValue } from '../nn/onnx-graph.js';
 import { type Tensor, tidy } from '../torch/index.js';
 import { AttributeHead } from './attribute-head.js';
 import { DlibMultiBranchNet } from './dlib-multi-branch.js';
-import { EMBEDDING_HEAD_DEFAULTS, type Embedding, EmbeddingHead } from './embedding-head.js';
+import { EMBEDDING_HEAD_DEFAULTS, type Embedding, EmbeddingHead, type EmbeddingValues } from './embedding-head.js';
 import { IRESNET_LAYERS, type IResNetName, makeStage, outputSide, type ShortcutStyle } from './iresnet.js';
 import { SelfAttention } from './self-attention.js';
 
@@ -62,6 +63,13 @@ export interface BranchTaps {
   A: Tensor;
   /** Values V, [B, N, C]. */
   V: Tensor;
+}
+
+/** What inference reads of the network, as graph values: FR embedding and norm, attribute logits, both branch maps. */
+export interface MultiBranchValues extends EmbeddingValues {
+  attributes: OnnxValue;
+  frMap: OnnxValue;
+  sbMap: OnnxValue;
 }
 
 export interface MultiBranchOutput extends Embedding {
@@ -176,6 +184,13 @@ export class MultiBranchNet extends Module {
     const { fr, sb } = this.forwardBranches(images);
     const { embedding, norm } = this.fr_head.forward(fr.map);
     return { embedding, norm, attributes: this.sb_head.forward(sb.map), fr, sb };
+  }
+
+  toOnnx(g: OnnxGraph, images: OnnxValue): MultiBranchValues {
+    const trunk = [this.conv1, this.bn1, this.prelu, ...this.trunkStages].reduce((x, layer) => layer.toOnnx(g, x), images);
+    const frMap = this.fr_attention.toOnnx(g, this.fr_layer4.toOnnx(g, trunk));
+    const sbMap = this.sb_attention.toOnnx(g, this.sb_layer4.toOnnx(g, trunk));
+    return { ...this.fr_head.toOnnx(g, frMap), attributes: this.sb_head.toOnnx(g, sbMap), frMap, sbMap };
   }
 }
 

@@ -3,6 +3,7 @@
 // (so a fresh block is the identity). A and V are returned for the distillation loss.
 import { Linear } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
+import type { OnnxGraph, OnnxValue } from '../nn/onnx-graph.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 
@@ -57,5 +58,15 @@ export class SelfAttention extends Module {
       const map = features.add(A.matmul(V).transpose(1, 2).reshape(b, c, h, w).mul(this.gamma));
       return { map, A, V };
     });
+  }
+
+  /** The map F' only (what inference reads). */
+  toOnnx(g: OnnxGraph, features: OnnxValue): OnnxValue {
+    const [, c, h, w] = features.shape as number[];
+    const tokens = g.transpose(g.reshape(features, [0, 0, -1]), [0, 2, 1]);
+    const keys = g.transpose(this.k.toOnnx(g, tokens), [0, 2, 1]);
+    const A = g.softmax(g.div(g.matmul(this.q.toOnnx(g, tokens), keys), Math.sqrt(this.keyDim)), -1);
+    const attended = g.reshape(g.transpose(g.matmul(A, this.v.toOnnx(g, tokens)), [0, 2, 1]), [0, c, h, w]);
+    return g.add(features, g.mul(attended, g.weight(this.gamma, 'gamma')));
   }
 }

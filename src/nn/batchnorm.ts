@@ -4,6 +4,7 @@ import { ones, zeros } from '../torch/creation.js';
 import { batchNorm } from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 import { Layer } from './layer.js';
+import type { OnnxGraph, OnnxValue } from './onnx-graph.js';
 
 export interface BatchNormConfig {
   /** Default 1e-5. */
@@ -59,6 +60,17 @@ abstract class BatchNorm extends Layer {
       momentum: factor,
       eps: this.eps,
     });
+  }
+
+  toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+    if (!this.runningMean || !this.runningVar)
+      throw new Error(`${this.constructor.name}: without running statistics it normalises by each batch; an inference graph cannot`);
+    const c = this.numFeatures;
+    const scale = this.weight ? g.weight(this.weight, 'bn_scale') : g.floats(new Float32Array(c).fill(1), [c], 'bn_scale');
+    const bias = this.bias ? g.weight(this.bias, 'bn_bias') : g.floats(new Float32Array(c), [c], 'bn_bias');
+    const mean = g.weight(this.runningMean, 'bn_mean');
+    const variance = g.weight(this.runningVar, 'bn_var');
+    return g.node('BatchNormalization', [x, scale, bias, mean, variance], x.shape, { epsilon: { float: this.eps } });
   }
 }
 

@@ -3,6 +3,7 @@
 import type { Tensor } from '../torch/tensor.js';
 import { Layer } from './layer.js';
 import { Module } from './module.js';
+import type { OnnxGraph, OnnxValue } from './onnx-graph.js';
 
 /** An indexed list of modules; it registers them but defines no forward. */
 export class ModuleList<M extends Module = Module> extends Module {
@@ -86,5 +87,9 @@ export class Sequential extends Layer {
 
   forward(input: Tensor): Tensor {
     return chain(input, this.layers);
+  }
+
+  toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+    return this.layers.reduce((value, layer) => layer.toOnnx(g, value), x);
   }
 }

@@ -5,6 +5,7 @@ import { conv2d } from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 import { defaultBias_, defaultWeight_ } from './init.js';
 import { Layer } from './layer.js';
+import { type OnnxGraph, type OnnxValue, windowOutput } from './onnx-graph.js';
 
 type Pair = number | readonly [number, number];
 
@@ -56,4 +57,46 @@ export class Conv2d extends Layer {
   forward(input: Tensor): Tensor {
     return conv2d(input, this.weight, this.bias, this.options);
   }
+
+  toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+    const bias = this.bias ? g.weight(this.bias, 'conv_b') : null;
+    return convToOnnx(g, x, g.weight(this.weight, 'conv_w'), bias, this.options);
+  }
+}
+
+/**
+ * An ONNX Conv on [B, C, H, W] with the initializers weight [out, in/groups, kH, kW] and bias [out], and
+ * PyTorch's padding rules ('same' puts the odd pixel at the end, as PyTorch does).
+ */
+export function convToOnnx(
+  g: OnnxGraph,
+  x: OnnxValue,
+  w: OnnxValue,
+  b: OnnxValue | null,
+  options: { stride: Pair; padding: Pair | 'same' | 'valid'; dilation?: Pair; groups?: number },
+): OnnxValue {
+  const [out, , kh, kw] = w.shape as number[];
+  const stride = pair(options.stride);
+  const dilation = pair(options.dilation ?? 1);
+  const { padding } = options;
+  const side = (k: number, d: number): [number, number] => {
+    if (padding === 'valid') return [0, 0];
+    const total = d * (k - 1);
+    return [total >> 1, total - (total >> 1)];
+  };
+  const [top, bottom] = typeof padding === 'string' ? side(kh, dilation[0]) : [pair(padding)[0], pair(padding)[0]];
+  const [left, right] = typeof padding === 'string' ? side(kw, dilation[1]) : [pair(padding)[1], pair(padding)[1]];
+  const shape = [
+    x.shape[0],
+    out,
+    windowOutput(x.shape[2], kh, stride[0], top, bottom, dilation[0]),
+    windowOutput(x.shape[3], kw, stride[1], left, right, dilation[1]),
+  ];
+  return g.node('Conv', [x, w, b], shape, {
+    kernel_shape: [kh, kw],
+    strides: stride,
+    pads: [top, left, bottom, right],
+    dilations: dilation,
+    group: options.groups ?? 1,
+  });
 }

@@ -2,6 +2,7 @@
 import { dropout } from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 import { Layer } from './layer.js';
+import type { OnnxGraph, OnnxValue } from './onnx-graph.js';
 
 export class Dropout extends Layer {
   constructor(readonly p = 0.5) {
@@ -11,5 +12,10 @@ export class Dropout extends Layer {
 
   forward(input: Tensor): Tensor {
     return dropout(input, this.p, this.training);
+  }
+
+  /** Inference: the identity. */
+  toOnnx(_g: OnnxGraph, x: OnnxValue): OnnxValue {
+    return x;
   }
 }

@@ -13,6 +13,8 @@ export * from './layer.js';
 export * from './layernorm.js';
 export * from './linear.js';
 export * from './module.js';
+export * from './onnx-graph.js';
+export * from './onnx-proto.js';
 export * as optim from './optim/index.js';
 export * from './safetensors.js';
 export * from './schedulers.js';

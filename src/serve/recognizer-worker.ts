@@ -3,6 +3,7 @@
 // (undecodable photo), 413 (too many pixels) or 422 (no face) instead of 500.
 import { fileURLToPath } from 'node:url';
 import { DataError } from '../data/errors.js';
+import { resolveModelDir } from '../models/model-dir.js';
 import { FaceRecognizer, type ModelFacts, type PhotoAnalysis, type RecognizerOptions } from './face-recognizer.js';
 import { modelFingerprint } from './model-fingerprint.js';
 import { parentChannel } from './worker-port.js';
@@ -10,10 +11,16 @@ import { parentChannel } from './worker-port.js';
 export const RECOGNIZER_WORKER_ENTRY = fileURLToPath(import.meta.url);
 const FLAG = '--catface-recognizer-worker';
 
-/** The engines a worker can run the model on; an onnxruntime backend registers here (issue 9, item 4). */
-export type Backend = 'libtorch';
+/** The engines a worker can run the model's forward on; the photo pipeline around it is the same. */
+export const BACKENDS = ['libtorch', 'onnx'] as const;
+export type Backend = (typeof BACKENDS)[number];
 const backends: Record<Backend, (dir: string, options: RecognizerOptions) => Promise<FaceRecognizer>> = {
   libtorch: (dir, options) => FaceRecognizer.open(dir, options),
+  onnx: async (dir, options) => {
+    const { OnnxFaceModel } = await import('./onnx-face-model.js'); // loads onnxruntime only when chosen
+    const model = await OnnxFaceModel.open(resolveModelDir(dir), { threads: options.threads });
+    return FaceRecognizer.withModel(model, options, () => model.close());
+  },
 };
 
 export interface WorkerSettings {

@@ -6,6 +6,7 @@ import { MarginHead, type MarginHeadConfig } from '../losses/margin-head.js';
 import { CATFace, type CATFaceConfig } from '../models/catface.js';
 import { dlibToMultiBranch } from '../models/dlib-multi-branch.js';
 import { type DlibResNet, loadFaceApiDlibResNet } from '../models/dlib-resnet.js';
+import { readModelDir } from '../models/model-dir.js';
 import { iresnetToMultiBranch } from '../models/multi-branch.js';
 import { loadPretrainedIResNet } from '../models/pretrained.js';
 import { loadSafetensors } from '../nn/safetensors.js';
@@ -23,11 +24,21 @@ export interface TrainModules {
 
 /** The model's configs from the training config (the fusion is built even when stage 2 has no steps, so a resume can add them). */
 export function catfaceConfig(config: TrainConfig): CATFaceConfig {
-  const { pretrained: _, frozen: __, fusion: kind, heads, groups, expandRatio, ...network } = config.model;
+  const { pretrained: _, frozen: __, init: ___, fusion: kind, heads, groups, expandRatio, ...network } = config.model;
   return {
     network: { ...network, inputSize: config.data.imageSize, attributes: config.data.attributes.length },
     fusion: { kind, heads, groups, expandRatio, head: { embeddingSize: network.embeddingSize, dropout: network.dropout } },
   };
+}
+
+/** Loads the network weights (and BatchNorm statistics) of a model directory into `model.network`, strictly. */
+function startFromModelDir(model: CATFace, dir: string): void {
+  const { model: saved } = readModelDir(dir);
+  try {
+    torch.tidy(() => model.network.loadStateDict(saved.network.stateDict(), { source: `model.init ${dir}` }));
+  } finally {
+    saved.dispose();
+  }
 }
 
 /** Builds (and, with model.pretrained, initialises) every module of a run for `classes` identities. */
@@ -51,6 +62,7 @@ export function buildModules(config: TrainConfig, classes: number): TrainModules
       }
     });
   }
+  if (config.model.init) startFromModelDir(model, config.model.init);
   for (const [name, p] of model.network.namedParameters())
     if (config.model.frozen.some((prefix) => name.startsWith(prefix))) p.requiresGrad = false;
   const margin: MarginHeadConfig = {

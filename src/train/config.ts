@@ -15,6 +15,7 @@ import { MARGIN_HEAD_DEFAULTS, type MarginKind } from '../losses/margin-head.js'
 import { FUSION_DEFAULTS, type FusionKind, fusionKinds } from '../models/fusion-base.js';
 import { IRESNET_LAYERS, type IResNetName } from '../models/iresnet.js';
 import { MULTI_BRANCH_DEFAULTS, type MultiBranchBackbone } from '../models/multi-branch.js';
+import { DEFAULT_BUCKET_MB } from './data-parallel.js';
 import type { ProgressMode } from './progress.js';
 import {
   boolean,
@@ -127,6 +128,12 @@ export const trainConfigSchema = {
     frozen: strings('network parameter-name prefixes kept frozen in stage 1 (e.g. the early trunk: "stem", "trunk.0")', {
       default: [],
     }),
+    init: nullable(
+      string(
+        'model directory (from `catface train`) whose network weights start this run: e.g. a stage-1-only model, with stage1.steps 0 to train only stage 2 on it (`catface ablate` shares stage 1 between fusion variants this way)',
+      ),
+      { default: null },
+    ),
     pretrained: nullable(
       string(
         "safetensors file of AdaFace/insightface IR weights to start the trunk and branches from; 'faceapi' with the dlib backbone: face-api.js's npm weights",
@@ -199,6 +206,22 @@ export const trainConfigSchema = {
     freezeStage1: boolean('keep the stage-1 network frozen (SPEC §5 default); false fine-tunes everything', { default: true }),
     optim: optimSchema('SGD of stage 2'),
   }),
+  distributed: object('data-parallel training (catface train --nproc-per-node N, or torchrun-style RANK/WORLD_SIZE)', {
+    bucketMB: number('gradients are averaged across ranks in buckets of this many MB (PyTorch DDP: 25)', {
+      default: DEFAULT_BUCKET_MB,
+      above: 0,
+      max: 4096,
+    }),
+    batchNorm: string<'local' | 'frozen'>(
+      "BatchNorm in training: local (statistics of each rank's own batch, as PyTorch DDP) or frozen (running statistics, eval mode; affine weights still train)",
+      { default: 'local', choices: ['local', 'frozen'] },
+    ),
+    timeoutSeconds: int('a collective (or the rendezvous) waiting longer than this fails, naming it and the rank', {
+      default: 1800,
+      min: 1,
+      max: 86400,
+    }),
+  }),
   checkpoint: object('checkpoints', {
     every: int('save every N steps (0: only at the end of each stage)', { default: 500, min: 0, max: 1e9 }),
     keep: int('how many of the newest checkpoints to keep', { default: 3, min: 1, max: 1000 }),
@@ -249,6 +272,8 @@ export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig
   }
   if (config.loss.lambdaTeacher > 0 && config.model.pretrained !== 'faceapi')
     throw new ConfigError('loss.lambdaTeacher', "needs model.pretrained 'faceapi' (the frozen teacher is the pretrained network)", source);
+  if (config.model.init !== null && config.model.pretrained !== null)
+    throw new ConfigError('model.init', 'starts the network from a model directory; set model.pretrained to null (one start only)', source);
   if (config.model.pretrained === 'faceapi' && config.model.backbone !== 'dlib')
     throw new ConfigError('model.pretrained', "'faceapi' weights need model.backbone 'dlib'", source);
   return config;

@@ -1,11 +1,15 @@
 // A whole training run from a config: data, degrader, modules, optimisers, schedule, validation; then the
-// two-stage loop (trainer.ts) and the export of the model directory to <outDir>/model.
+// two-stage loop (trainer.ts) and the export of the model directory to <outDir>/model. With a process group
+// (data-parallel), rank 0 claims the run directory, runs the pre-flight and writes the model while the other
+// ranks wait; each rank reads its shard of the data and degrades it with its own stream.
 import { join } from 'node:path';
+import { mixSeed } from '../common/prng.js';
 import type { FaceDataset } from '../data/dataset.js';
 import { Loader } from '../data/loader/loader.js';
 import { readImageFolder } from '../data/readers/image-folder.js';
 import { readRecordIO } from '../data/readers/recordio.js';
 import { Degrader } from '../degrade/degrader.js';
+import type { ProcessGroup } from '../distributed/index.js';
 import { assertSeparate } from '../io/separate-paths.js';
 import type { DlibResNet } from '../models/dlib-resnet.js';
 import type { Fusion } from '../models/fusion-base.js';
@@ -15,6 +19,7 @@ import * as torch from '../torch/index.js';
 import { buildModules, type TrainModules } from './build.js';
 import { degraderConfig, type TrainConfig } from './config.js';
 import type { EmbeddingTeacher } from './contracts.js';
+import { DataParallel } from './data-parallel.js';
 import { makeStageOptimizer } from './optimizer.js';
 import { PreflightError, preflight } from './preflight.js';
 import { claimRunDir } from './run-identity.js';
@@ -27,6 +32,8 @@ export interface RunOptions {
   force?: boolean;
   stopAfter?: number;
   stream?: NodeJS.WriteStream;
+  /** Data-parallel training: this rank's group (every rank runs runTraining with the same config). */
+  group?: ProcessGroup | null;
 }
 
 export interface RunResult extends TrainResult {
@@ -90,18 +97,26 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   const inputs = [
     { role: 'data.train', path: config.data.train },
     ...(config.validation.pairs ? [{ role: 'validation.pairs', path: config.validation.pairs }] : []),
+    ...(config.model.init ? [{ role: 'model.init', path: config.model.init }] : []),
     ...(config.model.pretrained && config.model.pretrained !== 'faceapi'
       ? [{ role: 'model.pretrained', path: config.model.pretrained }]
       : []),
   ];
   // the run writes only its own entries into outDir (run-identity.ts), so data kept inside it is safe
   assertSeparate([{ role: 'outDir', path: config.outDir }], inputs, true);
-  const startRun = claimRunDir(config, { resume: options.resume ?? false, force: options.force ?? false });
+  const group = options.group ?? null;
+  const rank = group?.rank ?? 0;
+  const lead = rank === 0;
+  const startRun = lead ? claimRunDir(config, { resume: options.resume ?? false, force: options.force ?? false }) : null;
   if (config.threads > 0) torch.setNumThreads(config.threads);
   torch.manualSeed(config.seed);
   const read = readTrainingSet(config);
-  await checkBeforeTraining(read, config, options.stream ?? process.stderr);
-  startRun();
+  if (startRun) {
+    await checkBeforeTraining(read, config, options.stream ?? process.stderr);
+    startRun();
+  }
+  // the other ranks start once rank 0 has checked the data and claimed the run directory
+  if (group) await group.barrier();
   const missing = config.data.attributes.filter((name) => !read.attributeNames.includes(name));
   if (missing.length > 0) {
     throw new Error(
@@ -116,12 +131,21 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     seed: config.seed,
     mode: config.data.sampling,
     imagesPerIdentity: config.data.imagesPerIdentity,
+    shard: group ? { rank, worldSize: group.size } : undefined,
   });
-  const degrader = new Degrader(degraderConfig(config));
+  const degraderSettings = degraderConfig(config);
+  // rank 0 keeps the one-process stream; the others draw their own
+  const degrader = new Degrader(rank === 0 ? degraderSettings : { ...degraderSettings, seed: mixSeed(degraderSettings.seed, rank) });
   const modules = buildModules(config, classes);
-  const validator = config.validation.pairs
-    ? await makePairValidator(config.validation.pairs, config.data.imageSize, config.validation.folds)
-    : null;
+  const dataParallel = group ? new DataParallel(group, config.distributed.bucketMB * 2 ** 20) : null;
+  if (dataParallel) {
+    modules.frHead.sumAcrossBatch = dataParallel.sumInPlace;
+    modules.fusedHead.sumAcrossBatch = dataParallel.sumInPlace;
+  }
+  const validator =
+    lead && config.validation.pairs
+      ? await makePairValidator(config.validation.pairs, config.data.imageSize, config.validation.folds)
+      : null;
   try {
     const result = await train(
       {
@@ -132,6 +156,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         source: loader,
         degrader,
         teacher: modules.teacher ? dlibTeacher(modules.teacher) : null,
+        dataParallel,
         makeOptimizer: (stage, trained) => makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained),
         validate: validator ? (stage: Stage) => validator.run(modules.model, stage) : undefined,
       },
@@ -150,6 +175,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         checkpoint: config.checkpoint,
         validation: config.validation,
         log: config.log,
+        frozenBatchNorm: config.distributed.batchNorm === 'frozen',
         resume: options.resume ?? false,
         stopAfter: options.stopAfter,
         stream: options.stream,
@@ -157,7 +183,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     );
     const finished = result.step >= config.stage1.steps + config.stage2.steps;
     let modelDir: string | null = null;
-    if (finished) {
+    if (finished && lead) {
       modelDir = join(config.outDir, 'model');
       const withFusion = config.stage2.steps > 0;
       saveModelDir(modelDir, withFusion ? modules.model : modules.model.withoutFusion(), {

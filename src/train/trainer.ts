@@ -4,13 +4,18 @@
 // and AdaFace statistics), optimiser buffers, the libtorch RNG, the loader's and the degrader's positions — so
 // a run killed at any point and resumed reproduces the uninterrupted run's losses exactly. A NaN/Inf loss
 // stops the run before the optimiser touches the weights; the last checkpoint on disk stays the last good one.
+// Data-parallel (parts.dataParallel): every rank runs this loop on its shard; losses and gradients are averaged
+// across ranks before the finite check and the step, so all ranks agree; rank 0 alone writes logs and
+// checkpoints, which hold every rank's random positions (resume needs the same world size).
 import { unitToNormalized } from '../common/image-convention.js';
+import { BatchNorm1d, BatchNorm2d } from '../nn/batchnorm.js';
 import { ModuleDict } from '../nn/containers.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { BatchSource, EmbeddingTeacher, FusionNetwork, MarginLoss, MultiBranchNetwork, TwinDegrader } from './contracts.js';
+import type { DataParallel } from './data-parallel.js';
 import { MetricsLog } from './metrics-log.js';
 import { ProgressBar, type ProgressMode } from './progress.js';
 import { type Stage1Weights, stage1Losses, stage2Loss } from './stage-losses.js';
@@ -40,6 +45,8 @@ export interface TrainerParts {
   teacher?: EmbeddingTeacher | null;
   /** Builds the optimiser of a stage over the given modules' trainable parameters. */
   makeOptimizer(stage: Stage, modules: Module[]): StageOptimizer;
+  /** This process's rank in data-parallel training (null: one process). */
+  dataParallel?: DataParallel | null;
   /** Pair-verification validation of the current weights (the loop sets eval mode around it). */
   validate?: (stage: Stage) => Promise<Record<string, number>>;
 }
@@ -55,12 +62,17 @@ export interface TrainerOptions {
   validation: { every: number };
   /** A metrics record every N steps; the progress display. */
   log: { every: number; progress: ProgressMode; lineEverySeconds: number };
+  /** BatchNorm layers kept in eval mode (running statistics) while their stage trains. */
+  frozenBatchNorm?: boolean;
   /** Continue from the newest checkpoint in runDir (a fresh run when there is none). */
   resume: boolean;
   /** Stop (after checkpointing) once this global step is done — for tests and time-boxed runs. */
   stopAfter?: number;
   stream?: NodeJS.WriteStream;
 }
+
+/** What each rank needs of its own to resume: libtorch's generator and the degrader's stream. */
+type RankState = { rng: string; degrader: unknown };
 
 export type StepRecord = {
   kind: 'train';
@@ -129,17 +141,28 @@ function describeLosses(losses: Record<string, number>): string {
 export async function train(parts: TrainerParts, options: TrainerOptions): Promise<TrainResult> {
   const s1 = options.stage1.steps;
   const total = s1 + options.stage2.steps;
-  const log = new MetricsLog(`${options.runDir}/metrics.jsonl`);
+  const dp = parts.dataParallel ?? null;
+  const worldSize = dp?.worldSize ?? 1;
+  const lead = dp === null || dp.rank === 0;
+  const log = lead ? new MetricsLog(`${options.runDir}/metrics.jsonl`) : null;
   let step = 0;
   let optimizer: StageOptimizer | null = null;
   let stage: Stage | null = null;
   const freeze = options.stage2.freezeStage1;
   const modules = allModules(parts);
+  let trained: Tensor[] = [];
+  const freezeBatchNorm = () => {
+    if (!options.frozenBatchNorm) return;
+    for (const m of modules.modules()) if (m instanceof BatchNorm1d || m instanceof BatchNorm2d) m.eval();
+  };
 
   const begin = (next: Stage) => {
     stage = next;
     enterStage(parts, next, freeze);
-    optimizer = parts.makeOptimizer(next, stageModules(parts, next, freeze));
+    freezeBatchNorm();
+    const each = stageModules(parts, next, freeze);
+    optimizer = parts.makeOptimizer(next, each);
+    trained = each.flatMap((m) => m.parameters()).filter((p) => p.requiresGrad);
   };
 
   if (options.resume && listCheckpoints(options.runDir).length > 0) {
@@ -148,24 +171,42 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       const where = `checkpoint step ${saved.step} of ${options.runDir}`;
       modules.loadStateDict(saved.tensors.model, { source: where });
       step = saved.step;
-      const state = saved.state as { stage: Stage; rng: string; source: unknown; degrader: unknown; optimizer: unknown };
+      const state = saved.state as {
+        stage: Stage;
+        rng: string;
+        source: unknown;
+        degrader: unknown;
+        optimizer: unknown;
+        worldSize?: number;
+        ranks?: RankState[];
+      };
+      if ((state.worldSize ?? 1) !== worldSize)
+        throw new Error(
+          `${where} was written by ${state.worldSize ?? 1} rank(s); resume it with the same world size (now ${worldSize}) so every rank continues its own shard`,
+        );
+      const mine = state.ranks?.[dp?.rank ?? 0] ?? { rng: state.rng, degrader: state.degrader };
       if (step < total) {
         begin(step < s1 ? 1 : 2);
         // a checkpoint taken at the last stage-1 step has stage-1 optimiser state; stage 2 starts fresh
         if (state.stage === stage)
           (optimizer as StageOptimizer | null)?.restore({ tensors: saved.tensors.optimizer, json: state.optimizer });
       }
-      torch.setRngState(new Uint8Array(Buffer.from(state.rng, 'base64')));
+      torch.setRngState(new Uint8Array(Buffer.from(mine.rng, 'base64')));
       parts.source.restore(state.source);
-      parts.degrader.restore(state.degrader);
+      parts.degrader.restore(mine.degrader);
     });
-    log.truncateAfter(step);
+    log?.truncateAfter(step);
   }
+  if (dp) await dp.broadcastState(modules);
   const resumedFrom = step;
   const losses: number[] = [];
   let lastCheckpoint: number | null = listCheckpoints(options.runDir).at(-1) ?? null;
 
-  const save = () => {
+  const save = async () => {
+    const mine: RankState = { rng: Buffer.from(torch.getRngState()).toString('base64'), degrader: parts.degrader.state() };
+    const ranks = dp ? ((await dp.gatherJson(mine)) as RankState[]) : null;
+    lastCheckpoint = step;
+    if (!lead) return;
     const opt = optimizer as StageOptimizer | null;
     const optState = opt ? opt.state() : { tensors: new Map<string, Tensor>(), json: null };
     writeCheckpoint(
@@ -175,15 +216,15 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
         tensors: { model: modules.stateDict(), optimizer: optState.tensors },
         state: {
           stage,
-          rng: Buffer.from(torch.getRngState()).toString('base64'),
+          rng: mine.rng,
           source: parts.source.state(),
-          degrader: parts.degrader.state(),
+          degrader: mine.degrader,
           optimizer: optState.json,
+          ...(ranks ? { worldSize, ranks } : {}),
         },
       },
       options.checkpoint.keep,
     );
-    lastCheckpoint = step;
   };
 
   const validate = async (bar: ProgressBar) => {
@@ -196,7 +237,8 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
     each.forEach((m, i) => {
       m.train(modes[i]);
     });
-    log.append({ kind: 'validation', stage: current, step, ...metrics });
+    freezeBatchNorm();
+    log?.append({ kind: 'validation', stage: current, step, ...metrics });
     bar.note(`validation at step ${step}: ${describeLosses(metrics)}`);
   };
 
@@ -209,7 +251,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
     const bar = new ProgressBar({
       total: last - first,
       label: `stage ${thisStage}`,
-      mode: options.log.progress,
+      mode: lead ? options.log.progress : 'off',
       stream: options.stream,
       lineEverySeconds: options.log.lineEverySeconds,
       startStep: step - first,
@@ -247,10 +289,12 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
               ),
             };
           }
-          const numbers = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, t.item()]));
+          let numbers = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, t.item()]));
+          if (dp) numbers = dp.averageNumbers(numbers); // the global batch's losses: every rank takes the same branch
           if (!Object.values(numbers).every(Number.isFinite)) return numbers; // checked below, before any update
           opt.zeroGrad();
           terms.loss.backward();
+          dp?.averageGradients(trained);
           opt.step();
           return numbers;
         });
@@ -273,7 +317,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       step += 1;
       losses.push(values.loss);
       const seconds = (performance.now() - started) / 1000;
-      const images = 2 * batchSize;
+      const images = 2 * batchSize * worldSize;
       bar.update(step - first, values, images);
       if (step % options.log.every === 0 || step === last) {
         const record: StepRecord = {
@@ -285,11 +329,11 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
           ...values,
           imagesPerSecond: images / seconds,
         };
-        log.append(record);
+        log?.append(record);
       }
       const stageEnd = step === last;
       const stopping = options.stopAfter !== undefined && step >= options.stopAfter;
-      if ((options.checkpoint.every > 0 && step % options.checkpoint.every === 0) || stageEnd || stopping) save();
+      if ((options.checkpoint.every > 0 && step % options.checkpoint.every === 0) || stageEnd || stopping) await save();
       if ((options.validation.every > 0 && step % options.validation.every === 0) || stageEnd) await validate(bar);
       if (stopping) {
         bar.finish();

@@ -13,6 +13,11 @@ export interface SamplerConfig {
   seed?: number;
   /** Images drawn per identity in 'balanced' mode (default 4; use a batch size that is a multiple of it). */
   imagesPerIdentity?: number;
+  /**
+   * Data-parallel shard (DistributedSampler's semantics): every rank walks the same seeded stream and takes
+   * positions rank, rank + worldSize, … — disjoint shards whose union, batch by batch, is the one-process stream.
+   */
+  shard?: { rank: number; worldSize: number };
 }
 
 export class IndexStream {
@@ -21,6 +26,7 @@ export class IndexStream {
   private readonly perIdentity: number;
   private readonly byIdentity: number[][];
   private cached: { epoch: number; order: number[] } | undefined;
+  private readonly shard: { rank: number; worldSize: number };
 
   /** `labels[i]` is sample i's identity. */
   constructor(
@@ -31,6 +37,10 @@ export class IndexStream {
     this.mode = config.mode ?? SAMPLER_DEFAULTS.mode;
     this.seed = config.seed ?? SAMPLER_DEFAULTS.seed;
     this.perIdentity = config.imagesPerIdentity ?? SAMPLER_DEFAULTS.imagesPerIdentity;
+    this.shard = config.shard ?? { rank: 0, worldSize: 1 };
+    const { rank, worldSize } = this.shard;
+    if (!Number.isInteger(worldSize) || worldSize < 1 || !Number.isInteger(rank) || rank < 0 || rank >= worldSize)
+      throw new RangeError(`shard: rank ${rank} is not in a world of ${worldSize}`);
     if (!Number.isInteger(this.perIdentity) || this.perIdentity < 1)
       throw new RangeError(`imagesPerIdentity must be a positive integer, got ${this.perIdentity}`);
     const groups = new Map<number, number[]>();
@@ -47,8 +57,12 @@ export class IndexStream {
     return this.mode === 'balanced' ? this.byIdentity.length * this.perIdentity : this.labels.length;
   }
 
-  /** The sample index at stream position `position` (0, 1, 2, … across epochs). */
+  /** The sample index at this shard's stream position `position` (0, 1, 2, … across epochs). */
   at(position: number): number {
+    return this.atGlobal(position * this.shard.worldSize + this.shard.rank);
+  }
+
+  private atGlobal(position: number): number {
     const epoch = Math.floor(position / this.epochLength);
     return this.order(epoch)[position - epoch * this.epochLength];
   }

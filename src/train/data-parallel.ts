@@ -1,0 +1,126 @@
+// Data-parallel training over a c10d process group, as PyTorch's DistributedDataParallel does it: every rank
+// starts from rank 0's parameters and buffers, computes gradients on its shard of the batch, and the gradients
+// are averaged across ranks in buckets before each optimiser step, so every rank applies the same update.
+// The buckets are all-reduced after backward (all issued at once, so Gloo pipelines them), not during it:
+// libtorch's autograd runs synchronously under one JS call and gives JS no per-gradient hook.
+import type { ProcessGroup } from '../distributed/index.js';
+import type { Module } from '../nn/module.js';
+import type { Tensor } from '../torch/index.js';
+import * as torch from '../torch/index.js';
+
+/** PyTorch DDP's default bucket size. */
+export const DEFAULT_BUCKET_MB = 25;
+
+export class DataParallel {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** Seconds spent averaging gradients so far (for the benchmark's account of communication). */
+  communicationSeconds = 0;
+
+  constructor(
+    private readonly group: ProcessGroup,
+    private readonly bucketBytes = DEFAULT_BUCKET_MB * 2 ** 20,
+  ) {
+    this.rank = group.rank;
+    this.worldSize = group.size;
+  }
+
+  /** Copies rank 0's parameters and buffers into every rank's modules (in place). */
+  async broadcastState(modules: Module): Promise<void> {
+    const works = [...modules.stateDict().values()].map((t) => this.group.broadcast(t, 0));
+    await Promise.all(works.map((w) => w.wait()));
+  }
+
+  /** Replaces each gradient of `params` by its mean over ranks (blocks until done; call between backward and step). */
+  averageGradients(params: Tensor[]): void {
+    const started = performance.now();
+    torch.tidy(() => {
+      const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
+      const pending = this.buckets(grads).map((bucket) => {
+        const flat = torch.cat(bucket.map((g) => g.reshape([-1])));
+        return { bucket, flat, work: this.group.allReduce(flat, 'sum') };
+      });
+      for (const { bucket, flat, work } of pending) {
+        work.waitSync();
+        flat.div_(this.worldSize);
+        let offset = 0;
+        for (const g of bucket) {
+          g.copy_(flat.narrow(0, offset, g.numel()).view(g.shape));
+          offset += g.numel();
+        }
+      }
+    });
+    this.communicationSeconds += (performance.now() - started) / 1000;
+  }
+
+  /** The mean over ranks of each number (e.g. the step's losses, so every rank logs and checks the global batch's). */
+  averageNumbers(values: Record<string, number>): Record<string, number> {
+    const keys = Object.keys(values);
+    return torch.tidy(() => {
+      const t = torch.tensor(
+        keys.map((k) => values[k]),
+        { dtype: 'float64' },
+      );
+      this.group.allReduce(t, 'sum').waitSync();
+      const mean = t.div(this.worldSize).toArray() as number[];
+      return Object.fromEntries(keys.map((k, i) => [k, mean[i]]));
+    });
+  }
+
+  /** Sums a tensor over ranks in place, synchronously (batch statistics inside a forward pass). */
+  readonly sumInPlace = (t: Tensor): void => {
+    this.group.allReduce(t, 'sum').waitSync();
+  };
+
+  /** Every rank's JSON value, in rank order, on every rank. */
+  async gatherJson(value: unknown): Promise<unknown[]> {
+    const bytes = Buffer.from(JSON.stringify(value));
+    const ranks = Array.from({ length: this.worldSize }, (_, r) => r);
+    const made: Tensor[] = [];
+    const make = (t: Tensor) => {
+      made.push(t);
+      return t;
+    };
+    try {
+      // lengths first: allGather needs one shape on every rank
+      const lengths = ranks.map(() => make(torch.zeros([1], { dtype: 'int64' })));
+      await this.group.allGather(lengths, make(torch.tensor([bytes.length], { dtype: 'int64' })));
+      const sizes = lengths.map((l) => Number(l.item()));
+      const padded = new Uint8Array(Math.max(...sizes));
+      padded.set(bytes);
+      const outputs = ranks.map(() => make(torch.zeros([padded.length], { dtype: 'uint8' })));
+      await this.group.allGather(outputs, make(torch.fromTypedArray(padded)));
+      return outputs.map((o, r) =>
+        JSON.parse(
+          Buffer.from(o.dataSync() as Uint8Array)
+            .subarray(0, sizes[r])
+            .toString(),
+        ),
+      );
+    } finally {
+      torch.dispose(made);
+    }
+  }
+
+  async barrier(): Promise<void> {
+    await this.group.barrier();
+  }
+
+  private buckets(grads: Tensor[]): Tensor[][] {
+    const out: Tensor[][] = [];
+    let current: Tensor[] = [];
+    let bytes = 0;
+    for (const g of grads) {
+      const size = g.numel() * 4;
+      if (current.length > 0 && bytes + size > this.bucketBytes) {
+        out.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(g);
+      bytes += size;
+    }
+    if (current.length > 0) out.push(current);
+    return out;
+  }
+}
