@@ -14,6 +14,7 @@ import { BLAZEFACE_INPUT_SIZE, blazeFaceAnchors, nonMaxSuppression } from '../sr
 import { FACE_MESH_INPUT_SIZE } from '../src/models/face-mesh.js';
 import { MeshFaceDetector } from '../src/models/mesh-face-detector.js';
 import { cropAndResize, resizeBilinear } from '../src/models/tf-image.js';
+import { TfjsGraph } from '../src/models/tfjs-graph.js';
 import { parseTfjsWeights, type TfjsManifest } from '../src/models/tfjs-weights.js';
 import { FaceRecognizer } from '../src/serve/face-recognizer.js';
 import * as torch from '../src/torch/index.js';
@@ -261,4 +262,17 @@ test('FaceRecognizer: the libtorch detector (default) and Human find the same fa
   }
   assert.equal(results[0].length, 1);
   assert.deepEqual(results[0], results[1]);
+});
+
+test('a tfjs graph with an op it does not implement is refused at load, naming the op', () => {
+  const json = {
+    modelTopology: {
+      node: [
+        { name: 'input', op: 'Placeholder' },
+        { name: 'soft', op: 'Softmax', input: ['input'] },
+      ],
+    },
+    weightsManifest: [],
+  };
+  assert.throws(() => TfjsGraph.fromJson(json, new Map(), 'toy.json'), /toy\.json: op Softmax \(soft\) is not supported/);
 });

@@ -107,24 +107,31 @@ export class TfjsGraph {
       if (!t) throw new Error(`${source}: constant '${name}' has no weights`);
       return t;
     };
-    const ownTensor = (key: string, make: () => Tensor) => {
+    const own = (key: string, make: () => Tensor) => {
       const t = make();
       prepared.set(key, t);
       return t;
     };
-    const order: { name: string; inputs: string[]; kernel: Kernel }[] = [];
-    for (const node of nodes) {
-      if (node.op === 'Const' || node.op === 'Placeholder') continue;
-      const inputs = (node.input ?? []).filter((i) => !i.startsWith('^')).map(nodeName);
-      const kernel = TfjsGraph.kernel(node, inputs, constant, ownTensor, source);
-      // Only activations flow between kernels; constants were bound above.
-      order.push({ name: node.name, inputs: inputs.filter((i) => !weights.has(i)), kernel });
+    try {
+      const order: { name: string; inputs: string[]; kernel: Kernel }[] = [];
+      for (const node of nodes) {
+        if (node.op === 'Const' || node.op === 'Placeholder') continue;
+        const inputs = (node.input ?? []).filter((i) => !i.startsWith('^')).map(nodeName);
+        const kernel = TfjsGraph.kernel(node, inputs, constant, own, source);
+        // Only activations flow between kernels; constants were bound above.
+        order.push({ name: node.name, inputs: inputs.filter((i) => !weights.has(i)), kernel });
+      }
+      const sorted = topological(order, placeholders[0].name, source);
+      const consumers = new Map<string, number>();
+      for (const step of sorted) for (const i of step.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
+      return new TfjsGraph(sorted, consumers, placeholders[0].name, prepared);
+    } catch (error) {
+      for (const t of prepared.values()) t.dispose();
+      throw error;
+    } finally {
+      const kept = new Set(prepared.values());
+      for (const t of weights.values()) if (!kept.has(t)) t.dispose(); // the originals of transposed weights
     }
-    const sorted = topological(order, placeholders[0].name, source);
-    const consumers = new Map<string, number>();
-    for (const step of sorted) for (const i of step.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
-    for (const t of weights.values()) if (![...prepared.values()].includes(t)) t.dispose();
-    return new TfjsGraph(sorted, consumers, placeholders[0].name, prepared);
   }
 
   private static kernel(
