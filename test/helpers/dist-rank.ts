@@ -114,20 +114,25 @@ async function loop(rank: number): Promise<never> {
   }
 }
 
-try {
-  torch.setNumThreads(1);
-  const group = await dist.initProcessGroup({ timeoutMs });
-  const { rank, size } = group;
-  if (scenario === 'loop') await loop(rank);
-  const result =
-    scenario === 'interop'
-      ? await interop(rank, size)
-      : scenario === 'partial-fc'
-        ? { full: partialFc(group, 1), sampled: partialFc(group, 0.5) }
-        : await collectives(rank, size);
-  dist.destroyProcessGroup();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-} catch (error) {
-  process.stderr.write(`${(error as Error).message}\n`);
-  process.exit(3);
+// `node --test dist/test/` also runs this file, without a scenario: then it does nothing
+if (scenario) await runScenario();
+
+async function runScenario(): Promise<void> {
+  try {
+    torch.setNumThreads(1);
+    const group = await dist.initProcessGroup({ timeoutMs });
+    const { rank, size } = group;
+    if (scenario === 'loop') await loop(rank);
+    const result =
+      scenario === 'interop'
+        ? await interop(rank, size)
+        : scenario === 'partial-fc'
+          ? { full: partialFc(group, 1), sampled: partialFc(group, 0.5) }
+          : await collectives(rank, size);
+    dist.destroyProcessGroup();
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(3);
+  }
 }
