@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import { IResNet, iresnetConfig } from '../src/models/iresnet.js';
 import { iresnetToMultiBranch, MultiBranchNet } from '../src/models/multi-branch.js';
 import { SelfAttention } from '../src/models/self-attention.js';
-import type { Module } from '../src/nn/module.js';
 import * as torch from '../src/torch/index.js';
 import { anchorPrelude, anchorUnavailable, perturb, pythonHelpers, stateInputs } from './helpers/catface-anchor.js';
 import { closeness, pinOracleThreads, runPython } from './helpers/oracle.js';
