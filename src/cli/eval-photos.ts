@@ -25,6 +25,7 @@ import { loadFaceApiDlibResNet } from '../models/dlib-resnet.js';
 import { FaceModel } from '../serve/face-model.js';
 import * as torch from '../torch/index.js';
 import { UsageError } from './command.js';
+import { HOLDOUT_FOLD } from './lfw.js';
 
 export const SYSTEMS = ['fused', 'fr', 'pretrained', 'faceapi'] as const;
 type System = (typeof SYSTEMS)[number];
@@ -55,6 +56,10 @@ export interface PhotoEvalOptions {
   bootstrap: number;
   /** Embed every photo of the 1,200 standard pairs in the clean condition for the 10-fold accuracy (default true). */
   tenfold: boolean;
+  /** Whose photos: the validation people (folds 9–10), or the training people held out for checks (fold 8). */
+  people: 'validation' | 'holdout';
+  /** face-api.js runs on the photos of the first `faceapiPairs` genuine pairs only (its pipeline is slow; 0: not at all). */
+  faceapiPairs: number;
 }
 
 const iou = (a: number[], b: number[]) => {
@@ -83,7 +88,8 @@ async function embedCondition(
     model: FaceModel;
     pretrained: ReturnType<typeof loadFaceApiDlibResNet>;
     detector: () => Promise<FaceDetector>;
-    faceapi: Awaited<ReturnType<typeof faceApiPipeline>>;
+    faceapi: Awaited<ReturnType<typeof faceApiPipeline>> | null;
+    faceapiPhotos: Set<string>;
     cleanFaceApi: Map<string, number[]>;
   },
 ): Promise<Cache> {
@@ -109,6 +115,10 @@ async function embedCondition(
         else fallback = true;
       }
       chips.push(alignFace(image.data, image.width, image.height, landmarks, { template: 'dlib', size: 150 }).pixels);
+      if (!ctx.faceapi || !ctx.faceapiPhotos.has(photo)) {
+        partial.push({ photo, fallback, faceapi: [], faceapiFallback: false });
+        continue;
+      }
       const peer = await ctx.faceapi.describe(image.data, image.width, image.height);
       const cleanBox = ctx.cleanFaceApi.get(photo);
       let faceapiFallback = false;
@@ -185,12 +195,15 @@ function allPairs(photos: string[], cache: Cache, system: System, resamples: num
     return lo / impostors.length;
   };
   const ranks = genuine.map(below);
-  const aucCi = bootstrap(genuine.length, weightedMean(ranks), { resamples, seed: 1 });
+  // resamples 0: no confidence intervals (the threshold calibration needs none)
+  const ci = (values: number[]) =>
+    resamples > 0 ? bootstrap(genuine.length, weightedMean(values), { resamples, seed: 1 }) : { low: Number.NaN, high: Number.NaN };
+  const aucCi = ci(ranks);
   const tar = tarAtFar(roc, FARS).map((t) => {
     if (t.threshold === null) return { far: t.far, value: null, low: Number.NaN, high: Number.NaN, threshold: null };
     const hits = genuine.map((s) => (s >= (t.threshold as number) ? 1 : 0));
-    const ci = bootstrap(genuine.length, weightedMean(hits), { resamples, seed: 1 });
-    return { far: t.far, value: t.tar, low: ci.low, high: ci.high, threshold: t.threshold };
+    const interval = ci(hits);
+    return { far: t.far, value: t.tar, low: interval.low, high: interval.high, threshold: t.threshold };
   });
   return { tar, auc: { value: auc(roc), low: aucCi.low, high: aucCi.high }, genuine: genuine.length, impostor: impostors.length, roc };
 }
@@ -198,16 +211,19 @@ function allPairs(photos: string[], cache: Cache, system: System, resamples: num
 export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
   const split = splitLfw(o.lfw);
   const rel = (p: string) => relative(split.root, p);
-  const standard = split.validationPairs.map((p) => ({ a: rel(p.a), b: rel(p.b), same: p.same }));
+  const pairs = o.people === 'holdout' ? split.trainPairs.filter((p) => p.fold === HOLDOUT_FOLD) : split.validationPairs;
+  const standard = pairs.map((p) => ({ a: rel(p.a), b: rel(p.b), same: p.same }));
   const everyPhoto = [...new Set(standard.flatMap((p) => [p.a, p.b]))];
-  const subset = [
+  const photosOfPairs = (n: number) => [
     ...new Set(
       standard
         .filter((p) => p.same)
-        .slice(0, o.pairs)
+        .slice(0, n)
         .flatMap((p) => [p.a, p.b]),
     ),
   ];
+  const subset = photosOfPairs(o.pairs);
+  const faceapiSubset = photosOfPairs(Math.min(o.pairs, o.faceapiPairs));
   const manifest = JSON.parse(readFileSync(o.faces, 'utf8')) as { entries: { source: string; box: number[]; landmarks: Point[] }[] };
   const clean = new Map<string, CleanFace>(manifest.entries.map((e) => [e.source, { box: e.box, landmarks: e.landmarks }]));
   const known = [...clean.values()];
@@ -226,7 +242,8 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
       detector ??= FaceDetector.create({ maxFaces: 1 });
       return detector;
     },
-    faceapi: await faceApiPipeline(o.detector),
+    faceapi: faceapiSubset.length > 0 ? await faceApiPipeline(o.detector) : null,
+    faceapiPhotos: new Set(faceapiSubset),
     cleanFaceApi: new Map<string, number[]>(),
   };
   const caches = new Map<PhotoCondition, Cache>();
@@ -239,12 +256,14 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
   for (const condition of o.conditions) {
     const cache = caches.get(condition) as Cache;
     const fallbacks = subset.filter((p) => cache[p].fallback).length;
-    const peerFallbacks = subset.filter((p) => cache[p].faceapiFallback).length;
+    const peerFallbacks = faceapiSubset.filter((p) => cache[p].faceapiFallback).length;
     const curves = [];
     for (const system of SYSTEMS) {
-      const m = allPairs(subset, cache, system, o.bootstrap);
+      const photos = system === 'faceapi' ? faceapiSubset : subset;
+      if (photos.length === 0) continue;
+      const m = allPairs(photos, cache, system, o.bootstrap);
       let tenfold: { value: number; low: number; high: number } | null = null;
-      if (condition === 'clean' && o.tenfold) {
+      if (condition === 'clean' && o.tenfold && system !== 'faceapi') {
         const scores = standard.map((p) => dot(cache[p.a].embeddings[system], cache[p.b].embeddings[system]));
         const r = tenFold(
           scores,
@@ -257,7 +276,7 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
       results.push({
         condition,
         system,
-        photos: subset.length,
+        photos: photos.length,
         genuine: m.genuine,
         impostor: m.impostor,
         tar: m.tar,
@@ -269,6 +288,7 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
     sections.push({ kind: 'roc', title: `ROC, ${condition} (${subset.length} photos, all pairs)`, curves });
   }
   // the calibrated threshold: the model's default embedding, clean, all pairs among every validation photo
+  const people = o.people === 'holdout' ? `fold ${HOLDOUT_FOLD + 1} (held-out training people)` : 'folds 9–10 (validation people)';
   const cleanCache = caches.get('clean');
   let threshold: { cosine: number | null; far: number; photos: number } | null = null;
   if (cleanCache && o.tenfold) {
@@ -289,7 +309,7 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
           ...tar.map((x) => cell(x.value, x.low, x.high)),
           cell(a.value, a.low, a.high),
           t ? cell(t.value, t.low, t.high) : '—',
-          `${r.detectionFallback}/${r.photos}`,
+          `${r.detectionFallback}/${r.photos} photos`,
         ];
       });
   sections.unshift({
@@ -297,18 +317,19 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
     title: 'Validation people, all pairs among the photos (TAR@FAR %, AUC %, 95% bootstrap CI over genuine pairs)',
     columns: ['condition', 'system', 'TAR@1e-3', 'TAR@1e-2', 'TAR@1e-1', 'AUC', '10-fold acc (1,200 std pairs)', 'clean-face reuse'],
     rows: o.conditions.flatMap(table),
-    note: `${subset.length} photos (the first ${o.pairs} genuine standard pairs of folds 9–10); 10-fold accuracy on all 1,200 standard pairs (${everyPhoto.length} photos, ${undetected.length} with no clean catface detection took the mean LFW face) is computed for clean only. face-api.js: ${o.detector} detector + 68 landmarks + descriptor.`,
+    note: `${subset.length} photos (the first ${o.pairs} genuine standard pairs of ${people}); 10-fold accuracy on all ${standard.length} standard pairs (${everyPhoto.length} photos, ${undetected.length} with no clean catface detection took the mean LFW face) is computed for clean only, not for face-api.js. face-api.js: ${o.detector} detector + 68 landmarks + descriptor, on the ${faceapiSubset.length} photos of the first ${Math.min(o.pairs, o.faceapiPairs)} genuine pairs.`,
   });
   const sheet = await exampleSheet(
     subset.slice(0, 3).map((p) => ({ path: join(o.lfw, p), faceWidth: (clean.get(p) as CleanFace).box[2], seed: subset.indexOf(p) + 1 })),
     o.conditions,
   );
   if (sheet) {
-    writeFileDurably(join(o.out, 'report', 'examples.png'), sheet);
+    // beside the report folder, which holds only what writeReport wrote
+    writeFileDurably(join(o.out, 'examples.png'), sheet);
     sections.push({
       kind: 'text',
       title: 'Example photos per condition',
-      text: `examples.png: one row per photo, one column per condition (${o.conditions.join(', ')}): the whole photo as the detectors see it.`,
+      text: `../examples.png: one row per photo, one column per condition (${o.conditions.join(', ')}): the whole photo as the detectors see it.`,
     });
   }
   const written = await writeReport(join(o.out, 'report'), {
@@ -319,9 +340,18 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
   const html = readFileSync(written.html, 'utf8');
   writeFileDurably(
     written.html,
-    html.replace('<footer>', '<section><h2>Example photos</h2><img src="examples.png" alt="examples"></section>\n<footer>'),
+    html.replace('<footer>', '<section><h2>Example photos</h2><img src="../examples.png" alt="examples"></section>\n<footer>'),
   );
-  const summary = { model: o.model, photos: subset.length, conditions: o.conditions, faceapiDetector: o.detector, threshold, results };
+  const summary = {
+    model: o.model,
+    people: o.people,
+    photos: subset.length,
+    faceapiPhotos: faceapiSubset.length,
+    conditions: o.conditions,
+    faceapiDetector: o.detector,
+    threshold,
+    results,
+  };
   writeFileDurably(join(o.out, 'result.json'), `${JSON.stringify(summary, null, 1)}\n`);
   console.log(`report: ${written.html}`);
   ctx.model.dispose();

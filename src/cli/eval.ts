@@ -60,6 +60,8 @@ const USAGE = [
   'catface eval identify --folder DIR [--protocol loo|first] <model> [options]',
   'catface eval ijb      --meta DIR (--features FILE | --images DIR <model>) [options]',
   'catface eval attributes --folder DIR --model DIR [--bootstrap N] [--json]',
+  'catface eval photos   --faces MANIFEST [--model DIR] [--pairs N] [--people validation|holdout] [--faceapi-pairs N]',
+  '                      [--conditions clean,down24,…] [--detector tiny|ssd] [--no-tenfold] [--out DIR]',
   '',
   'verify    pair verification: 10-fold accuracy (contiguous folds; threshold chosen on 9 folds), AUC, EER,',
   '          TAR@FAR 1e-6…1e-1 where the impostor count supports it. --bin reads insightface .bin files',
@@ -389,11 +391,18 @@ async function photos(argv: string[]): Promise<number> {
       detector: { type: 'string', default: 'tiny' },
       bootstrap: { type: 'string', default: '1000' },
       'no-tenfold': { type: 'boolean', default: false },
+      people: { type: 'string', default: 'validation' },
+      'faceapi-pairs': { type: 'string' },
     },
   });
   if (!values.faces) throw new UsageError('photos needs --faces MANIFEST (catface align <lfw> <chips> --template dlib --size 150)');
   const pairs = Number(values.pairs);
   if (!(Number.isInteger(pairs) && pairs > 0)) throw new UsageError(`--pairs must be a positive integer, got '${values.pairs}'`);
+  if (values.people !== 'validation' && values.people !== 'holdout')
+    throw new UsageError(`--people must be validation or holdout, got '${values.people}'`);
+  const faceapiPairs = values['faceapi-pairs'] === undefined ? pairs : Number(values['faceapi-pairs']);
+  if (!(Number.isInteger(faceapiPairs) && faceapiPairs >= 0))
+    throw new UsageError(`--faceapi-pairs must be a non-negative integer, got '${values['faceapi-pairs']}'`);
   if (values.detector !== 'ssd' && values.detector !== 'tiny')
     throw new UsageError(`--detector must be ssd or tiny, got '${values.detector}'`);
   return evalPhotos({
@@ -406,6 +415,8 @@ async function photos(argv: string[]): Promise<number> {
     detector: values.detector,
     bootstrap: Number(values.bootstrap),
     tenfold: !values['no-tenfold'],
+    people: values.people,
+    faceapiPairs,
   });
 }
 

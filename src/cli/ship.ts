@@ -42,15 +42,18 @@ export const shipCommand: Command = {
   name: 'ship',
   summary: 'write a model as the shipped default (fp16 weights, threshold, manifest.json)',
   usage: [
-    'catface ship (--model DIR | --pretrained) --out DIR [--config FILE] [--split FILE] [--eval FILE]',
-    '             [--threshold T --far F]',
+    'catface ship (--model DIR | --pretrained) --out DIR [--config FILE] [--split FILE] [--eval FILE] [--training FILE]',
+    '             [--threshold T --far F] [--embedding fr|fused]',
     '',
     '  --model DIR      a trained model directory (runs/<run>/model)',
     "  --pretrained     face-api.js's dlib network alone (FR embedding only; attributes untrained)",
     '  --config FILE    the training config that produced the model (copied into the manifest)',
     '  --split FILE     split.json of catface lfw prepare (counts and folds go into the manifest)',
     '  --eval FILE      validation figures (catface eval photos --json output) for the manifest',
+    "  --training FILE  JSON of how the model was trained and chosen (wall times, held-out figures): the manifest's `training`",
     '  --threshold T    cosine threshold of `verify`, calibrated on validation pairs at FAR F',
+    "  --embedding fr|fused  the embedding the shipped model computes by default (default: the model's own;",
+    '                   choose it on held-out training people, never on validation)',
   ].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
@@ -62,8 +65,10 @@ export const shipCommand: Command = {
         config: { type: 'string' },
         split: { type: 'string' },
         eval: { type: 'string' },
+        training: { type: 'string' },
         threshold: { type: 'string' },
         far: { type: 'string' },
+        embedding: { type: 'string' },
       },
     });
     if (!values.out) throw new UsageError('--out DIR is required');
@@ -74,6 +79,17 @@ export const shipCommand: Command = {
     const far = values.far === undefined ? null : Number(values.far);
     if ((threshold === null) !== (far === null)) throw new UsageError('--threshold and --far go together');
     const { model, meta } = values.pretrained ? pretrainedModel() : modelAndMeta(values.model as string);
+    if (values.embedding !== undefined) {
+      if (values.embedding !== 'fr' && values.embedding !== 'fused') {
+        model.dispose();
+        throw new UsageError(`--embedding must be fr or fused, got '${values.embedding}'`);
+      }
+      if (values.embedding === 'fused' && !model.fusion) {
+        model.dispose();
+        throw new UsageError('--embedding fused: the model has no fusion (stage 2 was not trained)');
+      }
+      meta.defaultEmbedding = values.embedding;
+    }
     try {
       saveModelDir(values.out, model, { ...meta, verifyThreshold: threshold }, { float16: true });
     } finally {
@@ -90,9 +106,11 @@ export const shipCommand: Command = {
     }
     const manifest = {
       model: values.pretrained ? "face-api.js's dlib ResNet-34 alone (interim default)" : `trained: ${values.model}`,
+      defaultEmbedding: meta.defaultEmbedding,
       commit,
       config: values.config ? readJson(values.config) : null,
       split,
+      training: values.training ? readJson(values.training) : null,
       verifyThreshold:
         threshold === null
           ? null

@@ -31,7 +31,7 @@ async function toPhoto(image: Sharp): Promise<RgbPhoto> {
 }
 
 /** Scales the photo so its face is `target` px wide, then back to its size (linear both ways). */
-async function downUp(photo: RgbPhoto, target: number, faceWidth: number): Promise<RgbPhoto> {
+export async function downUp(photo: RgbPhoto, target: number, faceWidth: number): Promise<RgbPhoto> {
   const f = Math.min(1, target / faceWidth);
   const width = Math.max(1, Math.round(photo.width * f));
   const height = Math.max(1, Math.round(photo.height * f));
@@ -55,22 +55,36 @@ export async function applyPhotoCondition(
     case 'down16':
       return downUp(photo, 16, faceWidth);
     case 'blur3':
-      return toPhoto(raw(photo).blur(3));
+      return blurPhoto(photo, 3);
     case 'jpeg10':
-      return toPhoto(sharp(await raw(photo).jpeg({ quality: 10 }).toBuffer()));
-    case 'turb2': {
-      const { width, height } = photo;
-      const bytes = torch.tidy(() => {
-        torch.manualSeed(seed);
-        const image = torch.fromTypedArray(photo.data, [height, width, 3]).permute(2, 0, 1).unsqueeze(0).float().div(255);
-        const out = turbulence.apply(image, [2]);
-        return out.mul(255).round().clamp(0, 255).squeeze(0).permute(1, 2, 0).to('uint8').contiguous();
-      });
-      const data = new Uint8Array(bytes.dataSync() as Uint8Array);
-      bytes.dispose();
-      return { data, width, height };
-    }
+      return jpegPhoto(photo, 10);
+    case 'turb2':
+      return turbulentPhoto(photo, 2, turbulence, seed);
   }
+}
+
+/** Gaussian blur of standard deviation `sigma` px (sharp; sigma ≥ 0.3). */
+export function blurPhoto(photo: RgbPhoto, sigma: number): Promise<RgbPhoto> {
+  return toPhoto(raw(photo).blur(sigma));
+}
+
+/** JPEG at `quality` (sharp's defaults otherwise), decoded again. */
+export async function jpegPhoto(photo: RgbPhoto, quality: number): Promise<RgbPhoto> {
+  return toPhoto(sharp(await raw(photo).jpeg({ quality }).toBuffer()));
+}
+
+/** Turbulence at D/r0 = `strength` over the whole photo; `seed` fixes the draw (libtorch's generator). */
+export function turbulentPhoto(photo: RgbPhoto, strength: number, turbulence: Turbulence, seed: number): RgbPhoto {
+  const { width, height } = photo;
+  const bytes = torch.tidy(() => {
+    torch.manualSeed(seed);
+    const image = torch.fromTypedArray(photo.data, [height, width, 3]).permute(2, 0, 1).unsqueeze(0).float().div(255);
+    const out = turbulence.apply(image, [strength]);
+    return out.mul(255).round().clamp(0, 255).squeeze(0).permute(1, 2, 0).to('uint8').contiguous();
+  });
+  const data = new Uint8Array(bytes.dataSync() as Uint8Array);
+  bytes.dispose();
+  return { data, width, height };
 }
 
 /** The turbulence simulator configured for whole photos (D/r0 is given per call). */

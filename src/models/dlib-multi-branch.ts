@@ -78,8 +78,11 @@ export class DlibMultiBranchNet extends Module {
     this.offset = this.buffer('input_offset', torch.tensor(DLIB_RGB_MEAN.map((m) => (127.5 - m) / 255)).view(1, 3, 1, 1), false);
   }
 
-  /** Stem and the 32/64/128 stages on images [B, 3, 150, 150] in [−1, 1] → [B, 128, 8, 8]. */
-  trunk(images: Tensor): Tensor {
+  /**
+   * Stem and the first `blocks` trunk blocks on images [B, 3, 150, 150] in [−1, 1]; all of them (the 32/64/128
+   * stages) → [B, 128, 8, 8]. Fewer: the features a trunk cache holds, finished by `trunkFrom`.
+   */
+  trunk(images: Tensor, blocks: number = TRUNK_BLOCKS): Tensor {
     const s = this.config.inputSize;
     if (images.ndim !== 4 || images.shape[1] !== 3 || images.shape[2] !== s || images.shape[3] !== s) {
       throw new RangeError(`MultiBranchNet: expected images [B, 3, ${s}, ${s}], got [${images.shape}]`);
@@ -87,8 +90,23 @@ export class DlibMultiBranchNet extends Module {
     const input = images.mul(0.5).add(this.offset);
     const stem = this.stem.forward(input);
     input.dispose();
-    const out = this.trunk_blocks.forward(stem);
-    stem.dispose();
+    return this.runBlocks(stem, 0, blocks);
+  }
+
+  /** The trunk blocks from `fromBlock` on, on the output of the blocks before it (`trunk(images, fromBlock)`). */
+  trunkFrom(features: Tensor, fromBlock: number): Tensor {
+    return this.runBlocks(features.mul(1), fromBlock, TRUNK_BLOCKS);
+  }
+
+  private runBlocks(x: Tensor, from: number, to: number): Tensor {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from <= to && to <= TRUNK_BLOCKS))
+      throw new RangeError(`MultiBranchNet: trunk blocks ${from}…${to} are outside 0…${TRUNK_BLOCKS}`);
+    let out = x;
+    for (let i = from; i < to; i++) {
+      const next = this.trunk_blocks.at(i).forward(out);
+      out.dispose();
+      out = next;
+    }
     return out;
   }
 
@@ -109,10 +127,20 @@ export class DlibMultiBranchNet extends Module {
     return taps;
   }
 
-  forward(images: Tensor): MultiBranchOutput {
-    const { fr, sb } = this.forwardBranches(images);
+  /** The rest of the trunk, the branches and the heads on the features of the first `fromBlock` trunk blocks (a trunk cache's). */
+  forwardFromTrunk(features: Tensor, fromBlock: number = TRUNK_BLOCKS): MultiBranchOutput {
+    const trunk = this.trunkFrom(features, fromBlock);
+    const { fr, sb } = this.branches(trunk);
+    trunk.dispose();
     const { embedding, norm } = this.fr_head.forward(fr.map);
     return { embedding, norm, attributes: this.sb_head.forward(sb.map), fr, sb };
+  }
+
+  forward(images: Tensor): MultiBranchOutput {
+    const trunk = this.trunk(images);
+    const out = this.forwardFromTrunk(trunk);
+    trunk.dispose();
+    return out;
   }
 
   toOnnx(g: OnnxGraph, images: OnnxValue): MultiBranchValues {

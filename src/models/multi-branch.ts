@@ -180,10 +180,15 @@ export class MultiBranchNet extends Module {
     return tidy(() => this.branches(this.trunk(images)));
   }
 
-  forward(images: Tensor): MultiBranchOutput {
-    const { fr, sb } = this.forwardBranches(images);
+  /** Branches and heads on the trunk's features [B, widths[2], S/8, S/8] (what a cache of the frozen trunk holds). */
+  forwardFromTrunk(trunk: Tensor): MultiBranchOutput {
+    const { fr, sb } = this.branches(trunk);
     const { embedding, norm } = this.fr_head.forward(fr.map);
     return { embedding, norm, attributes: this.sb_head.forward(sb.map), fr, sb };
+  }
+
+  forward(images: Tensor): MultiBranchOutput {
+    return tidy(() => this.forwardFromTrunk(this.trunk(images)));
   }
 
   toOnnx(g: OnnxGraph, images: OnnxValue): MultiBranchValues {

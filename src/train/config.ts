@@ -8,6 +8,7 @@ import { SAMPLER_DEFAULTS } from '../data/loader/sampler.js';
 import { DEFAULT_ATTRIBUTES } from '../data/readers/attributes.js';
 import { defaultAdaFaceConfig } from '../degrade/adaface.js';
 import { defaultDegraderConfig, type ResolvedDegraderConfig, resolveDegraderConfig } from '../degrade/degrader.js';
+import { PHOTO_CAPTURE_DEFAULTS } from '../degrade/photo-capture.js';
 import { defaultTurbulenceConfig } from '../degrade/turbulence.js';
 import { defaultUnconstrainedConfig } from '../degrade/unconstrained.js';
 import { DISTILLATION_DEFAULTS, type DistillationDistance, type DistillationTarget } from '../losses/distillation.js';
@@ -86,6 +87,26 @@ export const trainConfigSchema = {
       choices: ['shuffled', 'balanced'],
     }),
     imagesPerIdentity: int('images per identity in balanced sampling', { default: SAMPLER_DEFAULTS.imagesPerIdentity, min: 1, max: 1000 }),
+    trunkCache: nullable(
+      object(
+        "train on cached features of the frozen shared trunk (needs model.frozen to cover it; src/train/trunk-cache.ts): each photo's HQ chip and `variants` LQ twins (a randomised whole-photo capture of the original photo, warped with the clean landmarks) go through the trunk once; the degrade section is then unused (null: run the trunk every step on Degrader twins)",
+        {
+          dir: string('cache folder (built on the first run, reused after; settings.json must match)'),
+          photos: string('root of the original photos the chips were aligned from (e.g. ../shared/data/lfw)'),
+          faces: string("the chips' alignment manifest (catface align's manifest.json)"),
+          blocks: int(
+            'trunk blocks after the stem whose output is cached (dlib: 0-10; 7 = the 32 and 64 stages); the stem and these must be in model.frozen',
+            { default: 10, min: 0, max: 10 },
+          ),
+          variants: int('LQ twins per photo', { default: 4, min: 1, max: 64 }),
+          capture: sectionOf(
+            'randomised capture of the LQ twins (PhotoCaptureConfig, src/degrade/photo-capture.ts)',
+            PHOTO_CAPTURE_DEFAULTS,
+          ),
+        },
+      ),
+      { default: null },
+    ),
   }),
   validation: object('pair-verification validation during training', {
     pairs: nullable(string('pair list file or insightface .bin (null: no validation)'), { default: null }),
@@ -162,8 +183,17 @@ export const trainConfigSchema = {
     lambdaFR: number('λ_FR', { default: 3, min: 0, max: 1e4 }),
     lambdaSB: number('λ_SB', { default: 1, min: 0, max: 1e4 }),
     lambdaDist: number('λ_dist', { default: 1, min: 0, max: 1e4 }),
+    lambdaFused: number("weight of the fused head's margin loss in stage 2 (SPEC: 1; small when the teacher's distillation leads)", {
+      default: 1,
+      min: 0,
+      max: 1e4,
+    }),
     lambdaTeacher: number(
       "weight of the cosine distillation from the frozen pretrained network's HQ embedding to the LQ embedding (FR in stage 1, fused in stage 2); needs model.pretrained 'faceapi'",
+      { default: 0, min: 0, max: 1e4 },
+    ),
+    lambdaTeacherHQ: number(
+      "weight of the same distillation to the student's HQ embedding (keeps clean photos where the teacher has them); needs model.pretrained 'faceapi'",
       { default: 0, min: 0, max: 1e4 },
     ),
     marginMinImages: int('identities with fewer training images take no margin loss (their images still feed every other term)', {
@@ -270,8 +300,11 @@ export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig
       throw new ConfigError(`${stage}.optim.milestones`, `milestone ${last} is beyond the stage's ${config[stage].steps} steps`, source);
     }
   }
-  if (config.loss.lambdaTeacher > 0 && config.model.pretrained !== 'faceapi')
-    throw new ConfigError('loss.lambdaTeacher', "needs model.pretrained 'faceapi' (the frozen teacher is the pretrained network)", source);
+  for (const key of ['lambdaTeacher', 'lambdaTeacherHQ'] as const)
+    if (config.loss[key] > 0 && config.model.pretrained !== 'faceapi')
+      throw new ConfigError(`loss.${key}`, "needs model.pretrained 'faceapi' (the frozen teacher is the pretrained network)", source);
+  if (config.data.trunkCache && !(config.loss.lambdaTeacher > 0 || config.loss.lambdaTeacherHQ > 0))
+    throw new ConfigError('data.trunkCache', 'caches the frozen teacher too: set loss.lambdaTeacher or loss.lambdaTeacherHQ', source);
   if (config.model.init !== null && config.model.pretrained !== null)
     throw new ConfigError('model.init', 'starts the network from a model directory; set model.pretrained to null (one start only)', source);
   if (config.model.pretrained === 'faceapi' && config.model.backbone !== 'dlib')

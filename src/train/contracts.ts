@@ -10,6 +10,12 @@ export interface MultiBranchNetwork extends Module {
   forward(images: Tensor): MultiBranchOutput;
   /** The branch taps alone, skipping the heads (what stage 2 fuses); networks without it run `forward`. */
   forwardBranches?(images: Tensor): Pick<MultiBranchOutput, 'fr' | 'sb'>;
+  /** The rest of the trunk, branches and heads on the features of its first `fromBlock` blocks (a trunk cache). */
+  forwardFromTrunk?(features: Tensor, fromBlock: number): MultiBranchOutput;
+  /** The trunk blocks from `fromBlock` on. */
+  trunkFrom?(features: Tensor, fromBlock: number): Tensor;
+  /** The branch taps alone on the whole trunk's output. */
+  branches?(trunk: Tensor): Pick<MultiBranchOutput, 'fr' | 'sb'>;
 }
 
 /** A stage-2 fusion with its fused head: branch maps → unit embedding and norm. */
@@ -35,6 +41,14 @@ export interface TrainBatch {
   labels: Tensor;
   /** [B, K] float32 0/1 attributes. */
   attributes: Tensor;
+  /**
+   * Set by a trunk-cache source (trunk-cache.ts): then `images` and `lq` are the features of the frozen first
+   * `fromBlock` trunk blocks for the HQ photo and for its LQ twin, `teacher` the frozen teacher's unit HQ
+   * embedding [B, E], and the loop skips the degrader, those blocks and the teacher.
+   */
+  lq?: Tensor;
+  fromBlock?: number;
+  teacher?: Tensor;
 }
 
 /** An endless, seeded batch stream whose position can be saved and restored exactly (resume). */

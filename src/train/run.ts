@@ -11,6 +11,7 @@ import { readRecordIO } from '../data/readers/recordio.js';
 import { Degrader } from '../degrade/degrader.js';
 import type { ProcessGroup } from '../distributed/index.js';
 import { assertSeparate } from '../io/separate-paths.js';
+import { DlibMultiBranchNet } from '../models/dlib-multi-branch.js';
 import type { DlibResNet } from '../models/dlib-resnet.js';
 import type { Fusion } from '../models/fusion-base.js';
 import { saveModelDir } from '../models/model-dir.js';
@@ -18,12 +19,15 @@ import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { buildModules, type TrainModules } from './build.js';
 import { degraderConfig, type TrainConfig } from './config.js';
-import type { EmbeddingTeacher } from './contracts.js';
+import type { BatchSource, EmbeddingTeacher } from './contracts.js';
 import { DataParallel } from './data-parallel.js';
 import { makeStageOptimizer } from './optimizer.js';
 import { PreflightError, preflight } from './preflight.js';
 import { claimRunDir } from './run-identity.js';
+import { ConfigError } from './schema.js';
+import type { Stage1Weights } from './stage-losses.js';
 import { type Stage, type TrainResult, train } from './trainer.js';
+import { buildTrunkCache, CachedTrunkSource, loadTrunkCache } from './trunk-cache.js';
 import { makePairValidator } from './validation.js';
 
 export interface RunOptions {
@@ -93,6 +97,55 @@ export function withMarginLabels(dataset: FaceDataset, minImages: number): { dat
   return { dataset: { ...dataset, samples }, classes: renumbered.size };
 }
 
+/**
+ * Builds the missing part of data.trunkCache (the frozen trunk and teacher of `modules`) and reads it. The
+ * whole shared trunk must be frozen: it has no BatchNorm on the dlib backbone, so its features are fixed.
+ */
+async function prepareTrunkCache(config: TrainConfig, dataset: FaceDataset, modules: TrainModules, stream: NodeJS.WriteStream) {
+  const settings = config.data.trunkCache as NonNullable<TrainConfig['data']['trunkCache']>;
+  const network = modules.model.network;
+  if (!(network instanceof DlibMultiBranchNet)) throw new ConfigError('data.trunkCache', "needs model.backbone 'dlib'", config.outDir);
+  const cached = (name: string) => {
+    const block = /^trunk\.(\d+)\./.exec(name);
+    return name.startsWith('stem.') || (block !== null && Number(block[1]) < settings.blocks);
+  };
+  const moving = network.namedParameters().filter(([name, p]) => cached(name) && p.requiresGrad);
+  if (moving.length > 0)
+    throw new ConfigError(
+      'data.trunkCache.blocks',
+      `needs the stem and trunk blocks 0…${settings.blocks - 1} frozen (model.frozen); ${moving[0][0]} is trained`,
+      config.outDir,
+    );
+  if (!modules.teacher) throw new ConfigError('data.trunkCache', 'needs the frozen teacher (loss.lambdaTeacher > 0)', config.outDir);
+  const started = performance.now();
+  await buildTrunkCache(dataset, settings, {
+    trunk: (images) => network.trunk(images, settings.blocks),
+    teacher: dlibTeacher(modules.teacher),
+    seed: config.seed,
+    imageSize: config.data.imageSize,
+    log: (line) => stream.write(`${line}\n`),
+  });
+  const cache = loadTrunkCache(settings.dir, dataset);
+  stream.write(
+    `trunk cache ready: ${dataset.samples.length} photos × (1 + ${settings.variants}) chips, ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+  );
+  return cache;
+}
+
+/** The loop's loss weights from the config's loss section. */
+export function lossWeights(config: TrainConfig): Stage1Weights {
+  return {
+    lambdaFR: config.loss.lambdaFR,
+    lambdaSB: config.loss.lambdaSB,
+    lambdaDist: config.loss.lambdaDist,
+    lambdaTeacher: config.loss.lambdaTeacher,
+    lambdaTeacherHQ: config.loss.lambdaTeacherHQ,
+    lambdaFused: config.loss.lambdaFused,
+    attributeWeights: config.loss.attributeWeights ? torch.keep(torch.tensor(config.loss.attributeWeights)) : null,
+    distill: { distance: config.loss.distillDistance, target: config.loss.distillTarget },
+  };
+}
+
 export async function runTraining(config: TrainConfig, options: RunOptions = {}): Promise<RunResult> {
   const inputs = [
     { role: 'data.train', path: config.data.train },
@@ -125,18 +178,24 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     );
   }
   const { dataset, classes } = withMarginLabels(read, config.loss.marginMinImages);
-  const loader = new Loader(dataset, {
-    imageSize: config.data.imageSize,
-    workers: config.data.workers,
-    seed: config.seed,
-    mode: config.data.sampling,
-    imagesPerIdentity: config.data.imagesPerIdentity,
-    shard: group ? { rank, worldSize: group.size } : undefined,
-  });
+  if (group && config.data.trunkCache)
+    throw new ConfigError('data.trunkCache', 'is for one process: its batches are not sharded across ranks', config.outDir);
+  const modules = buildModules(config, classes);
+  const trunkCache = config.data.trunkCache ? await prepareTrunkCache(config, dataset, modules, options.stream ?? process.stderr) : null;
+  const sampling = { seed: config.seed, mode: config.data.sampling, imagesPerIdentity: config.data.imagesPerIdentity };
+  const blocks = config.data.trunkCache?.blocks ?? 0;
+  const loader = trunkCache
+    ? null
+    : new Loader(dataset, {
+        imageSize: config.data.imageSize,
+        workers: config.data.workers,
+        ...sampling,
+        shard: group ? { rank, worldSize: group.size } : undefined,
+      });
+  const source: BatchSource = trunkCache ? new CachedTrunkSource(trunkCache, dataset, { ...sampling, blocks }) : (loader as Loader);
   const degraderSettings = degraderConfig(config);
   // rank 0 keeps the one-process stream; the others draw their own
   const degrader = new Degrader(rank === 0 ? degraderSettings : { ...degraderSettings, seed: mixSeed(degraderSettings.seed, rank) });
-  const modules = buildModules(config, classes);
   const dataParallel = group ? new DataParallel(group, config.distributed.bucketMB * 2 ** 20) : null;
   if (dataParallel) {
     modules.frHead.sumAcrossBatch = dataParallel.sumInPlace;
@@ -153,9 +212,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         frHead: modules.frHead,
         fusion: modules.model.fusion as Fusion,
         fusedHead: modules.fusedHead,
-        source: loader,
+        source,
         degrader,
-        teacher: modules.teacher ? dlibTeacher(modules.teacher) : null,
+        teacher: modules.teacher && !trunkCache ? dlibTeacher(modules.teacher) : null,
         dataParallel,
         makeOptimizer: (stage, trained) => makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained),
         validate: validator ? (stage: Stage) => validator.run(modules.model, stage) : undefined,
@@ -164,14 +223,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         runDir: config.outDir,
         stage1: config.stage1,
         stage2: config.stage2,
-        weights: {
-          lambdaFR: config.loss.lambdaFR,
-          lambdaSB: config.loss.lambdaSB,
-          lambdaDist: config.loss.lambdaDist,
-          lambdaTeacher: config.loss.lambdaTeacher,
-          attributeWeights: config.loss.attributeWeights ? torch.keep(torch.tensor(config.loss.attributeWeights)) : null,
-          distill: { distance: config.loss.distillDistance, target: config.loss.distillTarget },
-        },
+        weights: lossWeights(config),
         checkpoint: config.checkpoint,
         validation: config.validation,
         log: config.log,
@@ -198,7 +250,8 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     const { teacher: _, ...owned } = modules;
     return { ...result, modelDir, modules: owned };
   } finally {
-    await loader.close();
+    await loader?.close();
+    trunkCache?.dispose();
     degrader.dispose();
     modules.teacher?.dispose();
     validator?.dispose();

@@ -84,6 +84,7 @@ export type StepRecord = {
   sb?: number;
   dist?: number;
   teacher?: number;
+  teacherHq?: number;
   imagesPerSecond: number;
 };
 
@@ -259,14 +260,18 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
     while (step < last) {
       const started = performance.now();
       const batch = await parts.source.next(batchSize);
-      const { hq, lq } = await parts.degrader.degrade(batch.images);
+      // a trunk-cache batch carries its LQ twin's features; image batches get theirs from the degrader
+      const fromTrunk = batch.fromBlock !== undefined;
+      const { hq, lq } = fromTrunk ? { hq: batch.images, lq: batch.lq as Tensor } : await parts.degrader.degrade(batch.images);
       const opt = optimizer as unknown as StageOptimizer;
       const lr = opt.lr();
       let values: Record<string, number>;
       try {
         values = torch.tidy(() => {
-          // the batch and its twins are in [0, 1] (the loader's and the Degrader's range); the network takes [−1, 1]
-          const twins = { hq: unitToNormalized(hq), lq: unitToNormalized(lq) };
+          // image twins are in [0, 1] (the loader's and the Degrader's range); the network takes [−1, 1]
+          const twins = fromTrunk
+            ? { hq, lq, fromTrunk: batch.fromBlock, ...(batch.teacher ? { teacher: batch.teacher } : {}) }
+            : { hq: unitToNormalized(hq), lq: unitToNormalized(lq) };
           let terms: Record<string, Tensor>;
           if (thisStage === 1) {
             const l = stage1Losses(
@@ -276,7 +281,14 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
               options.weights,
               parts.teacher ?? null,
             );
-            terms = { loss: l.total, fr: l.fr, sb: l.sb, dist: l.dist, ...(parts.teacher ? { teacher: l.teacher } : {}) };
+            const withTeacher = parts.teacher || fromTrunk;
+            terms = {
+              loss: l.total,
+              fr: l.fr,
+              sb: l.sb,
+              dist: l.dist,
+              ...(withTeacher ? { teacher: l.teacher, teacherHq: l.teacherHq } : {}),
+            };
           } else {
             terms = {
               loss: stage2Loss(
@@ -285,7 +297,14 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
                 parts.fusedHead,
                 { ...twins, labels: batch.labels },
                 freeze,
-                parts.teacher ? { network: parts.teacher, weight: options.weights.lambdaTeacher ?? 0 } : null,
+                parts.teacher || fromTrunk
+                  ? {
+                      network: parts.teacher ?? null,
+                      weight: options.weights.lambdaTeacher ?? 0,
+                      weightHq: options.weights.lambdaTeacherHQ ?? 0,
+                    }
+                  : null,
+                options.weights.lambdaFused ?? 1,
               ),
             };
           }

@@ -1,0 +1,281 @@
+// The frozen shared trunk's features, computed once (config data.trunkCache). With the whole shared trunk
+// frozen (model.frozen covers it), stage 1 and stage 2 only train what sits above it, so each training photo's
+// HQ chip and K LQ twins go through the trunk once, here, and training reads their features (fp16) instead of
+// running the trunk every step. The LQ twins are made as a camera and the photo validation make them: a
+// randomised whole-photo capture (src/degrade/photo-capture.ts) of the original photo, then the dlib chip warp
+// with the clean photo's landmarks (what validation does when detection fails on a degraded photo). The frozen
+// teacher's unit HQ embedding is cached too. The cache lives in one folder of chunk files (each written
+// durably, so an interrupted build resumes at the first missing chunk) and a settings.json that must match.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import sharp from 'sharp';
+import { pixelsToNormalized } from '../common/image-convention.js';
+import { mixSeed, Prng } from '../common/prng.js';
+import { alignFace } from '../data/align/align-face.js';
+import type { Point } from '../data/align/detect.js';
+import { type FaceDataset, readImageBytes } from '../data/dataset.js';
+import { IndexStream } from '../data/loader/sampler.js';
+import { type CaptureDraw, capturePhoto, drawCapture, type PhotoCaptureConfig } from '../degrade/photo-capture.js';
+import { photoTurbulence, type RgbPhoto } from '../degrade/photo-conditions.js';
+import { forEachBounded } from '../io/bounded.js';
+import { writeFileDurably } from '../io/durable.js';
+import { loadSafetensors, serializeSafetensors } from '../nn/safetensors.js';
+import type { Tensor } from '../torch/index.js';
+import * as torch from '../torch/index.js';
+import type { BatchSource, EmbeddingTeacher, TrainBatch } from './contracts.js';
+
+export interface TrunkCacheSettings {
+  /** Folder of the cache (chunk-NNNN.safetensors, settings.json). */
+  dir: string;
+  /** Root of the original photos the chips were aligned from (e.g. ../shared/data/lfw). */
+  photos: string;
+  /** The alignment manifest of the chips (catface align's manifest.json: source, output, box, landmarks per photo). */
+  faces: string;
+  /** Trunk blocks (after the stem) whose output is cached: these and the stem must be frozen. */
+  blocks: number;
+  /** LQ twins per photo. */
+  variants: number;
+  capture: PhotoCaptureConfig;
+}
+
+/** Photos per chunk file. */
+const CHUNK = 128;
+/** Photos captured concurrently. */
+const CAPTURES_IN_FLIGHT = 8;
+/** Chips per trunk forward. */
+const FORWARD_BATCH = 32;
+
+/** A training sample's key in the alignment manifest: its identity folder and file name. */
+const keyOf = (path: string) => `${basename(dirname(path))}/${basename(path)}`;
+
+interface FaceEntry {
+  source: string;
+  box: number[];
+  landmarks: Point[];
+}
+
+function readFaces(path: string): Map<string, FaceEntry> {
+  const manifest = JSON.parse(readFileSync(path, 'utf8')) as { entries?: (FaceEntry & { output: string })[] };
+  if (!Array.isArray(manifest.entries)) throw new Error(`${path}: not an alignment manifest (no 'entries' list; made by catface align)`);
+  return new Map(manifest.entries.map((e) => [e.output, e]));
+}
+
+async function decodePhoto(path: string): Promise<RgbPhoto> {
+  const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data), width: info.width, height: info.height };
+}
+
+async function decodeChip(bytes: Uint8Array, size: number, source: string): Promise<Uint8Array> {
+  const { data, info } = await sharp(bytes).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== size || info.height !== size)
+    throw new Error(`${source}: chip is ${info.width}×${info.height}, expected ${size}×${size}`);
+  return new Uint8Array(data);
+}
+
+const settingsJson = (s: TrunkCacheSettings, seed: number, imageSize: number) =>
+  JSON.stringify(
+    { photos: s.photos, faces: s.faces, blocks: s.blocks, variants: s.variants, capture: s.capture, seed, imageSize },
+    null,
+    1,
+  );
+
+/** The HQ chip and the LQ twins of one training sample, as chips. */
+export async function captureTwins(
+  sample: { path: string; bytes: Uint8Array },
+  face: FaceEntry,
+  photosRoot: string,
+  draws: CaptureDraw[],
+  imageSize: number,
+  turbulence: ReturnType<typeof photoTurbulence>,
+): Promise<{ hq: Uint8Array; lq: Uint8Array[] }> {
+  const hq = await decodeChip(sample.bytes, imageSize, sample.path);
+  const photo = await decodePhoto(join(photosRoot, face.source));
+  const lq: Uint8Array[] = [];
+  for (const draw of draws) {
+    const captured = await capturePhoto(photo, draw, face.box[2], turbulence);
+    lq.push(alignFace(captured.data, captured.width, captured.height, face.landmarks, { template: 'dlib', size: imageSize }).pixels);
+  }
+  return { hq, lq };
+}
+
+/** Trunk features (fp16) of chips, FORWARD_BATCH at a time. */
+function trunkFeatures(trunk: (images: Tensor) => Tensor, chips: Uint8Array[], size: number): Tensor {
+  return torch.tidy(() =>
+    torch.noGrad(() => {
+      const parts: Tensor[] = [];
+      for (let i = 0; i < chips.length; i += FORWARD_BATCH)
+        parts.push(trunk(pixelsToNormalized(chips.slice(i, i + FORWARD_BATCH), size)).to('float16'));
+      return torch.cat(parts);
+    }),
+  );
+}
+
+/**
+ * Builds the missing chunks of the cache for `dataset` (in its sample order). `trunk` is the frozen shared
+ * trunk on normalised images; `teacher` the frozen teacher. The LQ draws of sample i are a pure function of
+ * (seed, i), so a resumed build equals an uninterrupted one.
+ */
+export async function buildTrunkCache(
+  dataset: FaceDataset,
+  settings: TrunkCacheSettings,
+  ctx: { trunk: (images: Tensor) => Tensor; teacher: EmbeddingTeacher; seed: number; imageSize: number; log?: (line: string) => void },
+): Promise<void> {
+  mkdirSync(settings.dir, { recursive: true });
+  const settingsPath = join(settings.dir, 'settings.json');
+  const wanted = settingsJson(settings, ctx.seed, ctx.imageSize);
+  if (existsSync(settingsPath) && readFileSync(settingsPath, 'utf8') !== wanted)
+    throw new Error(
+      `${settingsPath}: the cache was built with other settings than data.trunkCache, seed and data.imageSize ask for; point data.trunkCache.dir at a new folder`,
+    );
+  writeFileDurably(settingsPath, wanted);
+  const faces = readFaces(settings.faces);
+  const missing = dataset.samples.filter((s) => s.image.kind !== 'file' || !faces.has(keyOf(s.image.path)));
+  if (missing.length > 0)
+    throw new Error(
+      `${settings.faces}: no aligned face for ${missing.length} training sample(s) (first: ${missing[0].image.kind === 'file' ? missing[0].image.path : 'a RecordIO record'}); data.trunkCache needs image-folder chips made by catface align`,
+    );
+  const turbulence = photoTurbulence();
+  const started = performance.now();
+  try {
+    const chunks = Math.ceil(dataset.samples.length / CHUNK);
+    for (let c = 0; c < chunks; c++) {
+      const file = join(settings.dir, `chunk-${String(c).padStart(4, '0')}.safetensors`);
+      if (existsSync(file)) continue;
+      const samples = dataset.samples.slice(c * CHUNK, (c + 1) * CHUNK);
+      const twins: { hq: Uint8Array; lq: Uint8Array[] }[] = [];
+      const draws: CaptureDraw[][] = [];
+      // sharp's calls spend most of their time waiting for its thread pool: keep several photos in flight
+      await forEachBounded(samples, CAPTURES_IN_FLIGHT, async (sample, j) => {
+        const path = (sample.image as { path: string }).path;
+        const prng = new Prng(mixSeed(ctx.seed, c * CHUNK + j));
+        draws[j] = Array.from({ length: settings.variants }, () => drawCapture(prng, settings.capture));
+        twins[j] = await captureTwins(
+          { path, bytes: readImageBytes(sample.image) },
+          faces.get(keyOf(path)) as FaceEntry,
+          settings.photos,
+          draws[j],
+          ctx.imageSize,
+          turbulence,
+        );
+      });
+      const captured = performance.now();
+      const hq = twins.map((t) => t.hq);
+      const lq = twins.flatMap((t) => t.lq);
+      const bytes = torch.tidy(() => {
+        const teacher = torch.noGrad(() => ctx.teacher.embed(pixelsToNormalized(hq, ctx.imageSize)));
+        return serializeSafetensors(
+          {
+            hq: trunkFeatures(ctx.trunk, hq, ctx.imageSize),
+            lq: trunkFeatures(ctx.trunk, lq, ctx.imageSize),
+            teacher: teacher.contiguous(),
+          },
+          { keys: JSON.stringify(samples.map((s) => keyOf((s.image as { path: string }).path))), draws: JSON.stringify(draws) },
+        );
+      });
+      writeFileDurably(file, bytes);
+      const seconds = (performance.now() - started) / 1000;
+      const forward = (performance.now() - captured) / 1000;
+      ctx.log?.(
+        `trunk cache: chunk ${c + 1}/${chunks} (${Math.min((c + 1) * CHUNK, dataset.samples.length)} photos) after ${seconds.toFixed(0)} s (this chunk's trunk and teacher: ${forward.toFixed(1)} s)`,
+      );
+    }
+  } finally {
+    turbulence.dispose();
+  }
+}
+
+/** The cached features of a dataset, rows in its sample order: hq [N, C, h, w], lq [N, K, C, h, w] (fp16), teacher [N, E]. */
+export interface TrunkCache {
+  hq: Tensor;
+  lq: Tensor;
+  teacher: Tensor;
+  dispose(): void;
+}
+
+/** Reads every chunk of the cache at `dir`; its keys must be the dataset's samples, in order. */
+export function loadTrunkCache(dir: string, dataset: FaceDataset): TrunkCache {
+  const chunks = Math.ceil(dataset.samples.length / CHUNK);
+  const parts = { hq: [] as Tensor[], lq: [] as Tensor[], teacher: [] as Tensor[] };
+  const keys: string[] = [];
+  const cache = torch.tidy(() => {
+    for (let c = 0; c < chunks; c++) {
+      const file = join(dir, `chunk-${String(c).padStart(4, '0')}.safetensors`);
+      if (!existsSync(file)) throw new Error(`${file}: missing; the trunk cache is incomplete (catface train builds it)`);
+      const { tensors, metadata } = loadSafetensors(file);
+      keys.push(...(JSON.parse(metadata.keys ?? '[]') as string[]));
+      const lq = tensors.get('lq') as Tensor;
+      const n = (tensors.get('hq') as Tensor).shape[0];
+      parts.hq.push(tensors.get('hq') as Tensor);
+      parts.lq.push(lq.view([n, -1, ...lq.shape.slice(1)]));
+      parts.teacher.push(tensors.get('teacher') as Tensor);
+    }
+    return { hq: torch.cat(parts.hq), lq: torch.cat(parts.lq), teacher: torch.cat(parts.teacher) };
+  });
+  const expected = dataset.samples.map((s) => (s.image.kind === 'file' ? keyOf(s.image.path) : ''));
+  const bad = expected.findIndex((k, i) => keys[i] !== k);
+  if (bad >= 0 || keys.length !== expected.length) {
+    torch.dispose([cache.hq, cache.lq, cache.teacher]);
+    throw new Error(
+      `${dir}: the cache's samples differ from the training set's (row ${bad}: ${keys[bad]} vs ${expected[bad]}); point data.trunkCache.dir at a new folder`,
+    );
+  }
+  return { ...cache, dispose: () => torch.dispose([cache.hq, cache.lq, cache.teacher]) };
+}
+
+/**
+ * Batches of cached features: the HQ trunk features as `images`, one of the sample's LQ twins (drawn from
+ * (seed, stream position), so a position restores the stream exactly) as `lq`, and the teacher's embedding.
+ */
+export class CachedTrunkSource implements BatchSource {
+  private readonly stream: IndexStream;
+  private position = 0;
+  private readonly labels: number[];
+  private readonly attributes: number[][];
+
+  constructor(
+    private readonly cache: TrunkCache,
+    dataset: FaceDataset,
+    private readonly options: { seed: number; mode: 'shuffled' | 'balanced'; imagesPerIdentity: number; blocks: number },
+  ) {
+    this.labels = dataset.samples.map((s) => s.label);
+    this.attributes = dataset.samples.map((s) => s.attributes ?? []);
+    this.stream = new IndexStream(this.labels, options);
+  }
+
+  async next(batchSize: number): Promise<TrainBatch> {
+    const rows: number[] = [];
+    const twins: number[] = [];
+    const variants = this.cache.lq.shape[1];
+    for (let i = 0; i < batchSize; i++, this.position++) {
+      const row = this.stream.at(this.position);
+      rows.push(row);
+      twins.push(row * variants + new Prng(mixSeed(this.options.seed, this.position)).index(variants));
+    }
+    return torch.tidy(() => {
+      const index = torch.tensor(rows, { dtype: 'int64' });
+      const lq = this.cache.lq.flatten(0, 1).indexSelect(0, torch.tensor(twins, { dtype: 'int64' }));
+      return {
+        images: this.cache.hq.indexSelect(0, index).float(),
+        lq: lq.float(),
+        teacher: this.cache.teacher.indexSelect(0, index),
+        fromBlock: this.options.blocks,
+        labels: torch.tensor(
+          rows.map((r) => this.labels[r]),
+          { dtype: 'int64' },
+        ),
+        attributes: torch.tensor(rows.map((r) => this.attributes[r])).float(),
+      };
+    });
+  }
+
+  state(): unknown {
+    return { position: this.position };
+  }
+
+  restore(state: unknown): void {
+    const position = (state as { position?: unknown })?.position;
+    if (!Number.isInteger(position) || (position as number) < 0)
+      throw new Error('trunk cache source: checkpoint state has no valid position');
+    this.position = position as number;
+  }
+}
