@@ -1,20 +1,22 @@
 // End-to-end benchmark, photo in → embedding out: decode → detect → align → embed, catface (FaceRecognizer on
-// the shipped model, or --model) against face-api.js's own pipeline (SSD MobileNet v1 → 68 landmarks → dlib
-// ResNet-34, tfjs wasm) on the same LFW validation photos (people of folds 9–10 of pairs.txt), in the same run,
-// alternating the two over rounds. Reports batch-1 latency (median per round; median and min–max over rounds),
-// CPU time per photo, catface's per-stage split, and folder throughput (sequential, and catface pipelined:
-// detection here while the model runs in its worker process). Ends with one line `RESULT {json}`.
+// the shipped model, or --model; detection by BlazeFace + FaceMesh on libtorch, or --detector human on
+// tfjs-wasm) against face-api.js's own pipeline (SSD MobileNet v1 → 68 landmarks → dlib ResNet-34, tfjs wasm)
+// on the same LFW validation photos (people of folds 9–10 of pairs.txt), in the same run, alternating the two
+// over rounds. Reports batch-1 latency (median per round; median and min–max over rounds), CPU time per photo,
+// catface's per-stage split, folder throughput (sequential, and catface pipelined: detection and the model
+// each on a worker thread) and the load average. Ends with one line `RESULT {json}`.
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { detectFaces } from '../src/data/align/align-image.js';
-import { FaceDetector } from '../src/data/align/detect.js';
 import { decodePhoto } from '../src/data/decode.js';
 import { readLfwPairs } from '../src/data/readers/pairs.js';
 import { faceApiPhotoPipeline } from '../src/eval/peer-faceapi.js';
 import { loadFaceApiDlibResNet } from '../src/models/dlib-resnet.js';
 import { resolveModelDir } from '../src/models/model-dir.js';
+import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../src/serve/face-detectors.js';
 import { FaceModel } from '../src/serve/face-model.js';
 import { alignForModel, type CropModel, FaceRecognizer } from '../src/serve/face-recognizer.js';
 import * as torch from '../src/torch/index.js';
@@ -31,9 +33,12 @@ const { values } = parseArgs({
     // no model directory with that backbone loads in this tree
     'dlib-weights': { type: 'boolean', default: false },
     'detection-side': { type: 'string', default: '640' },
+    detector: { type: 'string', default: 'libtorch' },
   },
 });
-const flag = positiveFlags('bench:e2e', { ...values, model: undefined, 'dlib-weights': undefined });
+const detectorKind = values.detector as DetectorKind;
+if (!DETECTOR_KINDS.includes(detectorKind)) throw new Error(`bench:e2e: --detector must be ${DETECTOR_KINDS.join(' or ')}`);
+const flag = positiveFlags('bench:e2e', { ...values, model: undefined, 'dlib-weights': undefined, detector: undefined });
 const count = flag('photos');
 const rounds = flag('rounds');
 const threads = flag('threads');
@@ -86,12 +91,16 @@ const photos = files.map((f) => new Uint8Array(readFileSync(f)));
 const dlib = values['dlib-weights'] ? loadFaceApiDlibResNet() : null;
 const modelDir = dlib ? null : resolveModelDir(values.model);
 const modelName = modelDir ?? "face-api.js's dlib ResNet-34 weights on libtorch";
-console.log(`${photos.length} LFW validation photos; model ${modelName}; libtorch threads ${threads}; tfjs wasm 1 thread`);
+const loadBefore = loadavg();
+console.log(
+  `${photos.length} LFW validation photos; model ${modelName}; detector ${detectorKind}; libtorch threads ${threads}; ` +
+    `face-api.js on tfjs wasm, 1 thread; load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')}`,
+);
 /** The model under test, in this process. */
 const inProcess: CropModel & { dispose(): void } = dlib
   ? { ...dlibCropModel(dlib), dispose: () => dlib.dispose() }
   : FaceModel.load(modelDir as string);
-const catface = await FaceRecognizer.withModel(inProcess, { detectionSide });
+const catface = await FaceRecognizer.withModel(inProcess, { detectionSide, detector: detectorKind });
 const faceapi = await faceApiPhotoPipeline();
 const runCatface = async (bytes: Uint8Array) => (await catface.analyze(bytes)).faces.length > 0;
 const runFaceApi = async (bytes: Uint8Array) => {
@@ -116,7 +125,7 @@ for (let r = 0; r < rounds; r++) {
 }
 
 // Where catface's time goes: the same stages run one by one.
-const detector = await FaceDetector.create({ maxFaces: 20, maxSide: detectionSide });
+const detector = await createDetector(detectorKind, { maxFaces: 20, maxSide: detectionSide });
 const model = inProcess;
 const stages = { decode: [] as number[], detect: [] as number[], align: [] as number[], embed: [] as number[] };
 const stageCpu = { decode: 0, detect: 0, align: 0, embed: 0 };
@@ -145,12 +154,14 @@ console.log(
     .map((k) => `${k} ${split[k].toFixed(1)} (${stageCpu[k as keyof typeof stageCpu].toFixed(1)})`)
     .join(', ')}`,
 );
+if ('dispose' in detector) detector.dispose();
+await catface.close();
 inProcess.dispose();
 
 // Folder throughput with detection on a worker thread and the model on another: photos overlap across stages.
 let pipelinedRate: number | null = null;
 if (modelDir) {
-  const pipelined = await FaceRecognizer.open(modelDir, { detectionSide, worker: true, threads });
+  const pipelined = await FaceRecognizer.open(modelDir, { detectionSide, worker: true, threads, detector: detectorKind });
   const inFlight = 2;
   let next = 0;
   const start = performance.now();
@@ -175,8 +186,12 @@ const cpuRatio = median(passes.faceapi.map((p) => p.cpu)) / median(passes.catfac
 console.log(
   `latency ms/photo: catface ${c.median.toFixed(1)} (${c.min.toFixed(1)}–${c.max.toFixed(1)}), face-api.js ${f.median.toFixed(1)} (${f.min.toFixed(1)}–${f.max.toFixed(1)}); speed-up ${median(speedups).toFixed(1)}× (${Math.min(...speedups).toFixed(1)}–${Math.max(...speedups).toFixed(1)}), CPU-time ratio ${cpuRatio.toFixed(1)}×`,
 );
+const loadAfter = loadavg();
+console.log(`load average at the end ${loadAfter.map((l) => l.toFixed(1)).join(' ')}`);
 const result = {
   photos: photos.length,
+  detector: detectorKind,
+  load_average: { start: loadBefore, end: loadAfter },
   rounds,
   threads,
   model: modelName,

@@ -138,6 +138,7 @@ test('the plan: runs are named by their config, shared between studies, and shar
     testDir: '/data/test',
     evalSeed: 1,
     threads: 1,
+    cacheDir: '/data/cache',
   };
   const fusion = planStudy(findStudy('fusion'), options);
   assert.equal(fusion.units.length, 2 + 6 * 2, 'one stage-1 run per seed and one stage-2 run per variant and seed');

@@ -214,6 +214,30 @@ function cases(): Case[] {
         check: (dir) => assert.equal(existsSync(join(dir, 'demo')), false, 'nothing written for a bad flag'),
       });
 
+  for (const [flag, values] of [
+    ['seeds', ['', 'abc', '0', '101', '1.5']],
+    ['jobs', ['', '0', '65']],
+    ['threads', ['0', 'x']],
+    ['identities', ['9', 'abc']],
+    ['eval-seed', ['-1']],
+  ] as const)
+    for (const value of values)
+      list.push({
+        name: `ablate --${flag} '${value}'`,
+        argv: ['ablate', '--study', 'distance', '--config', at('cfg', 'run.json'), '--out', 'SCRATCH/ablate', `--${flag}`, value],
+        code: 2,
+        says: [`--${flag}`],
+        check: (dir) => assert.equal(existsSync(join(dir, 'ablate')), false, 'nothing written for a bad flag'),
+      });
+  list.push({ name: 'ablate without --study', argv: ['ablate', '--config', at('cfg', 'run.json')], code: 2, says: ['--study', 'fusion'] });
+  list.push({ name: 'ablate without --config', argv: ['ablate', '--study', 'fusion'], code: 2, says: ['--config'] });
+  list.push({
+    name: 'ablate unknown study',
+    argv: ['ablate', '--study', 'guess', '--config', at('cfg', 'run.json')],
+    code: 2,
+    says: ["unknown study 'guess'", 'catf-parts'],
+  });
+
   // ── unknown commands, unknown flags, missing required arguments ──
   list.push({ name: 'unknown command', argv: ['frobnicate'], code: 2, says: ["unknown command 'frobnicate'"], spawn: true });
   for (const argv of [
@@ -222,6 +246,7 @@ function cases(): Case[] {
     ['synth'],
     ['train'],
     ['demo'],
+    ['ablate'],
     ['align', good, 'SCRATCH/a'],
     ['eval', 'verify'],
     ['report'],

@@ -2,7 +2,7 @@
 // agree (wire compatibility); every collective on catface ranks; a rank killed with SIGKILL makes the other fail
 // within the timeout, naming the collective and its rank; bad arguments give clear errors.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const rankScript = join(here, 'helpers', 'dist-rank.js');
 const pythonPeer = join(here, '..', '..', 'test', 'helpers', 'dist_peer.py');
 const python = '/usr/bin/python3';
+const pythonMissing =
+  spawnSync(python, ['-c', 'import torch.distributed as d; assert d.is_gloo_available()']).status === 0
+    ? false
+    : `${python} has no torch.distributed with Gloo (run ./setup.sh): the PyTorch interop test is skipped`;
 
 interface Ran {
   code: number | null;
@@ -45,7 +49,10 @@ function lastJson(ran: Ran, who: string): Record<string, unknown> {
   return JSON.parse(ran.stdout.trim().split('\n').at(-1) as string);
 }
 
-test('a catface rank 0 and a PyTorch rank 1 share one Gloo group through one TCPStore and agree', { timeout: 120000 }, async () => {
+test('a catface rank 0 and a PyTorch rank 1 share one Gloo group through one TCPStore and agree', {
+  timeout: 120000,
+  skip: pythonMissing,
+}, async () => {
   const port = await freePort();
   const ours = start(process.execPath, [rankScript, 'interop'], rankEnv(port, 0));
   const theirs = start(python, [pythonPeer], rankEnv(port, 1));
@@ -137,4 +144,23 @@ test('process group errors are clear', async () => {
     dist.destroyProcessGroup();
   }
   assert.throws(() => group.barrier(), /barrier: the process group was destroyed/);
+});
+
+test('Partial FC on 2 ranks equals the full AdaFace head: loss, embedding and centre gradients, norm statistics', {
+  timeout: 120000,
+}, async () => {
+  const port = await freePort();
+  const ranks = [0, 1].map((r) => start(process.execPath, [rankScript, 'partial-fc'], rankEnv(port, r)));
+  const results = await Promise.all(ranks.map(async (p, r) => lastJson(await p.done, `rank ${r}`)));
+  for (const [r, out] of results.entries()) {
+    const { full, sampled } = out as Record<string, Record<string, number>>;
+    assert.ok(Math.abs(full.loss - full.fullLoss) <= 1e-5 * full.fullLoss, `rank ${r}: loss ${full.loss} vs ${full.fullLoss}`);
+    assert.ok(full.embeddingGrad <= 1e-6 * full.gradScale + 1e-9, `rank ${r}: embedding gradients differ by ${full.embeddingGrad}`);
+    assert.ok(full.kernelGrad <= 1e-6, `rank ${r}: centre gradients differ by ${full.kernelGrad}`);
+    assert.ok(full.mu <= 1e-5, `rank ${r}: AdaFace mean differs by ${full.mu}`);
+    assert.equal(full.count, r === 0 ? 6 : 5, '11 classes split 6 + 5');
+    // with sampling, only the scored columns (the batch's classes + negatives up to half the slice) get gradients
+    assert.ok(Number.isFinite(sampled.loss));
+    assert.ok(sampled.columnsWithGrad <= Math.max(Math.ceil(0.5 * sampled.count), sampled.count) && sampled.columnsWithGrad >= 1);
+  }
 });

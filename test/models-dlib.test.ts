@@ -9,8 +9,9 @@ import sharp from 'sharp';
 import { pixelsToNormalized } from '../src/common/image-convention.js';
 import { faceApiEmbedder } from '../src/eval/peer-faceapi.js';
 import { dlibToMultiBranch } from '../src/models/dlib-multi-branch.js';
-import { DLIB_INPUT_SIZE, DlibResNet, loadFaceApiDlibResNet, parseTfjsWeights, type TfjsManifest } from '../src/models/dlib-resnet.js';
+import { DLIB_INPUT_SIZE, DlibResNet, loadFaceApiDlibResNet } from '../src/models/dlib-resnet.js';
 import { createMultiBranchNet } from '../src/models/multi-branch.js';
+import { parseTfjsWeights, type TfjsManifest } from '../src/models/tfjs-weights.js';
 import * as torch from '../src/torch/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -13,6 +13,7 @@ import { CATFace, type CATFaceConfig } from '../src/models/catface.js';
 import type { FusionKind } from '../src/models/fusion-base.js';
 import { readModelDir } from '../src/models/model-dir.js';
 import { catfaceOnnxModel, exportOnnx, type OnnxExportOptions } from '../src/models/onnx-export.js';
+import { OnnxGraph } from '../src/nn/onnx-graph.js';
 import * as torch from '../src/torch/index.js';
 import { writeTinyModel } from './helpers/tiny-model.js';
 
@@ -215,4 +216,21 @@ test('catface export writes a file onnxruntime opens, with the model description
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+});
+
+test('equal weights are stored once; shapes are worked out through reshapes with a named batch', () => {
+  const g = new OnnxGraph();
+  const [a, b, c] = [torch.ones([4]), torch.ones([4]), torch.zeros([4])];
+  assert.equal(g.weight(a).name, g.weight(b).name);
+  assert.notEqual(g.weight(a).name, g.weight(c).name);
+  assert.notEqual(g.weight(a, 'w', [2, 2]).name, g.weight(a).name, 'same bytes, other shape');
+  torch.dispose([a, b, c]);
+  const x = g.input('x', ['batch', 8, 3, 3]);
+  assert.deepEqual(g.reshape(x, [0, 0, -1]).shape, ['batch', 8, 9]);
+  assert.deepEqual(g.reshape(g.input('y', ['batch', 1]), [-1]).shape, ['batch']);
+  assert.deepEqual(g.reshape(g.input('z', [6, 8, 3, 3]), [-1, 9]).shape, [48, 9]);
+  assert.throws(() => g.reshape(x, [-1]), /cannot reshape \[batch, 8, 3, 3\] to \[-1\]/);
+  assert.throws(() => g.reshape(x, [0, -1, 5]), /cannot reshape \[batch, 8, 3, 3\] to \[0,-1,5\]/);
+  assert.deepEqual(g.matmul(g.reshape(x, [0, 0, -1]), g.floats(new Float32Array(18), [9, 2])).shape, ['batch', 8, 2]);
+  assert.throws(() => g.add(x, g.floats([1, 2], [2])), /shapes \[batch, 8, 3, 3\] and \[2\] do not broadcast/);
 });

@@ -87,6 +87,15 @@ test('the shipped configs/demo.json is valid', () => {
   assert.ok(c.stage1.steps > 0 && c.stage2.steps > 0);
 });
 
+test("the shipped configs/ablate.json is the demo's recipe with checkpoints every 50 steps and one thread", () => {
+  const configs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'configs');
+  const demo = loadTrainConfig(join(configs, 'demo.json'));
+  const ablate = loadTrainConfig(join(configs, 'ablate.json'));
+  assert.deepEqual([ablate.model, ablate.loss, ablate.stage1, ablate.stage2], [demo.model, demo.loss, demo.stage1, demo.stage2]);
+  assert.equal(ablate.checkpoint.every, 50);
+  assert.equal(ablate.threads, 1);
+});
+
 test('loadTrainConfig names the file on unreadable or invalid JSON', () => {
   const dir = mkdtempSync(join(tmpdir(), 'catface-cfg-'));
   try {

@@ -89,7 +89,9 @@ test('2 ranks × batch 16 equal 1 rank × batch 32: losses and weights over 8 st
   const [a, b] = [losses(join(root, 'one')), losses(join(root, 'two'))];
   assert.equal(b.length, STEPS.stage1 + STEPS.stage2);
   // float32 sums over 32 rows vs two sums of 16 averaged: measured ≤ 1e-7 relative here
-  b.forEach((loss, i) => assert.ok(Math.abs(loss - a[i]) <= 1e-5 * Math.abs(a[i]), `step ${i + 1}: ${loss} vs ${a[i]}`));
+  b.forEach((loss, i) => {
+    assert.ok(Math.abs(loss - a[i]) <= 1e-5 * Math.abs(a[i]), `step ${i + 1}: ${loss} vs ${a[i]}`);
+  });
   const distance = weightDistance(join(root, 'two'), join(root, 'one'));
   assert.ok(distance < 1e-4, `weights differ by ${distance}`);
   assert.ok(existsSync(join(root, 'two', 'model', 'weights.safetensors')));

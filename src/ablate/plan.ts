@@ -14,6 +14,8 @@ export interface UnitEvaluation {
   testDir: string;
   seed: number;
   embeddings: EmbeddingKind[];
+  /** Where the held-out crops are cached (decoded and degraded once per study folder). */
+  cacheDir: string;
 }
 
 /** One training run (and its evaluation): what a child process executes. */
@@ -64,6 +66,7 @@ export interface PlanOptions {
   testDir: string;
   evalSeed: number;
   threads: number;
+  cacheDir: string;
 }
 
 /** Every run of the study, deduplicated by config hash. */
@@ -109,7 +112,7 @@ export function planStudy(study: Study, options: PlanOptions): StudyPlan {
       const unit = add(
         raw,
         `${variant.id} seed ${seed}`,
-        { testDir: options.testDir, seed: options.evalSeed, embeddings: kinds },
+        { testDir: options.testDir, seed: options.evalSeed, embeddings: kinds, cacheDir: options.cacheDir },
         stage1 ? [stage1.id] : [],
       );
       runs.push({ variant: variant.id, seed, unit: unit.id });

@@ -184,6 +184,7 @@ export async function runAblation(options: AblateOptions): Promise<AblateResult>
     testDir,
     evalSeed: options.evalSeed,
     threads: options.threads,
+    cacheDir: join(out, 'data', 'test-cache'),
   });
   if (!options.resume && !options.reportOnly) {
     const started = plan.units.filter((u) => existsSync(u.dir));

@@ -37,7 +37,7 @@ export interface StudySummary {
     better: string;
     worse: string;
     difference: Interval | null;
-    verdict: Verdict | 'not run';
+    verdict: Verdict | 'not run' | 'one seed: no verdict';
   }[];
 }
 
@@ -95,7 +95,9 @@ export function summarizeStudy(study: Study, seeds: number[], runs: PlannedRun[]
   });
   const claims = study.claims.map((c) => {
     const d = difference(c.better, c.worse, c.protocol);
-    return { ...c, difference: d, verdict: d ? verdictOf(d) : ('not run' as const) };
+    // one seed is no verdict: the seed alone can decide it (the demo's single-seed gains flipped sign with the seed)
+    const verdict = !d ? ('not run' as const) : d.perSeed.length < 2 ? ('one seed: no verdict' as const) : verdictOf(d);
+    return { ...c, difference: d, verdict };
   });
   return { study: study.name, embedding: kind, reference: study.reference, seeds, pairs: strata.length, variants, claims };
 }
@@ -137,7 +139,7 @@ export function studySections(
       title: "Verdicts on the paper's claims",
       columns: ['claim', 'source', 'protocol', 'difference (mean over seeds)', 'per seed', 'verdict'],
       rows: summary.claims.map((c) => [c.text, c.source, c.protocol, cell(c.difference), points(c.difference), c.verdict]),
-      note: `Difference of 10-fold accuracy (${embedding}), percentage points, 95% interval over seeds and pairs. "holds": the interval lies above 0; "reversed": below 0; otherwise "not resolved at this scale".${summary.claims.length === 0 ? ' This study tests no claim of the paper: its grid is descriptive.' : ''}`,
+      note: `Difference of 10-fold accuracy (${embedding}), percentage points, 95% interval over seeds and pairs. "holds": the interval lies above 0; "reversed": below 0; otherwise "not resolved at this scale"; a claim with one seed gets no verdict.${summary.claims.length === 0 ? ' This study tests no claim of the paper: its grid is descriptive.' : ''}`,
     },
     {
       kind: 'table',

@@ -2,6 +2,9 @@
 // identities, or aligned real photos): every genuine pair and as many seeded impostor pairs, scored on clean
 // images, on their degraded twins (the training Degrader with a fixed seed), and clean gallery vs degraded
 // probe. Every model of a comparison sees the same pairs, so differences can be bootstrapped pair by pair.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pixelsToUnit, unitToBytes } from '../common/image-convention.js';
 import { Prng } from '../common/prng.js';
 import { type FaceSample, readImageBytes } from '../data/dataset.js';
@@ -12,6 +15,7 @@ import { embedAll } from '../eval/embedding.js';
 import { pairScores } from '../eval/pair-scores.js';
 import { auc, type RocCurve, SortedScores, tarAtFar } from '../eval/roc.js';
 import { tenFold } from '../eval/tenfold.js';
+import { writeFileDurably } from '../io/durable.js';
 import type { EmbeddingKind, FaceModel } from '../serve/face-model.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
@@ -103,21 +107,57 @@ export async function degradeCrops(crops: Uint8Array[], size: number, seed: numb
   return out;
 }
 
-/** Reads `dir` (identity folders; attributes.csv read when `attributes` are named), decodes, degrades, pairs. */
-export async function loadTestSet(dir: string, size: number, seed: number, attributes: readonly string[] = []): Promise<TestSet> {
+/** Where a cache of the decoded and degraded crops lives for this folder, size and seed (named by their stamp). */
+function cacheFile(cacheDir: string, dir: string, samples: FaceSample[], size: number, seed: number): string {
+  const stamp = samples.map((s) => {
+    const stat = statSync(s.image.path);
+    return `${s.image.path}:${stat.size}:${stat.mtimeMs}`;
+  });
+  const key = createHash('sha256')
+    .update(JSON.stringify([resolve(dir), size, seed, stamp]))
+    .digest('hex')
+    .slice(0, 16);
+  return join(cacheDir, `test-crops-${key}.bin`);
+}
+
+/**
+ * Reads `dir` (identity folders; attributes.csv read when `attributes` are named), decodes, degrades, pairs. With
+ * `cacheDir`, the clean and degraded crops are kept there (one file per folder state, size and seed), so the runs
+ * of a study decode and degrade the held-out set once.
+ */
+export async function loadTestSet(
+  dir: string,
+  size: number,
+  seed: number,
+  attributes: readonly string[] = [],
+  cacheDir: string | null = null,
+): Promise<TestSet> {
   const dataset = readImageFolder(dir, attributes.length > 0 ? { attributes: [...attributes] } : {});
-  const clean = await Promise.all(
-    dataset.samples.map((s) =>
-      decodeImage(readImageBytes(s.image), s.image.kind === 'file' ? s.image.path : dir, { height: size, width: size }),
-    ),
-  );
-  const degraded = await degradeCrops(clean, size, seed);
+  const n = dataset.samples.length;
+  const stride = size * size * 3;
+  const cache = cacheDir ? cacheFile(cacheDir, dir, dataset.samples, size, seed) : null;
+  let crops: Uint8Array[];
+  if (cache && existsSync(cache) && statSync(cache).size === 2 * n * stride) {
+    const bytes = readFileSync(cache);
+    crops = Array.from({ length: 2 * n }, (_, i) => new Uint8Array(bytes.buffer, bytes.byteOffset + i * stride, stride));
+  } else {
+    const clean = await Promise.all(
+      dataset.samples.map((s) =>
+        decodeImage(readImageBytes(s.image), s.image.kind === 'file' ? s.image.path : dir, { height: size, width: size }),
+      ),
+    );
+    crops = [...clean, ...(await degradeCrops(clean, size, seed))];
+    if (cache) {
+      mkdirSync(dirname(cache), { recursive: true });
+      writeFileDurably(cache, Buffer.concat(crops));
+    }
+  }
   const pairs = makePairs(
     dataset.samples.map((s) => s.label),
     seed,
   );
   if (pairs.same.length === 0) throw new Error(`${dir}: no identity has two images, so there are no genuine pairs to verify`);
-  return { size, samples: dataset.samples, crops: [...clean, ...degraded], n: clean.length, identities: dataset.classes.length, pairs };
+  return { size, samples: dataset.samples, crops, n, identities: dataset.classes.length, pairs };
 }
 
 /** The crop indices of a protocol's pairs. */

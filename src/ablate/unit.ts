@@ -137,7 +137,7 @@ export async function runUnit(unitFile: string): Promise<void> {
   t = performance.now();
   const model = FaceModel.load(join(unit.dir, 'model'));
   try {
-    const test = await loadTestSet(evaluation.testDir, model.imageSize, evaluation.seed);
+    const test = await loadTestSet(evaluation.testDir, model.imageSize, evaluation.seed, [], evaluation.cacheDir ?? null);
     const embeddings: UnitResult['embeddings'] = {};
     for (const kind of evaluation.embeddings) {
       embeddings[kind] = (await scoreProtocols(model, kind, test)).map((p) => ({

@@ -5,13 +5,16 @@ import { relative } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type BadInputReport, DataError } from '../data/errors.js';
 import { listImageTree } from '../data/readers/image-folder.js';
+import { DETECTOR_KINDS, type DetectorKind } from '../serve/face-detectors.js';
 import { FaceRecognizer, type RecognizedFace } from '../serve/face-recognizer.js';
+import { UsageError } from './command.js';
 import { intFlag, numberFlag, RANGES } from './flags.js';
 
 /** parseArgs options every photo command takes. */
 export const RECOGNIZER_FLAGS = {
   model: { type: 'string' },
   'min-score': { type: 'string', default: '0.3' },
+  detector: { type: 'string', default: 'libtorch' },
   'detection-side': { type: 'string', default: '640' },
   'max-pixels': { type: 'string', default: '50000000' },
   threads: { type: 'string', default: '1' },
@@ -38,6 +41,7 @@ export function parsePhotoArgs<const O extends OptionTable>(argv: string[], opti
 export const RECOGNIZER_USAGE = [
   '  --model DIR           model directory (default: the model shipped with catface, models/default)',
   '  --min-score S         lowest face-detection score kept (0–1, default 0.3)',
+  "  --detector NAME       libtorch (default: BlazeFace + FaceMesh on catface's engine) or human (the same on tfjs-wasm)",
   '  --detection-side N    detect on a copy of the photo shrunk to this longer side (64–8192, default 640)',
   '  --max-pixels N        refuse photos with more pixels than this (1–1e9, default 50000000)',
   '  --threads N           libtorch threads for the model (0–256, default 1, fastest one photo at a time; 0: as set',
@@ -48,13 +52,18 @@ export const RECOGNIZER_USAGE = [
 export function openRecognizer(values: {
   model?: string;
   'min-score'?: string;
+  detector?: string;
   'detection-side'?: string;
   'max-pixels'?: string;
   threads?: string;
 }): Promise<FaceRecognizer> {
   const threads = intFlag(values.threads, 'threads', { min: 0, max: RANGES.threads.max });
+  const detector = (values.detector ?? 'libtorch') as DetectorKind;
+  if (!DETECTOR_KINDS.includes(detector))
+    throw new UsageError(`--detector must be ${DETECTOR_KINDS.join(' or ')}, got '${values.detector}'`);
   return FaceRecognizer.open(values.model, {
     threads: threads > 0 ? threads : undefined,
+    detector,
     minScore: numberFlag(values['min-score'], 'min-score', { min: 0, max: 1 }),
     detectionSide: intFlag(values['detection-side'], 'detection-side', { min: 64, max: 8192 }),
     maxPixels: intFlag(values['max-pixels'], 'max-pixels', { min: 1, max: 1_000_000_000 }),

@@ -103,25 +103,30 @@ export class MarginHead extends Module {
     const eps = this.eps;
     const cosine = embedding.matmul(torch.F.normalize(this.kernel, 2, 0)).clamp(-1 + eps, 1 - eps);
     const index = labels.unsqueeze(1);
-    const cosTarget = cosine.gather(1, index);
-    let target: Tensor;
-    if (this.kind === 'cosface') {
-      target = cosTarget.sub(this.margin);
-    } else {
-      let angleMargin: torch.TensorLike = this.margin;
-      let additiveMargin: torch.TensorLike = 0;
-      if (this.kind === 'adaface') {
-        const quality = this.quality(norm.reshape(b), b);
-        angleMargin = quality.mul(-this.margin).unsqueeze(1);
-        additiveMargin = quality.mul(this.margin).add(this.margin).unsqueeze(1);
-      }
-      const angle = cosTarget
-        .acos()
-        .add(angleMargin)
-        .clamp(eps, Math.PI - eps);
-      target = angle.cos().sub(additiveMargin);
-    }
+    const target = this.marginTarget(cosine.gather(1, index), norm.reshape(b));
     return cosine.scatter(1, index, target).mul(this.scale);
+  }
+
+  /**
+   * The target class's cosine with its margin: cosθ − m (CosFace), cos(θ + m) (ArcFace), cos(θ − m·ẑ) − (m + m·ẑ)
+   * (AdaFace, with ẑ from `norm` [B]; updates the running statistics in training). `cosTarget` [B, 1], unscaled.
+   */
+  marginTarget(cosTarget: Tensor, norm: Tensor): Tensor {
+    if (this.kind === 'cosface') return cosTarget.sub(this.margin);
+    const eps = this.eps;
+    let angleMargin: torch.TensorLike = this.margin;
+    let additiveMargin: torch.TensorLike = 0;
+    if (this.kind === 'adaface') {
+      const quality = this.quality(norm, norm.shape[0]);
+      angleMargin = quality.mul(-this.margin).unsqueeze(1);
+      additiveMargin = quality.mul(this.margin).add(this.margin).unsqueeze(1);
+    }
+    return cosTarget
+      .acos()
+      .add(angleMargin)
+      .clamp(eps, Math.PI - eps)
+      .cos()
+      .sub(additiveMargin);
   }
 
   /** AdaFace's running mean and std of the feature norm (null for ArcFace and CosFace), for logs and tests. */

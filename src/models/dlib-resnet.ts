@@ -9,11 +9,12 @@ import { convToOnnx } from '../nn/conv.js';
 import { Layer } from '../nn/layer.js';
 import { Module } from '../nn/module.js';
 import { type OnnxGraph, type OnnxValue, windowOutput } from '../nn/onnx-graph.js';
-import { fromBytes, tensor, zeros } from '../torch/creation.js';
+import { tensor, zeros } from '../torch/creation.js';
 import { avgPool2d, conv2d, maxPool2d, pad, relu } from '../torch/functional.js';
 import { callOp } from '../torch/native.js';
 import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
+import { parseTfjsWeights, type TfjsManifest } from './tfjs-weights.js';
 
 /** The crop side the network takes. */
 export const DLIB_INPUT_SIZE = 150;
@@ -241,56 +242,6 @@ export class DlibResNet extends Module {
     pooled.dispose();
     return out;
   }
-}
-
-export interface TfjsWeightSpec {
-  name: string;
-  shape: number[];
-  dtype: string;
-  quantization?: { dtype: 'uint8' | 'uint16' | 'float16'; scale?: number; min?: number };
-}
-export type TfjsManifest = { paths: string[]; weights: TfjsWeightSpec[] }[];
-
-/**
- * Decodes a tfjs weights manifest and its shards (each group's shards concatenated in `paths` order) into
- * float32 tensors by tfjs name, undoing uint8/uint16 affine quantisation (value = q·scale + min).
- */
-export function parseTfjsWeights(manifest: TfjsManifest, shards: Map<string, Uint8Array>, source = 'manifest'): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const group of manifest) {
-    const parts = group.paths.map((p) => {
-      const bytes = shards.get(p);
-      if (!bytes) throw new Error(`${source}: shard '${p}' is missing`);
-      return bytes;
-    });
-    const data = Buffer.concat(parts);
-    let offset = 0;
-    for (const spec of group.weights) {
-      const count = spec.shape.reduce((a, b) => a * b, 1);
-      const q = spec.quantization;
-      if (spec.dtype !== 'float32')
-        throw new Error(`${source}: weight '${spec.name}' has dtype ${spec.dtype}; only float32 weights are supported`);
-      let values: Float32Array;
-      if (!q) {
-        values = new Float32Array(data.buffer.slice(data.byteOffset + offset, data.byteOffset + offset + count * 4));
-        offset += count * 4;
-      } else if (q.dtype === 'uint8' || q.dtype === 'uint16') {
-        const width = q.dtype === 'uint8' ? 1 : 2;
-        values = new Float32Array(count);
-        for (let i = 0; i < count; i++) {
-          const v = width === 1 ? data[offset + i] : data.readUInt16LE(offset + 2 * i);
-          values[i] = v * (q.scale ?? 1) + (q.min ?? 0);
-        }
-        offset += count * width;
-      } else {
-        throw new Error(`${source}: weight '${spec.name}' uses ${q.dtype} quantisation, which is not supported`);
-      }
-      if (offset > data.length) throw new Error(`${source}: shards end before weight '${spec.name}' (truncated)`);
-      out.set(spec.name, fromBytes(values, 'float32', spec.shape));
-    }
-    if (offset !== data.length) throw new Error(`${source}: ${data.length - offset} bytes left after the last weight`);
-  }
-  return out;
 }
 
 /**

@@ -2,6 +2,7 @@
 // carries its static shape (the batch may be a name, for a dynamic batch), each op works out its output shape, and
 // weights become initializers. `finish` gives the OnnxModel that onnx-proto.ts encodes. Inference only: batch
 // norms use their running statistics and dropout is the identity.
+import { createHash } from 'node:crypto';
 import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import type { AttributeValue, Dim, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo } from './onnx-proto.js';
@@ -48,6 +49,8 @@ export class OnnxGraph {
   private readonly inputs: OnnxValueInfo[] = [];
   private readonly outputs: OnnxValueInfo[] = [];
   private readonly counts = new Map<string, number>();
+  /** Initializers by content, so equal weights (a branch still sharing its twin's values) are stored once. */
+  private readonly byContent = new Map<string, OnnxValue>();
 
   constructor(readonly opset: number = ONNX_OPSETS.min) {
     if (!(Number.isInteger(opset) && opset >= ONNX_OPSETS.min && opset <= ONNX_OPSETS.max))
@@ -91,9 +94,13 @@ export class OnnxGraph {
   }
 
   private initializer(hint: string, dims: number[], dataType: OnnxTensor['dataType'], raw: Uint8Array): OnnxValue {
-    const name = this.fresh(hint);
-    this.initializers.push({ name, dims, dataType, raw });
-    return { name, shape: dims };
+    const key = `${dataType}[${dims}]${createHash('sha256').update(raw).digest('hex')}`;
+    const known = this.byContent.get(key);
+    if (known) return known;
+    const value = { name: this.fresh(hint), shape: dims };
+    this.initializers.push({ name: value.name, dims, dataType, raw });
+    this.byContent.set(key, value);
+    return value;
   }
 
   /** One node with one output of the given shape (the caller works the shape out). */
@@ -163,8 +170,10 @@ export class OnnxGraph {
       const named = rest.filter((d) => typeof d === 'string');
       const known = product(rest.filter((d): d is number => typeof d === 'number'));
       const others = product(dims.filter((d, i) => i !== free && d !== 0));
-      if (named.length > 1 || known % others !== 0) throw new RangeError(`onnx Reshape: cannot reshape ${fmt(x.shape)} to [${dims}]`);
-      shape[free] = named.length === 1 && known === others ? named[0] : known / others;
+      // A named dimension may pass through −1 alone (its size times 1); mixed with numbers its size is unknown here.
+      if (named.length > 1 || (named.length === 1 && known !== others) || known % others !== 0)
+        throw new RangeError(`onnx Reshape: cannot reshape ${fmt(x.shape)} to [${dims}]`);
+      shape[free] = named.length === 1 ? named[0] : known / others;
     }
     return this.node('Reshape', [x, this.ints(dims, 'shape')], shape);
   }

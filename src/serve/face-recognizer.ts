@@ -1,16 +1,17 @@
 // Photo in, answer out: decode (EXIF rotation, CMYK/greyscale/16-bit, pixel limit) → detect faces and 5
-// landmarks (Human on tfjs-wasm) → align each face as the model declares → the model (embedding, quality,
+// landmarks (BlazeFace + FaceMesh on libtorch, or Human on tfjs-wasm) → align each face as the model declares → the model (embedding, quality,
 // attributes). Everything runs in this process, or with `{ worker: true }` detection runs on a worker thread and
 // the model on another worker thread (`FaceModelWorker`), so a server's event loop only aligns (~1 ms per face).
 import { readFile } from 'node:fs/promises';
 import { alignFace } from '../data/align/align-face.js';
 import { detectFaces } from '../data/align/align-image.js';
-import { type Detector, FaceDetector, type Point } from '../data/align/detect.js';
-import { FaceDetectorThread } from '../data/align/detector-thread.js';
+import type { Detector, Point } from '../data/align/detect.js';
 import { DEFAULT_MAX_PIXELS, decodePhoto, type RgbImage } from '../data/decode.js';
 import { DataError } from '../data/errors.js';
 import { type FaceAlignment, type ModelSpec, resolveModelDir } from '../models/model-dir.js';
 import * as torch from '../torch/index.js';
+import { FaceDetectorThread } from './detector-thread.js';
+import { createDetector, type DetectorKind } from './face-detectors.js';
 import { type EmbeddingKind, type FaceAnalysis, FaceModel, type Verification, verification } from './face-model.js';
 import { FaceModelWorker } from './face-model-worker.js';
 
@@ -60,6 +61,8 @@ export interface RecognizerOptions {
   minScore?: number;
   /** Most faces detected per photo (default 20). */
   maxFaces?: number;
+  /** Face detector: 'libtorch' (default; BlazeFace + FaceMesh on catface's engine) or 'human' (the same on tfjs-wasm). */
+  detector?: DetectorKind;
   /** Detection runs on a copy whose longer side is at most this (default 640). */
   detectionSide?: number;
   /** Photos declaring more pixels than this are refused before decoding (default 50 M). */
@@ -129,7 +132,10 @@ export class FaceRecognizer {
       process.env.CATFACE_THREADS = String(options.threads); // read by the addon when the model's worker loads it
     }
     if (options.worker) {
-      const [worker, detector] = await Promise.all([FaceModelWorker.open(dir), FaceDetectorThread.create(detectorOptions(options))]);
+      const [worker, detector] = await Promise.all([
+        FaceModelWorker.open(dir),
+        FaceDetectorThread.create(detectorOptions(options), options.detector),
+      ]);
       return new FaceRecognizer(detector, worker, async () => void (await Promise.all([worker.close(), detector.close()])), options);
     }
     const model = FaceModel.load(dir);
@@ -142,7 +148,12 @@ export class FaceRecognizer {
     options: RecognizerOptions = {},
     close: () => Promise<void> = async () => {},
   ): Promise<FaceRecognizer> {
-    return new FaceRecognizer(await FaceDetector.create(detectorOptions(options)), model, close, options);
+    const detector = await createDetector(options.detector ?? 'libtorch', detectorOptions(options));
+    const closeBoth = async () => {
+      if ('dispose' in detector) detector.dispose();
+      await close();
+    };
+    return new FaceRecognizer(detector, model, closeBoth, options);
   }
 
   get spec(): ModelFacts {
@@ -207,7 +218,7 @@ export class FaceRecognizer {
     return { ...verification(ra.embedding, rb.embedding, options.threshold ?? this.threshold), faces: [ra, rb] };
   }
 
-  /** Frees the model (or stops its worker process). */
+  /** Frees the model and the detector (or stops their worker threads). */
   close(): Promise<void> {
     return this.close_();
   }

@@ -4,6 +4,7 @@
 // The buckets are all-reduced after backward (all issued at once, so Gloo pipelines them), not during it:
 // libtorch's autograd runs synchronously under one JS call and gives JS no per-gradient hook.
 import type { ProcessGroup } from '../distributed/index.js';
+import type { ClassParallelCollectives } from '../losses/partial-fc.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
@@ -11,7 +12,7 @@ import * as torch from '../torch/index.js';
 /** PyTorch DDP's default bucket size. */
 export const DEFAULT_BUCKET_MB = 25;
 
-export class DataParallel {
+export class DataParallel implements ClassParallelCollectives {
   readonly rank: number;
   readonly worldSize: number;
   /** Seconds spent averaging gradients so far (for the benchmark's account of communication). */
@@ -71,6 +72,19 @@ export class DataParallel {
   readonly sumInPlace = (t: Tensor): void => {
     this.group.allReduce(t, 'sum').waitSync();
   };
+
+  readonly maxInPlace = (t: Tensor): void => {
+    this.group.allReduce(t, 'max').waitSync();
+  };
+
+  /** Every rank's rows of `t` concatenated in rank order, synchronously (Partial FC's gathered batch). */
+  gatherRows(t: Tensor): Tensor {
+    return torch.tidy(() => {
+      const parts = Array.from({ length: this.worldSize }, () => torch.zerosLike(t));
+      this.group.allGather(parts, t).waitSync();
+      return torch.cat(parts);
+    });
+  }
 
   /** Every rank's JSON value, in rank order, on every rank. */
   async gatherJson(value: unknown): Promise<unknown[]> {

@@ -1,9 +1,12 @@
 // One catface rank of the distributed tests, spawned by test/distributed.test.ts with torchrun's variables.
 // Scenario (argv[2]): 'interop' runs the same collectives as dist_peer.py; 'collectives' every collective on
-// catface ranks; 'loop' all-reduces until a peer dies. Results are one JSON line on stdout; a failure prints
+// catface ranks; 'partial-fc' compares Partial FC with the full margin head; 'loop' all-reduces until a peer dies. Results are one JSON line on stdout; a failure prints
 // its message on stderr and exits with code 3.
 import * as dist from '../../src/distributed/index.js';
+import { MarginHead } from '../../src/losses/margin-head.js';
+import { PartialFC } from '../../src/losses/partial-fc.js';
 import * as torch from '../../src/torch/index.js';
+import { DataParallel } from '../../src/train/data-parallel.js';
 
 const scenario = process.argv[2];
 const timeoutMs = Number(process.env.DIST_TIMEOUT_MS ?? 60000);
@@ -57,6 +60,50 @@ async function collectives(rank: number, world: number): Promise<Record<string, 
   return out;
 }
 
+/** The largest |a − b| over two tensors' elements. */
+function maxDiff(a: torch.Tensor, b: torch.Tensor): number {
+  return torch.tidy(() => a.sub(b).abs().max().item() as number);
+}
+
+// Every rank builds the same full head and global batch (same seed); the full head's loss and gradients on the
+// whole batch are the reference for this rank's Partial FC slice on its own rows.
+function partialFc(group: dist.ProcessGroup, sampleRate: number): Record<string, number> {
+  const classes = 11;
+  const embeddingSize = 8;
+  const rows = 6;
+  const n = rows * group.size;
+  torch.manualSeed(3);
+  const full = new MarginHead({ classes, embeddingSize });
+  const embeddings = torch.F.normalize(torch.randn([n, embeddingSize]), 2, 1);
+  const norms = torch.rand([n, 1]).mul(30).add(5);
+  const labels = torch.randint(0, classes, [n]);
+  const everyone = embeddings.clone().requiresGrad_(true);
+  const fullLoss = full.forward(everyone, norms, labels);
+  fullLoss.backward();
+
+  const pfc = new PartialFC({ classes, embeddingSize, sampleRate }, new DataParallel(group));
+  torch.noGrad(() => pfc.head.kernel.copy_(full.kernel.narrow(1, pfc.start, pfc.count)));
+  const mine = embeddings
+    .narrow(0, group.rank * rows, rows)
+    .clone()
+    .requiresGrad_(true);
+  const own = (t: torch.Tensor) => t.narrow(0, group.rank * rows, rows);
+  const { loss, surrogate } = pfc.forward(mine, own(norms), own(labels));
+  surrogate.backward();
+  const kernelGrad = pfc.head.kernel.grad as torch.Tensor;
+  return {
+    loss: loss.item() as number,
+    fullLoss: fullLoss.item() as number,
+    // the surrogate's gradient is W × the loss's (data-parallel averaging divides by W)
+    embeddingGrad: maxDiff((mine.grad as torch.Tensor).div(group.size), own(everyone.grad as torch.Tensor)),
+    kernelGrad: maxDiff(kernelGrad, (full.kernel.grad as torch.Tensor).narrow(1, pfc.start, pfc.count)),
+    gradScale: (everyone.grad as torch.Tensor).abs().max().item() as number,
+    mu: Math.abs((pfc.head.mu?.item() as number) - (full.mu?.item() as number)),
+    columnsWithGrad: kernelGrad.abs().sum(0).gt(0).sum().item() as number,
+    count: pfc.count,
+  };
+}
+
 async function loop(rank: number): Promise<never> {
   const t = torch.ones([1024]);
   for (let step = 1; ; step++) {
@@ -72,7 +119,12 @@ try {
   const group = await dist.initProcessGroup({ timeoutMs });
   const { rank, size } = group;
   if (scenario === 'loop') await loop(rank);
-  const result = scenario === 'interop' ? await interop(rank, size) : await collectives(rank, size);
+  const result =
+    scenario === 'interop'
+      ? await interop(rank, size)
+      : scenario === 'partial-fc'
+        ? { full: partialFc(group, 1), sampled: partialFc(group, 0.5) }
+        : await collectives(rank, size);
   dist.destroyProcessGroup();
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } catch (error) {
