@@ -114,8 +114,7 @@ async function loop(rank: number): Promise<never> {
   }
 }
 
-// `node --test dist/test/` also runs this file, without a scenario: then it does nothing
-if (scenario) await runScenario();
+await runScenario();
 
 async function runScenario(): Promise<void> {
   try {
