@@ -120,12 +120,32 @@ export function anchorPath(file: string): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'anchors', file);
 }
 
-/** Runs `../shared/anchors/<file>` with `--key value` for each flag; `flags.steps` is the timed steps of each of its loops. */
-export function runAnchor<T>(bench: string, file: string, flags: Record<string, string | number> & { steps: number }): AnchorRun<T> {
+/**
+ * Runs `../shared/anchors/<file>` with `--key value` for each flag (`flags.steps` is the timed steps of each of
+ * its loops): its `RESULT` and its timing loops, named in the order the script runs them.
+ */
+export function runNamedAnchor<T, K extends string>(
+  bench: string,
+  file: string,
+  flags: Record<string, string | number> & { steps: number },
+  names: readonly K[],
+): { result: T } & Record<K, StepTimes> {
   const path = anchorPath(file);
   if (!existsSync(path)) throw new Error(`${bench}: the anchor ${path} was not found (../shared/anchors beside the repository)`);
   const args = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]);
-  return runTimedScript(bench, path, args, flags.steps);
+  const run = runTimedScript<T>(bench, path, args, flags.steps);
+  if (run.loops.length !== names.length) {
+    throw new Error(`${bench}: the anchor ${file} timed ${run.loops.length} loops, expected ${names.length} (${names.join(', ')})`);
+  }
+  const loops = Object.fromEntries(names.map((name, i) => [name, run.loops[i]])) as Record<K, StepTimes>;
+  return { result: run.result, ...loops };
+}
+
+/** Prints a compared benchmark's `RESULT` line, closed with catface's peak RSS and the load average at the end. */
+export function printComparedResult(result: Record<string, unknown>): void {
+  result.catface_peak_rss_mb = +(process.resourceUsage().maxRSS / 1024).toFixed(1);
+  result.load_average_end = loadAverage();
+  console.log(`RESULT ${JSON.stringify(result)}`);
 }
 
 /** Runs the Python script at `path` as an anchor (see ANCHOR_CLOCK): its `RESULT` and its timed steps. */

@@ -15,8 +15,9 @@ import {
   describeComparison,
   loadAverage,
   positiveFlags,
+  printComparedResult,
   rateComparisonFields,
-  runAnchor,
+  runNamedAnchor,
   type StepTimes,
   timeSteps,
 } from './common.js';
@@ -91,11 +92,10 @@ interface AnchorResult {
   engine: string;
 }
 
-/** One anchor run: its two timing loops are the training step then the forward pass. */
-function anchorRun(size: number): { result: AnchorResult; train: StepTimes; infer: StepTimes } {
+/** One anchor run: its timing loops are train then infer. */
+function anchorRun(size: number) {
   const flags = { size, widths: WIDTHS[size].join(','), batch, threads, steps, warmup, classes };
-  const run = runAnchor<AnchorResult>('bench:engine', 'pytorch_iresnet_bench.py', flags);
-  return { result: run.result, train: run.loops[0], infer: run.loops[1] };
+  return runNamedAnchor<AnchorResult, 'train' | 'infer'>('bench:engine', 'pytorch_iresnet_bench.py', flags, ['train', 'infer']);
 }
 
 const result: Record<string, unknown> = {
@@ -130,6 +130,4 @@ for (const size of sizes) {
     pytorch: anchors[0].engine,
   });
 }
-result.catface_peak_rss_mb = +(process.resourceUsage().maxRSS / 1024).toFixed(1);
-result.load_average_end = loadAverage();
-console.log(`RESULT ${JSON.stringify(result)}`);
+printComparedResult(result);

@@ -18,8 +18,9 @@ import {
   describeComparison,
   loadAverage,
   positiveFlags,
+  printComparedResult,
   rateComparisonFields,
-  runAnchor,
+  runNamedAnchor,
   type StepTimes,
   timeSteps,
 } from './common.js';
@@ -115,12 +116,11 @@ interface AnchorResult {
   engine: string;
 }
 
-/** One anchor run: its two timing loops are stage 1 then stage 2. */
-function anchorRun(size: number): { result: AnchorResult; stage1: StepTimes; stage2: StepTimes } {
+/** One anchor run: its timing loops are stage1 then stage2. */
+function anchorRun(size: number) {
   const { widths, batch } = SETUPS[size];
   const flags = { size, widths: widths.join(','), batch, threads, steps, warmup, classes, attrs: ATTRIBUTES };
-  const run = runAnchor<AnchorResult>('bench:train', 'pytorch_catface_bench.py', flags);
-  return { result: run.result, stage1: run.loops[0], stage2: run.loops[1] };
+  return runNamedAnchor<AnchorResult, 'stage1' | 'stage2'>('bench:train', 'pytorch_catface_bench.py', flags, ['stage1', 'stage2']);
 }
 
 const result: Record<string, unknown> = {
@@ -170,6 +170,4 @@ for (const size of sizes) {
     pytorch: anchors[0].engine,
   });
 }
-result.catface_peak_rss_mb = +(process.resourceUsage().maxRSS / 1024).toFixed(1);
-result.load_average_end = loadAverage();
-console.log(`RESULT ${JSON.stringify(result)}`);
+printComparedResult(result);
