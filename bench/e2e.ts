@@ -1,6 +1,6 @@
 // End-to-end benchmark, photo in → embedding out: decode → detect → align → embed, catface (FaceRecognizer on
-// the shipped model, or --model; detection by BlazeFace + FaceMesh on libtorch, or --detector human on
-// tfjs-wasm) against face-api.js's own pipeline (SSD MobileNet v1 → 68 landmarks → dlib ResNet-34, tfjs wasm)
+// the shipped model, or --model, its forward on onnxruntime or --backend libtorch; detection by BlazeFace +
+// FaceMesh on onnxruntime, or --detector libtorch, or human on tfjs-wasm) against face-api.js's own pipeline (SSD MobileNet v1 → 68 landmarks → dlib ResNet-34, tfjs wasm)
 // on the same LFW validation photos (people of folds 9–10 of pairs.txt), in the same run, alternating the two
 // over rounds. Reports batch-1 latency (median per round; median and min–max over rounds), CPU time per photo,
 // catface's per-stage split, folder throughput (sequential, and catface pipelined: detection and the model
@@ -18,7 +18,8 @@ import { loadFaceApiDlibResNet } from '../src/models/dlib-resnet.js';
 import { resolveModelDir } from '../src/models/model-dir.js';
 import { createDetector, DETECTOR_KINDS, type DetectorKind } from '../src/serve/face-detectors.js';
 import { FaceModel } from '../src/serve/face-model.js';
-import { alignForModel, type CropModel, FaceRecognizer } from '../src/serve/face-recognizer.js';
+import { alignForModel, BACKENDS, type Backend, type CropModel, FaceRecognizer } from '../src/serve/face-recognizer.js';
+import { OnnxFaceModel } from '../src/serve/onnx-face-model.js';
 import * as torch from '../src/torch/index.js';
 import { dlibCropModel } from '../test/helpers/dlib-crop-model.js';
 import { median, positiveFlags } from './common.js';
@@ -33,12 +34,21 @@ const { values } = parseArgs({
     // no model directory with that backbone loads in this tree
     'dlib-weights': { type: 'boolean', default: false },
     'detection-side': { type: 'string', default: '640' },
-    detector: { type: 'string', default: 'libtorch' },
+    detector: { type: 'string', default: 'onnx' },
+    backend: { type: 'string', default: 'onnx' },
   },
 });
 const detectorKind = values.detector as DetectorKind;
-if (!DETECTOR_KINDS.includes(detectorKind)) throw new Error(`bench:e2e: --detector must be ${DETECTOR_KINDS.join(' or ')}`);
-const flag = positiveFlags('bench:e2e', { ...values, model: undefined, 'dlib-weights': undefined, detector: undefined });
+if (!DETECTOR_KINDS.includes(detectorKind)) throw new Error(`bench:e2e: --detector must be ${DETECTOR_KINDS.join(', ')}`);
+const backend = values.backend as Backend;
+if (!BACKENDS.includes(backend)) throw new Error(`bench:e2e: --backend must be ${BACKENDS.join(' or ')}`);
+const flag = positiveFlags('bench:e2e', {
+  ...values,
+  model: undefined,
+  'dlib-weights': undefined,
+  detector: undefined,
+  backend: undefined,
+});
 const count = flag('photos');
 const rounds = flag('rounds');
 const threads = flag('threads');
@@ -93,14 +103,18 @@ const modelDir = dlib ? null : resolveModelDir(values.model);
 const modelName = modelDir ?? "face-api.js's dlib ResNet-34 weights on libtorch";
 const loadBefore = loadavg();
 console.log(
-  `${photos.length} LFW validation photos; model ${modelName}; detector ${detectorKind}; libtorch threads ${threads}; ` +
+  `${photos.length} LFW validation photos; model ${modelName} on ${dlib ? 'libtorch' : backend}; detector ${detectorKind}; threads ${threads}; ` +
     `face-api.js on tfjs wasm, 1 thread; load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')}`,
 );
 /** The model under test, in this process. */
-const inProcess: CropModel & { dispose(): void } = dlib
-  ? { ...dlibCropModel(dlib), dispose: () => dlib.dispose() }
-  : FaceModel.load(modelDir as string);
-const catface = await FaceRecognizer.withModel(inProcess, { detectionSide, detector: detectorKind });
+async function loadModel(): Promise<CropModel & { dispose(): void | Promise<void> }> {
+  if (dlib) return { ...dlibCropModel(dlib), dispose: () => dlib.dispose() };
+  if (backend === 'libtorch') return FaceModel.load(modelDir as string);
+  const onnx = await OnnxFaceModel.open(modelDir as string, { threads });
+  return Object.assign(onnx, { dispose: () => onnx.close() });
+}
+const inProcess = await loadModel();
+const catface = await FaceRecognizer.withModel(inProcess, { detectionSide, detector: detectorKind, threads });
 const faceapi = await faceApiPhotoPipeline();
 const runCatface = async (bytes: Uint8Array) => (await catface.analyze(bytes)).faces.length > 0;
 const runFaceApi = async (bytes: Uint8Array) => {
@@ -125,7 +139,7 @@ for (let r = 0; r < rounds; r++) {
 }
 
 // Where catface's time goes: the same stages run one by one.
-const detector = await createDetector(detectorKind, { maxFaces: 20, maxSide: detectionSide });
+const detector = await createDetector(detectorKind, { maxFaces: 20, maxSide: detectionSide }, threads);
 const model = inProcess;
 const stages = { decode: [] as number[], detect: [] as number[], align: [] as number[], embed: [] as number[] };
 const stageCpu = { decode: 0, detect: 0, align: 0, embed: 0 };
@@ -154,14 +168,14 @@ console.log(
     .map((k) => `${k} ${split[k].toFixed(1)} (${stageCpu[k as keyof typeof stageCpu].toFixed(1)})`)
     .join(', ')}`,
 );
-if ('dispose' in detector) detector.dispose();
+if ('dispose' in detector) await detector.dispose();
 await catface.close();
-inProcess.dispose();
+await inProcess.dispose();
 
 // Folder throughput with detection on a worker thread and the model on another: photos overlap across stages.
 let pipelinedRate: number | null = null;
 if (modelDir) {
-  const pipelined = await FaceRecognizer.open(modelDir, { detectionSide, worker: true, threads, detector: detectorKind });
+  const pipelined = await FaceRecognizer.open(modelDir, { detectionSide, worker: true, threads, detector: detectorKind, backend });
   const inFlight = 2;
   let next = 0;
   const start = performance.now();
@@ -191,6 +205,7 @@ console.log(`load average at the end ${loadAfter.map((l) => l.toFixed(1)).join('
 const result = {
   photos: photos.length,
   detector: detectorKind,
+  backend: dlib ? 'libtorch' : backend,
   load_average: { start: loadBefore, end: loadAfter },
   rounds,
   threads,

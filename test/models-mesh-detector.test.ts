@@ -1,7 +1,7 @@
 // BlazeFace + FaceMesh on libtorch against the same networks in @vladmandic/human on tfjs-wasm: TF's resamplers
 // and both raw networks on a synthetic image (no data needed), then whole detections (boxes, 5 landmarks,
 // scores) on real LFW photos and on a canvas with a face cut by the border and a small one; the tfjs weight
-// formats they need; and FaceRecognizer with either detector.
+// formats they need; and FaceRecognizer with each detector.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -127,7 +127,7 @@ test('BlazeFace and FaceMesh networks equal tfjs on the same input (synthetic im
   const mineIn = mine.div(127.5).sub(1);
   const names = ['Identity', 'Identity_1', 'Identity_2', 'Identity_3'];
   const refOut = models.blazeface.execute(refIn, names);
-  const mineOut = ours.blazeFace.graph.run(mineIn, names);
+  const mineOut = ours.graphs.blazeFace.run(mineIn, names);
   for (let i = 0; i < names.length; i++) {
     const d = maxDiff(refOut[i], mineOut[i], false);
     t.diagnostic(`blazeface ${names[i]} [${mineOut[i].shape}]: max |Δ| ${d.toExponential(1)}`);
@@ -136,7 +136,7 @@ test('BlazeFace and FaceMesh networks equal tfjs on the same input (synthetic im
   const crop = both(syntheticImage(192, 192));
   const meshNames = ['Identity', 'Identity_1', 'Identity_2']; // contours, face flag, mesh (crop pixels)
   const refMesh = models.facemesh.execute(tf.div(crop.ref, 255), meshNames);
-  const mineMesh = ours.faceMesh.graph.run(crop.mine.div(255), meshNames);
+  const mineMesh = ours.graphs.faceMesh.run(crop.mine.div(255), meshNames);
   for (let i = 0; i < meshNames.length; i++) {
     const d = maxDiff(refMesh[i], mineMesh[i], false);
     t.diagnostic(`facemesh ${meshNames[i]} [${mineMesh[i].shape}]: max |Δ| ${d.toExponential(1)}`);
@@ -181,7 +181,7 @@ const iouOf = (a: number[], b: number[]) => {
 
 async function compare(image: RgbImage, what: string, into: Compared): Promise<void> {
   const expected = await human.detect(image.data, image.width, image.height);
-  const got = ours.detect(image.data, image.width, image.height, { minScore: MIN_SCORE, maxFaces: 20 });
+  const got = await ours.detect(image.data, image.width, image.height, { minScore: MIN_SCORE, maxFaces: 20 });
   assert.equal(got.length, expected.length, `${what}: ${got.length} faces, Human found ${expected.length}`);
   for (let i = 0; i < got.length; i++) {
     const landmarks = fivePointsFromMesh(got[i].mesh);
@@ -249,19 +249,20 @@ test('tfjs weights: float16 storage and int32 constants decode; a truncated shar
   assert.throws(() => parseTfjsWeights(manifest, new Map([['w.bin', bytes]])), /shards end before weight 'shape'/);
 });
 
-test('FaceRecognizer: the libtorch detector (default) and Human find the same face on an LFW photo', async (t) => {
+test('FaceRecognizer: the onnx (default), libtorch and Human detectors find the same face on an LFW photo', async (t) => {
   if (!hasLfw()) return t.skip('LFW not found in ../shared/data: skipped');
   const dir = join(work, 'model');
   writeTinyModel(dir);
   const photo = lfw('Colin_Powell', 1);
   const results = [];
-  for (const detector of ['libtorch', 'human'] as const) {
+  for (const detector of [undefined, 'libtorch', 'human'] as const) {
     const recognizer = await FaceRecognizer.open(dir, { detector });
     results.push((await recognizer.detect(photo)).faces);
     await recognizer.close();
   }
   assert.equal(results[0].length, 1);
   assert.deepEqual(results[0], results[1]);
+  assert.deepEqual(results[1], results[2]);
 });
 
 test('a tfjs graph with an op it does not implement is refused at load, naming the op', () => {

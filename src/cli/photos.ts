@@ -6,7 +6,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type BadInputReport, DataError } from '../data/errors.js';
 import { listImageTree } from '../data/readers/image-folder.js';
 import { DETECTOR_KINDS, type DetectorKind } from '../serve/face-detectors.js';
-import { FaceRecognizer, type RecognizedFace } from '../serve/face-recognizer.js';
+import { BACKENDS, type Backend, FaceRecognizer, type RecognizedFace } from '../serve/face-recognizer.js';
 import { UsageError } from './command.js';
 import { intFlag, numberFlag, RANGES } from './flags.js';
 
@@ -14,7 +14,8 @@ import { intFlag, numberFlag, RANGES } from './flags.js';
 export const RECOGNIZER_FLAGS = {
   model: { type: 'string' },
   'min-score': { type: 'string', default: '0.3' },
-  detector: { type: 'string', default: 'libtorch' },
+  detector: { type: 'string', default: 'onnx' },
+  backend: { type: 'string', default: 'onnx' },
   'detection-side': { type: 'string', default: '640' },
   'max-pixels': { type: 'string', default: '50000000' },
   threads: { type: 'string', default: '1' },
@@ -41,29 +42,44 @@ export function parsePhotoArgs<const O extends OptionTable>(argv: string[], opti
 export const RECOGNIZER_USAGE = [
   '  --model DIR           model directory (default: the model shipped with catface, models/default)',
   '  --min-score S         lowest face-detection score kept (0–1, default 0.3)',
-  "  --detector NAME       libtorch (default: BlazeFace + FaceMesh on catface's engine) or human (the same on tfjs-wasm)",
+  "  --detector NAME       onnx (default: BlazeFace + FaceMesh on onnxruntime), libtorch (the same on catface's",
+  '                        engine) or human (the same on tfjs-wasm)',
+  "  --backend NAME        the model's engine: onnx (default: onnxruntime) or libtorch",
   '  --detection-side N    detect on a copy of the photo shrunk to this longer side (64–8192, default 640)',
   '  --max-pixels N        refuse photos with more pixels than this (1–1e9, default 50000000)',
-  '  --threads N           libtorch threads for the model (0–256, default 1, fastest one photo at a time; 0: as set',
+  '  --threads N           threads of the model and the detector (0–256, default 1, fastest one photo at a time; 0: as set',
   '                        by $CATFACE_THREADS or every core)',
 ];
+
+/** `--detector`: one of DETECTOR_KINDS (default onnx). */
+export function parseDetector(value: string | undefined): DetectorKind {
+  const kind = (value ?? 'onnx') as DetectorKind;
+  if (!DETECTOR_KINDS.includes(kind)) throw new UsageError(`--detector must be ${DETECTOR_KINDS.join(', ')}, got '${value}'`);
+  return kind;
+}
+
+/** `--backend`: one of BACKENDS (default onnx). */
+export function parseBackend(value: string | undefined): Backend {
+  const backend = (value ?? 'onnx') as Backend;
+  if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be ${BACKENDS.join(' or ')}, got '${value}'`);
+  return backend;
+}
 
 /** Opens the recognizer the flags describe. */
 export function openRecognizer(values: {
   model?: string;
   'min-score'?: string;
   detector?: string;
+  backend?: string;
   'detection-side'?: string;
   'max-pixels'?: string;
   threads?: string;
 }): Promise<FaceRecognizer> {
   const threads = intFlag(values.threads, 'threads', { min: 0, max: RANGES.threads.max });
-  const detector = (values.detector ?? 'libtorch') as DetectorKind;
-  if (!DETECTOR_KINDS.includes(detector))
-    throw new UsageError(`--detector must be ${DETECTOR_KINDS.join(' or ')}, got '${values.detector}'`);
   return FaceRecognizer.open(values.model, {
     threads: threads > 0 ? threads : undefined,
-    detector,
+    detector: parseDetector(values.detector),
+    backend: parseBackend(values.backend),
     minScore: numberFlag(values['min-score'], 'min-score', { min: 0, max: 1 }),
     detectionSide: intFlag(values['detection-side'], 'detection-side', { min: 64, max: 8192 }),
     maxPixels: intFlag(values['max-pixels'], 'max-pixels', { min: 1, max: 1_000_000_000 }),

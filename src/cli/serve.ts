@@ -3,9 +3,9 @@ import { parseArgs } from 'node:util';
 import { resolveModelDir } from '../models/model-dir.js';
 import { TokenAuth } from '../serve/http/auth.js';
 import { startService } from '../serve/http/service.js';
-import { BACKENDS, type Backend } from '../serve/recognizer-worker.js';
 import { usearchIndex } from '../serve/usearch-index.js';
 import { type Command, UsageError } from './command.js';
+import { parseBackend, parseDetector } from './photos.js';
 
 function integer(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
@@ -19,7 +19,8 @@ export const serveCommand: Command = {
   usage: [
     'catface serve [--port 8080] [--host 127.0.0.1] [--model DIR] [--gallery FILE] [--token-file FILE]',
     '              [--scoring best|mean] [--approximate-from N] [--workers 1] [--queue 32] [--max-upload-mb 10]',
-    '              [--max-megapixels 40] [--threads N] [--backend libtorch|onnx]',
+    '              [--max-megapixels 40] [--threads N] [--backend onnx|libtorch]',
+    '              [--detector onnx|libtorch|human]',
     '',
     'Serves the API under /v1 (OpenAPI document at /openapi.json), Prometheus metrics at /metrics and a web page',
     'at /. --model defaults to the shipped model (models/default), --gallery to gallery.sqlite in the current',
@@ -27,8 +28,9 @@ export const serveCommand: Command = {
     '(comma-separated) or --token-file / CATFACE_TOKEN_FILE (one per line); with none, writes are refused.',
     '--scoring: an identity scores the best (default) or the mean similarity of its enrolled faces.',
     "--threads N: the engine's intra-op threads (default: $CATFACE_THREADS or every core; 1 is often fastest on a busy machine).",
-    "--backend: the engine of the model's forward: libtorch (default) or onnx (onnxruntime-node on the graph of",
-    '`catface export`, made in memory at start); decoding, detection and alignment are the same.',
+    "--backend: the engine of the model's forward: onnx (default: onnxruntime-node on the graph of `catface export`,",
+    'made in memory at start) or libtorch; decoding, detection and alignment are the same.',
+    '--detector: BlazeFace + FaceMesh on onnx (default: onnxruntime) or libtorch, or human (the same on tfjs-wasm).',
     '--approximate-from N: search through an HNSW index (usearch) once the gallery holds N faces (default: always exact).',
     'SIGINT/SIGTERM stop gracefully: requests in flight are answered, then the process exits.',
   ].join('\n'),
@@ -48,13 +50,14 @@ export const serveCommand: Command = {
         'max-upload-mb': { type: 'string', default: '10' },
         'max-megapixels': { type: 'string', default: '40' },
         threads: { type: 'string' },
-        backend: { type: 'string', default: 'libtorch' },
+        backend: { type: 'string', default: 'onnx' },
+        detector: { type: 'string', default: 'onnx' },
       },
     });
     const scoring = values.scoring;
     if (scoring !== 'best' && scoring !== 'mean') throw new UsageError(`--scoring must be 'best' or 'mean', got '${scoring}'`);
-    const backend = values.backend as Backend;
-    if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be ${BACKENDS.join(' or ')}, got '${values.backend}'`);
+    const backend = parseBackend(values.backend);
+    const detector = parseDetector(values.detector);
     const service = await startService({
       host: values.host,
       port: integer(values.port, 'port', 0, 65535),
@@ -74,6 +77,7 @@ export const serveCommand: Command = {
         recognizer: {
           maxPixels: integer(values['max-megapixels'], 'max-megapixels', 1, 1000) * 1_000_000,
           threads: values.threads === undefined ? undefined : integer(values.threads, 'threads', 1, 256),
+          detector,
         },
         workers: integer(values.workers, 'workers', 1, 64),
         maxQueue: integer(values.queue, 'queue', 0, 100_000),

@@ -1,14 +1,15 @@
-// BlazeFace (MediaPipe's short-range face detector, as @vladmandic/human ships it: 256×256 input, 896 anchors)
-// on libtorch, with Human's post-processing reproduced step by step: anchor decoding, sigmoid scores, greedy
-// non-maximum suppression as tfjs does it, then each box scaled to the image, enlarged ×1.4 and squared (the
-// crop the face mesh takes).
-import { noGrad } from '../torch/autograd.js';
+// BlazeFace (MediaPipe's short-range face detector, as @vladmandic/human ships it: 256×256 input, 896 anchors):
+// its input, and Human's post-processing reproduced step by step on the network's outputs as plain arrays
+// (whichever engine ran it: libtorch or onnxruntime): anchor decoding, sigmoid scores, greedy non-maximum
+// suppression as tfjs does it, then each box scaled to the image, enlarged ×1.4 and squared (the crop the face
+// mesh takes).
 import type { Tensor } from '../torch/tensor.js';
 import { resizeBilinear } from './tf-image.js';
-import type { TfjsGraph } from './tfjs-graph.js';
 
 /** BlazeFace's input side. */
 export const BLAZEFACE_INPUT_SIZE = 256;
+/** The graph's outputs: two score maps and two box regressions, one per anchor grid. */
+export const BLAZEFACE_OUTPUTS = ['Identity', 'Identity_1', 'Identity_2', 'Identity_3'] as const;
 
 /** A detection as the face mesh takes it: a square box in image pixels (whole numbers) and the detector's score. */
 export interface SquareBox {
@@ -80,79 +81,67 @@ export function nonMaxSuppression(
   return kept;
 }
 
-export class BlazeFace {
-  private readonly anchors = blazeFaceAnchors();
-  private readonly outputs: string[];
+const ANCHORS = blazeFaceAnchors();
 
-  /** `graph`: Human's blazeface.json (outputs: two score maps and two box regressions, one per anchor grid). */
-  constructor(readonly graph: TfjsGraph) {
-    this.outputs = ['Identity', 'Identity_1', 'Identity_2', 'Identity_3'];
-  }
+/** The network's input for an NCHW 0–255 image [1, 3, H, W]: resized to 256×256 as TF does, scaled to [−1, 1]. */
+export function blazeFaceInput(image: Tensor): Tensor {
+  const resized = resizeBilinear(image, BLAZEFACE_INPUT_SIZE, BLAZEFACE_INPUT_SIZE);
+  const scaled = resized.div(127.5);
+  resized.dispose();
+  const input = scaled.sub(1);
+  scaled.dispose();
+  return input;
+}
 
-  /** Raw per-anchor rows [896, 17] (logit, box centre offset and size, 6 keypoints) for an NCHW 0–255 image. */
-  rawPredictions(image: Tensor): Float32Array {
-    return noGrad(() => {
-      const resized = resizeBilinear(image, BLAZEFACE_INPUT_SIZE, BLAZEFACE_INPUT_SIZE);
-      const scaled = resized.div(127.5);
-      const input = scaled.sub(1);
-      resized.dispose();
-      scaled.dispose();
-      const outs = this.graph.run(input, this.outputs);
-      input.dispose();
-      // As Human: sort by size (scores 384, 512; boxes 384×16, 512×16), pair each grid's scores with its boxes,
-      // the 16×16 grid (512 anchors) first.
-      const [s384, s512, b384, b512] = [...outs].sort((a, b) => a.numel() - b.numel());
-      const rows = (scores: Tensor, boxes: Tensor) => {
-        const s = scores.dataSync() as Float32Array;
-        const b = boxes.dataSync() as Float32Array;
-        const n = s.length;
-        const out = new Float32Array(n * 17);
-        for (let i = 0; i < n; i++) {
-          out[i * 17] = s[i];
-          out.set(b.subarray(i * 16, i * 16 + 16), i * 17 + 1);
-        }
-        return out;
-      };
-      const first = rows(s512, b512);
-      const second = rows(s384, b384);
-      for (const t of outs) t.dispose();
-      const all = new Float32Array(first.length + second.length);
-      all.set(first);
-      all.set(second, first.length);
-      return all;
-    });
-  }
-
-  /** Faces in an NCHW float image [1, 3, H, W] (0–255): square boxes in image pixels, best first. */
-  detect(image: Tensor, options: BlazeFaceOptions): SquareBox[] {
-    const [, , height, width] = image.shape;
-    const raw = this.rawPredictions(image);
-    const size = BLAZEFACE_INPUT_SIZE;
-    const boxes: number[][] = [];
-    const scores = new Float32Array(this.anchors.length);
-    for (let i = 0; i < this.anchors.length; i++) {
-      const r = raw.subarray(i * 17, i * 17 + 17);
-      const cx = r[1] + this.anchors[i][0];
-      const cy = r[2] + this.anchors[i][1];
-      boxes.push([cx - r[3] / 2, cy - r[4] / 2, cx + r[3] / 2, cy + r[4] / 2]);
-      scores[i] = 1 / (1 + Math.exp(-r[0]));
+/**
+ * Per-anchor rows [896 × 17] (logit, box centre offset and size, 6 keypoints) from the four outputs (any order).
+ * As Human: sorted by size (scores 384, 512; boxes 384×16, 512×16), each grid's scores paired with its boxes,
+ * the 16×16 grid (512 anchors) first.
+ */
+export function blazeFaceRows(outputs: readonly Float32Array[]): Float32Array {
+  const [s384, s512, b384, b512] = [...outputs].sort((a, b) => a.length - b.length);
+  const all = new Float32Array((s512.length + s384.length) * 17);
+  let row = 0;
+  for (const [s, b] of [
+    [s512, b512],
+    [s384, b384],
+  ]) {
+    for (let i = 0; i < s.length; i++, row++) {
+      all[row * 17] = s[i];
+      all.set(b.subarray(i * 16, i * 16 + 16), row * 17 + 1);
     }
-    const kept = nonMaxSuppression(boxes, scores, options.maxFaces, options.iouThreshold ?? 0.1, options.minScore);
-    const [fx, fy] = [width / size, height / size];
-    const scale = options.scale ?? 1.4;
-    const out: SquareBox[] = [];
-    for (const i of kept) {
-      const [x1, y1, x2, y2] = [boxes[i][0] * fx, boxes[i][1] * fy, boxes[i][2] * fx, boxes[i][3] * fy];
-      const [cx, cy] = [x1 + (x2 - x1) / 2, y1 + (y2 - y1) / 2];
-      // enlarged by `scale`, then squared on its longer side (Human's enlargeBox + squarifyBox)
-      const half = (scale * Math.max(Math.abs(x2 - x1), Math.abs(y2 - y1))) / 2;
-      const box: SquareBox = {
-        startPoint: [Math.round(cx - half), Math.round(cy - half)],
-        endPoint: [Math.round(cx + half), Math.round(cy + half)],
-        confidence: scores[i],
-      };
-      if (box.endPoint[0] - box.startPoint[0] > 0 && box.endPoint[1] - box.startPoint[1] > 0) out.push(box);
-    }
-    return out;
   }
+  return all;
+}
+
+/** Faces from BlazeFace's four outputs for a width×height image: square boxes in image pixels, best first. */
+export function blazeFaceBoxes(outputs: readonly Float32Array[], width: number, height: number, options: BlazeFaceOptions): SquareBox[] {
+  const raw = blazeFaceRows(outputs);
+  const size = BLAZEFACE_INPUT_SIZE;
+  const boxes: number[][] = [];
+  const scores = new Float32Array(ANCHORS.length);
+  for (let i = 0; i < ANCHORS.length; i++) {
+    const r = raw.subarray(i * 17, i * 17 + 17);
+    const cx = r[1] + ANCHORS[i][0];
+    const cy = r[2] + ANCHORS[i][1];
+    boxes.push([cx - r[3] / 2, cy - r[4] / 2, cx + r[3] / 2, cy + r[4] / 2]);
+    scores[i] = 1 / (1 + Math.exp(-r[0]));
+  }
+  const kept = nonMaxSuppression(boxes, scores, options.maxFaces, options.iouThreshold ?? 0.1, options.minScore);
+  const [fx, fy] = [width / size, height / size];
+  const scale = options.scale ?? 1.4;
+  const out: SquareBox[] = [];
+  for (const i of kept) {
+    const [x1, y1, x2, y2] = [boxes[i][0] * fx, boxes[i][1] * fy, boxes[i][2] * fx, boxes[i][3] * fy];
+    const [cx, cy] = [x1 + (x2 - x1) / 2, y1 + (y2 - y1) / 2];
+    // enlarged by `scale`, then squared on its longer side (Human's enlargeBox + squarifyBox)
+    const half = (scale * Math.max(Math.abs(x2 - x1), Math.abs(y2 - y1))) / 2;
+    const box: SquareBox = {
+      startPoint: [Math.round(cx - half), Math.round(cy - half)],
+      endPoint: [Math.round(cx + half), Math.round(cy + half)],
+      confidence: scores[i],
+    };
+    if (box.endPoint[0] - box.startPoint[0] > 0 && box.endPoint[1] - box.startPoint[1] > 0) out.push(box);
+  }
+  return out;
 }

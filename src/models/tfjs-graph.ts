@@ -2,9 +2,11 @@
 // package) executed on libtorch. Activations are NCHW tensors laid out channels-last in memory (TF's NHWC, and
 // oneDNN's fast path); filters are transposed once at load, TF's 'SAME' padding (asymmetric at stride 2) becomes an explicit pad, and a Reshape goes back through NHWC so
 // flattened outputs keep TF's element order. Only the ops those convolutional graphs use are implemented; any
-// other op is refused at load with its name.
+// other op is refused at load with its name. `toOnnx` emits the same graph as ONNX nodes (NCHW, the 'SAME' pads
+// as explicit pads), for onnxruntime.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { type OnnxGraph, type OnnxValue, windowOutput } from '../nn/onnx-graph.js';
 import { conv2d, maxPool2d, pad, prelu, relu, sigmoid } from '../torch/functional.js';
 import { callOp } from '../torch/native.js';
 import type { Tensor } from '../torch/tensor.js';
@@ -31,6 +33,22 @@ interface Value {
 /** `last[i]`: this step is input i's last consumer, so the kernel may overwrite it (and return it). */
 type Kernel = (inputs: Value[], last: boolean[]) => Value;
 
+/** A value of the ONNX graph: `spatial` ones are images in NCHW. */
+interface OnnxFlow {
+  value: OnnxValue;
+  spatial: boolean;
+}
+
+/** A node's ONNX nodes, given its inputs' values. */
+type Emit = (g: OnnxGraph, inputs: OnnxFlow[]) => OnnxFlow;
+
+interface Step {
+  name: string;
+  inputs: string[];
+  kernel: Kernel;
+  emit: Emit;
+}
+
 const reluInPlace = (t: Tensor) => callOp('aten::relu_', [t]) as Tensor;
 
 /** c10::MemoryFormat::ChannelsLast: NHWC in memory, where libtorch's (oneDNN) depthwise convolutions are ~10× faster. */
@@ -45,6 +63,50 @@ const nodeName = (input: string) => input.replace(/:\d+$/, '');
 function samePadding(size: number, kernel: number, stride: number): [number, number] {
   const total = Math.max((Math.ceil(size / stride) - 1) * stride + kernel - size, 0);
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+/** TF's padding as ONNX's pads [top, left, bottom, right] and the output side, for an NCHW shape. */
+function onnxWindow(
+  shape: readonly (number | string)[],
+  padding: string,
+  kernel: [number, number],
+  strides: [number, number],
+): { pads: number[]; height: number; width: number } {
+  const [h, w] = [Number(shape[2]), Number(shape[3])];
+  if (padding !== 'VALID' && padding !== 'SAME') throw new Error(`tfjs graph: padding '${padding}' is not supported`);
+  const [top, bottom] = padding === 'SAME' ? samePadding(h, kernel[0], strides[0]) : [0, 0];
+  const [left, right] = padding === 'SAME' ? samePadding(w, kernel[1], strides[1]) : [0, 0];
+  return {
+    pads: [top, left, bottom, right],
+    height: windowOutput(h, kernel[0], strides[0], top, bottom),
+    width: windowOutput(w, kernel[1], strides[1], left, right),
+  };
+}
+
+/** An ONNX Conv (or grouped, depthwise) with TF's padding. */
+function onnxConv(
+  g: OnnxGraph,
+  x: OnnxValue,
+  filter: Tensor,
+  bias: Tensor | null,
+  padding: string,
+  strides: [number, number],
+  group: number,
+): OnnxValue {
+  const kernel: [number, number] = [filter.shape[2], filter.shape[3]];
+  const { pads, height, width } = onnxWindow(x.shape, padding, kernel, strides);
+  const b = bias ? g.weight(bias, 'bias') : null;
+  return g.node('Conv', [x, g.weight(filter, 'filter'), b], [x.shape[0], filter.shape[0], height, width], {
+    kernel_shape: kernel,
+    strides,
+    pads,
+    group,
+  });
+}
+
+function onnxSpatial(v: OnnxFlow, op: string): OnnxValue {
+  if (!v.spatial) throw new Error(`tfjs graph: ${op} expects an image tensor`);
+  return v.value;
 }
 
 /**
@@ -79,7 +141,7 @@ function spatial(v: Value, op: string): Tensor {
 
 export class TfjsGraph {
   private constructor(
-    private readonly order: { name: string; inputs: string[]; kernel: Kernel }[],
+    private readonly order: Step[],
     private readonly consumers: Map<string, number>,
     private readonly inputName: string,
     private readonly weights: Map<string, Tensor>,
@@ -113,13 +175,13 @@ export class TfjsGraph {
       return t;
     };
     try {
-      const order: { name: string; inputs: string[]; kernel: Kernel }[] = [];
+      const order: Step[] = [];
       for (const node of nodes) {
         if (node.op === 'Const' || node.op === 'Placeholder') continue;
         const inputs = (node.input ?? []).filter((i) => !i.startsWith('^')).map(nodeName);
-        const kernel = TfjsGraph.kernel(node, inputs, constant, own, source);
+        const { kernel, emit } = TfjsGraph.kernel(node, inputs, constant, own, source);
         // Only activations flow between kernels; constants were bound above.
-        order.push({ name: node.name, inputs: inputs.filter((i) => !weights.has(i)), kernel });
+        order.push({ name: node.name, inputs: inputs.filter((i) => !weights.has(i)), kernel, emit });
       }
       const sorted = topological(order, placeholders[0].name, source);
       const consumers = new Map<string, number>();
@@ -140,7 +202,7 @@ export class TfjsGraph {
     constant: (name: string) => Tensor,
     own: (key: string, make: () => Tensor) => Tensor,
     source: string,
-  ): Kernel {
+  ): { kernel: Kernel; emit: Emit } {
     const attr = node.attr ?? {};
     const strides = (): [number, number] => {
       const s = ints(attr.strides?.list?.i);
@@ -152,47 +214,87 @@ export class TfjsGraph {
     if (attr.data_format && text(attr.data_format.s) !== 'NHWC') throw new Error(`${source}: ${node.name}: only NHWC graphs are supported`);
     switch (node.op) {
       case 'Identity':
-        return ([x]) => ({ tensor: x.tensor.clone(), spatial: x.spatial });
+        return { kernel: ([x]) => ({ tensor: x.tensor.clone(), spatial: x.spatial }), emit: (_, [x]) => x };
       case 'Relu':
-        return ([x], [last]) => {
-          if (!last) return { tensor: relu(x.tensor), spatial: x.spatial };
-          reluInPlace(x.tensor).dispose(); // the returned handle is a second reference to x
-          return x;
+        return {
+          kernel: ([x], [last]) => {
+            if (!last) return { tensor: relu(x.tensor), spatial: x.spatial };
+            reluInPlace(x.tensor).dispose(); // the returned handle is a second reference to x
+            return x;
+          },
+          emit: (g, [x]) => ({ value: g.unary('Relu', x.value), spatial: x.spatial }),
         };
       case 'Sigmoid':
-        return ([x]) => ({ tensor: sigmoid(x.tensor), spatial: x.spatial });
-      case 'AddV2':
-      case 'Add':
-        return ([a, b]) => {
-          if (a.spatial !== b.spatial) throw new Error(`tfjs graph: ${node.name} adds an image to a non-image`);
-          return { tensor: a.tensor.add(b.tensor), spatial: a.spatial };
+        return {
+          kernel: ([x]) => ({ tensor: sigmoid(x.tensor), spatial: x.spatial }),
+          emit: (g, [x]) => ({ value: g.unary('Sigmoid', x.value), spatial: x.spatial }),
         };
+      case 'AddV2':
+      case 'Add': {
+        const check = (a: { spatial: boolean }, b: { spatial: boolean }) => {
+          if (a.spatial !== b.spatial) throw new Error(`tfjs graph: ${node.name} adds an image to a non-image`);
+        };
+        return {
+          kernel: ([a, b]) => {
+            check(a, b);
+            return { tensor: a.tensor.add(b.tensor), spatial: a.spatial };
+          },
+          emit: (g, [a, b]) => {
+            check(a, b);
+            return { value: g.add(a.value, b.value), spatial: a.spatial };
+          },
+        };
+      }
       case 'Prelu': {
         const alpha = own(`${node.name}/alpha`, () => constant(inputs[1]).flatten().contiguous());
-        return ([x]) => ({ tensor: prelu(spatial(x, 'Prelu'), alpha), spatial: true });
+        return {
+          kernel: ([x]) => ({ tensor: prelu(spatial(x, 'Prelu'), alpha), spatial: true }),
+          emit: (g, [x]) => {
+            const v = onnxSpatial(x, 'Prelu');
+            return { value: g.node('PRelu', [v, g.weight(alpha, 'prelu', [alpha.shape[0], 1, 1])], v.shape), spatial: true };
+          },
+        };
       }
       case 'MaxPool': {
         const k = ints(attr.ksize?.list?.i);
         const kernel: [number, number] = [k[1], k[2]];
-        return ([x]) => ({
-          tensor: windowed(spatial(x, 'MaxPool'), padding, kernel, strides(), Number.NEGATIVE_INFINITY, (p, padding) =>
-            maxPool2d(p, kernel, { stride: strides(), padding }),
-          ),
-          spatial: true,
-        });
+        return {
+          kernel: ([x]) => ({
+            tensor: windowed(spatial(x, 'MaxPool'), padding, kernel, strides(), Number.NEGATIVE_INFINITY, (p, padding) =>
+              maxPool2d(p, kernel, { stride: strides(), padding }),
+            ),
+            spatial: true,
+          }),
+          // ONNX's MaxPool never picks a padded cell, as TF's -inf padding.
+          emit: (g, [x]) => {
+            const v = onnxSpatial(x, 'MaxPool');
+            const { pads, height, width } = onnxWindow(v.shape, padding, kernel, strides());
+            const shape = [v.shape[0], v.shape[1], height, width];
+            return { value: g.node('MaxPool', [v], shape, { kernel_shape: kernel, strides: strides(), pads }), spatial: true };
+          },
+        };
       }
       case 'Pad': {
         const [n, h, w, c] = constant(inputs[1]).toArray() as number[][];
         if (n[0] !== 0 || n[1] !== 0) throw new Error(`${source}: ${node.name}: padding the batch is not supported`);
-        return ([x]) => ({ tensor: pad(spatial(x, 'Pad'), [w[0], w[1], h[0], h[1], c[0], c[1]]), spatial: true });
+        return {
+          kernel: ([x]) => ({ tensor: pad(spatial(x, 'Pad'), [w[0], w[1], h[0], h[1], c[0], c[1]]), spatial: true }),
+          emit: (g, [x]) => ({ value: g.pad(onnxSpatial(x, 'Pad'), [0, c[0], h[0], w[0], 0, c[1], h[1], w[1]]), spatial: true }),
+        };
       }
       case 'Reshape': {
         const shape = constant(inputs[1]).toArray() as number[];
-        return ([x]) => {
-          const nhwc = x.spatial ? x.tensor.permute(0, 2, 3, 1).contiguous() : x.tensor;
-          const out = nhwc.reshape(shape);
-          if (nhwc !== x.tensor) nhwc.dispose();
-          return { tensor: out, spatial: false };
+        return {
+          kernel: ([x]) => {
+            const nhwc = x.spatial ? x.tensor.permute(0, 2, 3, 1).contiguous() : x.tensor;
+            const out = nhwc.reshape(shape);
+            if (nhwc !== x.tensor) nhwc.dispose();
+            return { tensor: out, spatial: false };
+          },
+          emit: (g, [x]) => {
+            const nhwc = x.spatial ? g.transpose(x.value, [0, 2, 3, 1]) : x.value;
+            return { value: g.reshape(nhwc, shape), spatial: false };
+          },
         };
       }
       case 'DepthwiseConv2dNative': {
@@ -207,12 +309,18 @@ export class TfjsGraph {
         });
         const kernel: [number, number] = [filter.shape[2], filter.shape[3]];
         const groups = constant(inputs[1]).shape[2];
-        return ([x]) => ({
-          tensor: windowed(spatial(x, 'DepthwiseConv2dNative'), padding, kernel, strides(), 0, (p, padding) =>
-            conv2d(p, filter, null, { stride: strides(), padding, groups }),
-          ),
-          spatial: true,
-        });
+        return {
+          kernel: ([x]) => ({
+            tensor: windowed(spatial(x, 'DepthwiseConv2dNative'), padding, kernel, strides(), 0, (p, padding) =>
+              conv2d(p, filter, null, { stride: strides(), padding, groups }),
+            ),
+            spatial: true,
+          }),
+          emit: (g, [x]) => ({
+            value: onnxConv(g, onnxSpatial(x, node.op), filter, null, padding, strides(), groups),
+            spatial: true,
+          }),
+        };
       }
       case '_FusedConv2D':
       case 'Conv2D': {
@@ -226,18 +334,26 @@ export class TfjsGraph {
         if (bias) own(`${node.name}/bias`, () => bias);
         const alpha = fused.includes('Prelu') ? own(`${node.name}/alpha`, () => constant(inputs[3]).flatten().contiguous()) : null;
         const kernel: [number, number] = [filter.shape[2], filter.shape[3]];
-        return ([x]) => {
-          const conv = windowed(spatial(x, node.op), padding, kernel, strides(), 0, (p, padding) =>
-            conv2d(p, filter, bias, { stride: strides(), padding }),
-          );
-          if (!fused.includes('Relu') && !alpha) return { tensor: conv, spatial: true };
-          if (!alpha) {
-            reluInPlace(conv).dispose();
-            return { tensor: conv, spatial: true };
-          }
-          const out = prelu(conv, alpha);
-          conv.dispose();
-          return { tensor: out, spatial: true };
+        return {
+          kernel: ([x]) => {
+            const conv = windowed(spatial(x, node.op), padding, kernel, strides(), 0, (p, padding) =>
+              conv2d(p, filter, bias, { stride: strides(), padding }),
+            );
+            if (!fused.includes('Relu') && !alpha) return { tensor: conv, spatial: true };
+            if (!alpha) {
+              reluInPlace(conv).dispose();
+              return { tensor: conv, spatial: true };
+            }
+            const out = prelu(conv, alpha);
+            conv.dispose();
+            return { tensor: out, spatial: true };
+          },
+          emit: (g, [x]) => {
+            const conv = onnxConv(g, onnxSpatial(x, node.op), filter, bias, padding, strides(), 1);
+            if (alpha)
+              return { value: g.node('PRelu', [conv, g.weight(alpha, 'prelu', [alpha.shape[0], 1, 1])], conv.shape), spatial: true };
+            return { value: fused.includes('Relu') ? g.unary('Relu', conv) : conv, spatial: true };
+          },
         };
       }
       default:
@@ -279,6 +395,27 @@ export class TfjsGraph {
       for (const [name, v] of values) if (name !== this.inputName) v.tensor.dispose();
       nhwc.dispose();
     }
+  }
+
+  /**
+   * The graph as ONNX nodes on `input` (NCHW [B, C, H, W], static H and W: 'SAME' pads depend on them), the
+   * `outputs` values by tfjs name.
+   */
+  toOnnx(g: OnnxGraph, input: OnnxValue, outputs: readonly string[]): OnnxValue[] {
+    const values = new Map<string, OnnxFlow>([[this.inputName, { value: input, spatial: true }]]);
+    for (const step of this.order)
+      values.set(
+        step.name,
+        step.emit(
+          g,
+          step.inputs.map((i) => values.get(i) as OnnxFlow),
+        ),
+      );
+    return outputs.map((o) => {
+      const v = values.get(o);
+      if (!v) throw new Error(`tfjs graph: no output named '${o}'`);
+      return v.value;
+    });
   }
 
   /** Frees the weights. */

@@ -1,11 +1,11 @@
-// A face detector on a worker thread: its inference (libtorch or Human's tfjs-wasm) runs synchronously inside
+// A face detector on a worker thread: its inference (onnxruntime, libtorch or Human's tfjs-wasm) runs synchronously inside
 // `detect`, so a server moves it here to keep its event loop free. Same `detect`/`maxSide` as the detector;
 // requests answered in order.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { DetectorOptions, FaceDetection } from '../data/align/detect.js';
 import { createDetector, type DetectorKind } from './face-detectors.js';
 
-type ThreadData = { options: DetectorOptions; kind: DetectorKind };
+type ThreadData = { options: DetectorOptions; kind: DetectorKind; threads?: number };
 
 type Request = { id: number; rgb: Uint8Array; width: number; height: number };
 type Reply = { id: number; faces: FaceDetection[] } | { id: number; error: string } | { ready: true } | { failed: string };
@@ -34,8 +34,10 @@ export class FaceDetectorThread {
   }
 
   /** Starts the thread and loads the detector in it (rejects with the loader's error). */
-  static async create(options: DetectorOptions = {}, kind: DetectorKind = 'libtorch'): Promise<FaceDetectorThread> {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { catfaceDetector: { options, kind } satisfies ThreadData } });
+  static async create(options: DetectorOptions = {}, kind: DetectorKind = 'onnx', threads?: number): Promise<FaceDetectorThread> {
+    const worker = new Worker(new URL(import.meta.url), {
+      workerData: { catfaceDetector: { options, kind, threads } satisfies ThreadData },
+    });
     const first = await new Promise<Reply>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
@@ -65,8 +67,8 @@ export class FaceDetectorThread {
 if (!isMainThread && parentPort && workerData?.catfaceDetector) {
   const port = parentPort;
   try {
-    const { options, kind } = workerData.catfaceDetector as ThreadData;
-    const detector = await createDetector(kind, options);
+    const { options, kind, threads } = workerData.catfaceDetector as ThreadData;
+    const detector = await createDetector(kind, options, threads);
     let queue = Promise.resolve();
     port.on('message', (request: Request) => {
       queue = queue.then(async () => {

@@ -1,11 +1,13 @@
 // FaceModel on a worker thread, for servers: every call is a message to a thread that owns the model, so the
 // forward passes never block the event loop. Requests are answered in order; errors in the worker reject the
-// call with its message. The addon keeps its state per JS environment, so the worker loads its own copy.
+// call with its message. The addon keeps its state per JS environment, so the worker loads its own copy. The
+// forward runs on libtorch (FaceModel) or onnxruntime (OnnxFaceModel), as `open` is told.
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { type FaceAlignment, type ModelSpec, modelAlignment } from '../models/model-dir.js';
 import type { EmbeddingKind, FaceAnalysis, FaceImage, Verification } from './face-model.js';
-import { FaceModel, verification } from './face-model.js';
+import { FaceModel, readFaceImages, verification } from './face-model.js';
+import type { Backend } from './face-recognizer.js';
 
 type Call =
   | { method: 'analyze'; images: FaceImage[]; kind?: EmbeddingKind }
@@ -18,6 +20,41 @@ type Reply = { id: number; result: unknown } | { id: number; error: string };
 /** Marks the worker threads this module starts (a user's own Worker running this file is left alone). */
 const WORKER_TAG = 'catface-model-worker';
 
+export interface WorkerModelOptions {
+  /** The forward's engine (default 'libtorch'). */
+  backend?: Backend;
+  /** onnxruntime's intra-op threads (libtorch's come from $CATFACE_THREADS, read when the worker loads the addon). */
+  threads?: number;
+}
+
+/** What the worker holds: FaceModel, or OnnxFaceModel with aligned images decoded as FaceModel decodes them. */
+interface WorkerModel {
+  spec: ModelSpec;
+  analyze(images: FaceImage[], kind?: EmbeddingKind): Promise<FaceAnalysis[]>;
+  analyzeCrops(crops: Uint8Array[], kind?: EmbeddingKind): Promise<FaceAnalysis[]>;
+  close(): void | Promise<void>;
+}
+
+async function loadWorkerModel(dir: string, options: WorkerModelOptions): Promise<WorkerModel> {
+  if ((options.backend ?? 'libtorch') === 'libtorch') {
+    const model = FaceModel.load(dir);
+    return {
+      spec: model.spec,
+      analyze: (images, kind) => model.analyze(images, kind),
+      analyzeCrops: (crops, kind) => model.analyzeCrops(crops, kind),
+      close: () => model.dispose(),
+    };
+  }
+  const { OnnxFaceModel } = await import('./onnx-face-model.js');
+  const model = await OnnxFaceModel.open(dir, { threads: options.threads });
+  return {
+    spec: model.spec,
+    analyze: async (images, kind) => model.analyzeCrops(await readFaceImages(images, model.imageSize), kind),
+    analyzeCrops: (crops, kind) => model.analyzeCrops(crops, kind),
+    close: () => model.close(),
+  };
+}
+
 /** The same API as FaceModel, answered by a worker thread. Call `close()` when done. */
 export class FaceModelWorker {
   private readonly worker: Worker;
@@ -26,8 +63,8 @@ export class FaceModelWorker {
   private nextId = 0;
   private specCache: ModelSpec | null = null;
 
-  private constructor(dir: string) {
-    this.worker = new Worker(fileURLToPath(import.meta.url), { workerData: { tag: WORKER_TAG, dir } });
+  private constructor(dir: string, options: WorkerModelOptions) {
+    this.worker = new Worker(fileURLToPath(import.meta.url), { workerData: { tag: WORKER_TAG, dir, ...options } });
     this.worker.on('message', (reply: Reply) => {
       const entry = this.pending.get(reply.id);
       if (!entry) return;
@@ -45,8 +82,8 @@ export class FaceModelWorker {
   }
 
   /** Starts a worker and loads the model directory in it (rejects with the loader's error). */
-  static async open(dir: string): Promise<FaceModelWorker> {
-    const worker = new FaceModelWorker(dir);
+  static async open(dir: string, options: WorkerModelOptions = {}): Promise<FaceModelWorker> {
+    const worker = new FaceModelWorker(dir, options);
     try {
       worker.specCache = (await worker.call({ method: 'spec' })) as ModelSpec;
     } catch (err) {
@@ -114,19 +151,22 @@ export class FaceModelWorker {
 // thread end (its event loop has nothing left once the port is closed).
 if (!isMainThread && (workerData as { tag?: string } | null)?.tag === WORKER_TAG && parentPort) {
   const port = parentPort;
-  let model: FaceModel | null = null;
+  let model: WorkerModel | null = null;
   let loadError: string | null = null;
-  try {
-    model = FaceModel.load((workerData as { dir: string }).dir);
-  } catch (err) {
-    loadError = (err as Error).message;
-  }
-  let queue = Promise.resolve();
+  const { dir, ...options } = workerData as { dir: string } & WorkerModelOptions;
+  let queue = loadWorkerModel(dir, options).then(
+    (loaded) => {
+      model = loaded;
+    },
+    (err: Error) => {
+      loadError = err.message;
+    },
+  );
   port.on('message', (request: Request) => {
     queue = queue.then(async () => {
       try {
         if (request.method === 'close') {
-          model?.dispose();
+          await model?.close();
           model = null;
           port.close();
           return;

@@ -38,6 +38,20 @@ export interface Verification {
   threshold: number | null;
 }
 
+/** Reads and decodes aligned crops (paths or encoded bytes) to size×size×3 uint8 RGB, stretched to fit. */
+export function readFaceImages(images: FaceImage[], size: number): Promise<Uint8Array[]> {
+  return Promise.all(
+    images.map(async (image, i) => {
+      const source = typeof image === 'string' ? image : `image ${i}`;
+      const bytes =
+        typeof image === 'string'
+          ? await readFile(image).catch((err) => Promise.reject(new Error(`${image}: cannot read (${err.code ?? err.message})`)))
+          : image;
+      return decodeImage(bytes, source, { height: size, width: size, fit: 'fill' });
+    }),
+  );
+}
+
 export class FaceModel {
   private constructor(
     readonly spec: ModelSpec,
@@ -76,18 +90,7 @@ export class FaceModel {
 
   /** Reads and decodes aligned crops (paths or encoded bytes) into the model's normalised input tensor. */
   async decode(images: FaceImage[]): Promise<Tensor> {
-    const s = this.imageSize;
-    const pixels = await Promise.all(
-      images.map(async (image, i) => {
-        const source = typeof image === 'string' ? image : `image ${i}`;
-        const bytes =
-          typeof image === 'string'
-            ? await readFile(image).catch((err) => Promise.reject(new Error(`${image}: cannot read (${err.code ?? err.message})`)))
-            : image;
-        return decodeImage(bytes, source, { height: s, width: s, fit: 'fill' });
-      }),
-    );
-    return pixelsToNormalized(pixels, s);
+    return pixelsToNormalized(await readFaceImages(images, this.imageSize), this.imageSize);
   }
 
   private async run<T>(inputs: FaceImage[] | Tensor, kind: EmbeddingKind | undefined, read: (out: CATFaceInference) => T): Promise<T> {

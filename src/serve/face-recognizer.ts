@@ -1,7 +1,8 @@
 // Photo in, answer out: decode (EXIF rotation, CMYK/greyscale/16-bit, pixel limit) → detect faces and 5
-// landmarks (BlazeFace + FaceMesh on libtorch, or Human on tfjs-wasm) → align each face as the model declares → the model (embedding, quality,
-// attributes). Everything runs in this process, or with `{ worker: true }` detection runs on a worker thread and
-// the model on another worker thread (`FaceModelWorker`), so a server's event loop only aligns (~1 ms per face).
+// landmarks (BlazeFace + FaceMesh on onnxruntime by default, or on libtorch, or Human on tfjs-wasm) → align each
+// face as the model declares → the model (embedding, quality, attributes; on onnxruntime by default, or libtorch).
+// Everything runs in this process, or with `{ worker: true }` detection runs on a worker thread and the model on
+// another worker thread (`FaceModelWorker`), so a server's event loop only aligns (~1 ms per face).
 import { readFile } from 'node:fs/promises';
 import { alignFace } from '../data/align/align-face.js';
 import { detectFaces } from '../data/align/align-image.js';
@@ -14,8 +15,13 @@ import { FaceDetectorThread } from './detector-thread.js';
 import { createDetector, type DetectorKind } from './face-detectors.js';
 import { type EmbeddingKind, type FaceAnalysis, FaceModel, type Verification, verification } from './face-model.js';
 import { FaceModelWorker } from './face-model-worker.js';
+import { OnnxFaceModel } from './onnx-face-model.js';
 
 export type Box = [number, number, number, number];
+
+/** The engines the model's forward runs on; the photo pipeline around it is the same. */
+export const BACKENDS = ['onnx', 'libtorch'] as const;
+export type Backend = (typeof BACKENDS)[number];
 
 /** Where a face is in a photo: what detection gives, or what an earlier run recorded (`catface embed --faces`). */
 export interface FaceLocation {
@@ -61,8 +67,13 @@ export interface RecognizerOptions {
   minScore?: number;
   /** Most faces detected per photo (default 20). */
   maxFaces?: number;
-  /** Face detector: 'libtorch' (default; BlazeFace + FaceMesh on catface's engine) or 'human' (the same on tfjs-wasm). */
+  /**
+   * Face detector: 'onnx' (default; BlazeFace + FaceMesh on onnxruntime), 'libtorch' (the same on catface's
+   * engine) or 'human' (the same on tfjs-wasm).
+   */
   detector?: DetectorKind;
+  /** The model's engine: 'onnx' (default; onnxruntime-node on the model's exported graph) or 'libtorch' (FaceModel). */
+  backend?: Backend;
   /** Detection runs on a copy whose longer side is at most this (default 640). */
   detectionSide?: number;
   /** Photos declaring more pixels than this are refused before decoding (default 50 M). */
@@ -70,8 +81,8 @@ export interface RecognizerOptions {
   /** Which embedding to return (default: the model's). */
   kind?: EmbeddingKind;
   /**
-   * libtorch intra-op threads for the model, process-wide (and the worker's). Unset: as it is ($CATFACE_THREADS
-   * or every core). One photo at a time, 1 is the fastest on a small or shared machine: the forward is ~10 ms
+   * Intra-op threads of the model and the detector (libtorch's are process-wide, and the worker's; onnxruntime's
+   * per session). Unset: as it is ($CATFACE_THREADS or every core). One photo at a time, 1 is the fastest on a small or shared machine: the forward is ~10 ms
    * and a second thread that must wait for a busy core costs far more than it saves.
    */
   threads?: number;
@@ -131,12 +142,18 @@ export class FaceRecognizer {
       torch.setNumThreads(options.threads);
       process.env.CATFACE_THREADS = String(options.threads); // read by the addon when the model's worker loads it
     }
+    const backend = options.backend ?? 'onnx';
+    if (!BACKENDS.includes(backend)) throw new RangeError(`unknown model backend '${backend}' (expected ${BACKENDS.join(' or ')})`);
     if (options.worker) {
       const [worker, detector] = await Promise.all([
-        FaceModelWorker.open(dir),
-        FaceDetectorThread.create(detectorOptions(options), options.detector),
+        FaceModelWorker.open(dir, { backend, threads: options.threads }),
+        FaceDetectorThread.create(detectorOptions(options), options.detector, options.threads),
       ]);
       return new FaceRecognizer(detector, worker, async () => void (await Promise.all([worker.close(), detector.close()])), options);
+    }
+    if (backend === 'onnx') {
+      const model = await OnnxFaceModel.open(dir, { threads: options.threads });
+      return FaceRecognizer.withModel(model, options, () => model.close());
     }
     const model = FaceModel.load(dir);
     return FaceRecognizer.withModel(model, options, async () => model.dispose());
@@ -148,9 +165,9 @@ export class FaceRecognizer {
     options: RecognizerOptions = {},
     close: () => Promise<void> = async () => {},
   ): Promise<FaceRecognizer> {
-    const detector = await createDetector(options.detector ?? 'libtorch', detectorOptions(options));
+    const detector = await createDetector(options.detector ?? 'onnx', detectorOptions(options), options.threads);
     const closeBoth = async () => {
-      if ('dispose' in detector) detector.dispose();
+      if ('dispose' in detector) await detector.dispose();
       await close();
     };
     return new FaceRecognizer(detector, model, closeBoth, options);

@@ -1,12 +1,14 @@
 // The model's forward on onnxruntime instead of libtorch, behind the `CropModel` the photo pipeline uses (decode,
 // detection and alignment stay as they are): the model directory's inference graph is exported in memory
-// (models/onnx-export.ts, dynamic batch) and run by onnxruntime-node's CPU provider. `catface serve --backend onnx`.
+// (models/onnx-export.ts, dynamic batch) and run by onnxruntime-node's CPU provider: FaceRecognizer's default
+// backend ('onnx'; `--backend libtorch` runs FaceModel instead).
 import * as ort from 'onnxruntime-node';
 import { pixelsToNormalizedArray } from '../common/image-convention.js';
 import { type FaceAlignment, type ModelSpec, modelAlignment, readModelDir } from '../models/model-dir.js';
 import { exportOnnx, ONNX_INPUT } from '../models/onnx-export.js';
 import type { EmbeddingKind, FaceAnalysis } from './face-model.js';
 import type { CropModel } from './face-recognizer.js';
+import { openOnnxSession } from './onnx-session.js';
 
 export interface OnnxModelOptions {
   /** onnxruntime intra-op threads (default: as $CATFACE_THREADS, else onnxruntime's choice, the physical cores). */
@@ -28,15 +30,7 @@ export class OnnxFaceModel implements CropModel {
     } finally {
       model.dispose();
     }
-    const env = Number(process.env.CATFACE_THREADS);
-    const threads = options.threads ?? (Number.isInteger(env) && env > 0 ? env : 0);
-    const session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
-    return new OnnxFaceModel(spec, session);
+    return new OnnxFaceModel(spec, await openOnnxSession(bytes, options.threads));
   }
 
   get imageSize(): number {

@@ -3,25 +3,12 @@
 // (undecodable photo), 413 (too many pixels) or 422 (no face) instead of 500.
 import { fileURLToPath } from 'node:url';
 import { DataError } from '../data/errors.js';
-import { resolveModelDir } from '../models/model-dir.js';
-import { FaceRecognizer, type ModelFacts, type PhotoAnalysis, type RecognizerOptions } from './face-recognizer.js';
+import { type Backend, FaceRecognizer, type ModelFacts, type PhotoAnalysis, type RecognizerOptions } from './face-recognizer.js';
 import { modelFingerprint } from './model-fingerprint.js';
 import { parentChannel } from './worker-port.js';
 
 export const RECOGNIZER_WORKER_ENTRY = fileURLToPath(import.meta.url);
 const FLAG = '--catface-recognizer-worker';
-
-/** The engines a worker can run the model's forward on; the photo pipeline around it is the same. */
-export const BACKENDS = ['libtorch', 'onnx'] as const;
-export type Backend = (typeof BACKENDS)[number];
-const backends: Record<Backend, (dir: string, options: RecognizerOptions) => Promise<FaceRecognizer>> = {
-  libtorch: (dir, options) => FaceRecognizer.open(dir, options),
-  onnx: async (dir, options) => {
-    const { OnnxFaceModel } = await import('./onnx-face-model.js'); // loads onnxruntime only when chosen
-    const model = await OnnxFaceModel.open(resolveModelDir(dir), { threads: options.threads });
-    return FaceRecognizer.withModel(model, options, () => model.close());
-  },
-};
 
 export interface WorkerSettings {
   modelDir: string;
@@ -58,7 +45,7 @@ function classify(err: unknown): FailureKind {
 async function serve(settings: WorkerSettings, channel: NonNullable<ReturnType<typeof parentChannel>>): Promise<void> {
   let recognizer: FaceRecognizer;
   try {
-    recognizer = await backends[settings.backend](settings.modelDir, settings.recognizer);
+    recognizer = await FaceRecognizer.open(settings.modelDir, { ...settings.recognizer, backend: settings.backend });
     channel.send({ type: 'ready', spec: recognizer.spec, fingerprint: modelFingerprint(settings.modelDir) } satisfies WorkerMessage);
   } catch (err) {
     channel.send({ type: 'failed', error: (err as Error).message } satisfies WorkerMessage);
