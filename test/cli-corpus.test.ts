@@ -841,6 +841,20 @@ function cases(): Case[] {
     says: ['nomodel'],
   });
   list.push({ name: 'serve --backend torch', argv: ['serve', '--backend', 'torch'], code: 2, says: ['--backend', "'torch'"] });
+  list.push({ name: 'serve --detector tfjs', argv: ['serve', '--detector', 'tfjs'], code: 2, says: ['--detector', "'tfjs'"] });
+  // the photo commands' engine flags: an unknown name is refused before anything loads, naming the choices
+  const photo = at('ds', 'good', 'id0', '0.png');
+  for (const command of ['verify', 'embed', 'attributes', 'detect'])
+    for (const [flag, value, choices] of [
+      ['backend', 'torch', 'onnx or libtorch'],
+      ['detector', 'tfjs', 'onnx, libtorch or human'],
+    ])
+      list.push({
+        name: `${command} --${flag} ${value}`,
+        argv: [command, photo, ...({ verify: [photo], embed: ['--out', 'SCRATCH/e.jsonl'] }[command] ?? []), `--${flag}`, value],
+        code: 2,
+        says: [`--${flag}`, `'${value}'`, choices],
+      });
   list.push({
     name: 'eval --report into a foreign folder',
     argv: ['eval', 'verify', '--bin', at('good.bin'), '--model', model, '--bootstrap', '0', '--report', at('foreign')],

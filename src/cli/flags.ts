@@ -30,6 +30,15 @@ export function numberFlag(value: string | undefined, flag: string, range: Range
   return n;
 }
 
+/** A flag naming one of `choices` (`--backend onnx`). */
+export function choiceFlag<T extends string>(value: string | undefined, flag: string, choices: readonly T[]): T {
+  if (!choices.includes(value as T))
+    throw new UsageError(
+      `--${flag} must be ${`${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`}, got '${value ?? ''}'`,
+    );
+  return value as T;
+}
+
 /** The documented ranges shared by several commands. */
 export const RANGES = {
   /** Side of an aligned or generated face, in pixels. */

@@ -7,8 +7,7 @@ import { type BadInputReport, DataError } from '../data/errors.js';
 import { listImageTree } from '../data/readers/image-folder.js';
 import { DETECTOR_KINDS, type DetectorKind } from '../serve/face-detectors.js';
 import { BACKENDS, type Backend, FaceRecognizer, type RecognizedFace } from '../serve/face-recognizer.js';
-import { UsageError } from './command.js';
-import { intFlag, numberFlag, RANGES } from './flags.js';
+import { choiceFlag, intFlag, numberFlag, RANGES } from './flags.js';
 
 /** parseArgs options every photo command takes. */
 export const RECOGNIZER_FLAGS = {
@@ -52,18 +51,10 @@ export const RECOGNIZER_USAGE = [
 ];
 
 /** `--detector`: one of DETECTOR_KINDS (default onnx). */
-export function parseDetector(value: string | undefined): DetectorKind {
-  const kind = (value ?? 'onnx') as DetectorKind;
-  if (!DETECTOR_KINDS.includes(kind)) throw new UsageError(`--detector must be ${DETECTOR_KINDS.join(', ')}, got '${value}'`);
-  return kind;
-}
+export const parseDetector = (value: string | undefined): DetectorKind => choiceFlag(value ?? 'onnx', 'detector', DETECTOR_KINDS);
 
 /** `--backend`: one of BACKENDS (default onnx). */
-export function parseBackend(value: string | undefined): Backend {
-  const backend = (value ?? 'onnx') as Backend;
-  if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be ${BACKENDS.join(' or ')}, got '${value}'`);
-  return backend;
-}
+export const parseBackend = (value: string | undefined): Backend => choiceFlag(value ?? 'onnx', 'backend', BACKENDS);
 
 /** Opens the recognizer the flags describe. */
 export function openRecognizer(values: {
