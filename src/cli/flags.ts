@@ -32,11 +32,9 @@ export function numberFlag(value: string | undefined, flag: string, range: Range
 
 /** A flag naming one of `choices` (`--backend onnx`). */
 export function choiceFlag<T extends string>(value: string | undefined, flag: string, choices: readonly T[]): T {
-  if (!choices.includes(value as T))
-    throw new UsageError(
-      `--${flag} must be ${`${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`}, got '${value ?? ''}'`,
-    );
-  return value as T;
+  if (choices.includes(value as T)) return value as T;
+  const named = `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
+  throw new UsageError(`--${flag} must be ${named}, got '${value ?? ''}'`);
 }
 
 /** The documented ranges shared by several commands. */
