@@ -76,7 +76,7 @@ test('a catface rank 0 and a PyTorch rank 1 share one Gloo group through one TCP
   }
 });
 
-test('every collective on two catface ranks: avg, min, reduceScatter (sum, avg), a synchronous wait', { timeout: 120000 }, async () => {
+test('every collective on two catface ranks: avg, min, reduceScatter (sum, avg), a synchronous wait, differentiable sumOverRanks', { timeout: 120000 }, async () => {
   const port = await freePort();
   const ranks = [0, 1].map((r) => start(process.execPath, [rankScript, 'collectives'], rankEnv(port, r)));
   const results = await Promise.all(ranks.map(async (p, r) => lastJson(await p.done, `rank ${r}`)));
@@ -87,6 +87,8 @@ test('every collective on two catface ranks: avg, min, reduceScatter (sum, avg),
     assert.deepEqual(out.reduceScatter, [20 * r + 1, 1]);
     assert.deepEqual(out.reduceScatterAvg, [10 * r + 0.5, 0.5]);
     assert.deepEqual(out.sync, [2]);
+    assert.deepEqual(out.sumOverRanks, [3, 4]);
+    assert.deepEqual(out.sumOverRanksGrad, [3, 3]);
   }
 });
 

@@ -242,9 +242,9 @@ export const trainConfigSchema = {
       above: 0,
       max: 4096,
     }),
-    batchNorm: string<'local' | 'frozen'>(
-      "BatchNorm in training: local (statistics of each rank's own batch, as PyTorch DDP) or frozen (running statistics, eval mode; affine weights still train)",
-      { default: 'local', choices: ['local', 'frozen'] },
+    batchNorm: string<'local' | 'sync' | 'frozen'>(
+      "BatchNorm in training: local (statistics of each rank's own batch, as PyTorch DDP), sync (statistics of the global batch, summed across ranks in forward and backward: torch's SyncBatchNorm; as local on one process) or frozen (running statistics, eval mode; affine weights still train)",
+      { default: 'local', choices: ['local', 'sync', 'frozen'] },
     ),
     timeoutSeconds: int('a collective (or the rendezvous) waiting longer than this fails, naming it and the rank', {
       default: 1800,

@@ -15,6 +15,8 @@ import { DlibMultiBranchNet } from '../models/dlib-multi-branch.js';
 import type { DlibResNet } from '../models/dlib-resnet.js';
 import type { Fusion } from '../models/fusion-base.js';
 import { saveModelDir } from '../models/model-dir.js';
+import { BatchNorm1d, BatchNorm2d } from '../nn/batchnorm.js';
+import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { buildModules, type TrainModules } from './build.js';
@@ -146,6 +148,12 @@ export function lossWeights(config: TrainConfig): Stage1Weights {
   };
 }
 
+/** SyncBatchNorm: every BatchNorm of `model` normalises by the global batch's statistics (summed across ranks). */
+function synchroniseBatchNorm(model: Module, group: ProcessGroup): void {
+  const sum = (t: Tensor) => group.sumOverRanks(t);
+  for (const m of model.modules()) if (m instanceof BatchNorm1d || m instanceof BatchNorm2d) m.sumAcrossBatch = sum;
+}
+
 export async function runTraining(config: TrainConfig, options: RunOptions = {}): Promise<RunResult> {
   const inputs = [
     { role: 'data.train', path: config.data.train },
@@ -201,6 +209,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     modules.frHead.sumAcrossBatch = dataParallel.sumInPlace;
     modules.fusedHead.sumAcrossBatch = dataParallel.sumInPlace;
   }
+  if (group && group.size > 1 && config.distributed.batchNorm === 'sync') synchroniseBatchNorm(modules.model, group);
   const validator =
     lead && config.validation.pairs
       ? await makePairValidator(config.validation.pairs, config.data.imageSize, config.validation.folds)

@@ -38,7 +38,8 @@ async function interop(rank: number, world: number): Promise<Record<string, unkn
   return out;
 }
 
-async function collectives(rank: number, world: number): Promise<Record<string, unknown>> {
+async function collectives(group: dist.ProcessGroup): Promise<Record<string, unknown>> {
+  const { rank, size: world } = group;
   const out: Record<string, unknown> = { rank, world };
   const avg = torch.tensor([rank, 2 * rank + 1]);
   const min = torch.tensor([rank, -rank]);
@@ -56,6 +57,15 @@ async function collectives(rank: number, world: number): Promise<Record<string, 
   const synchronous = torch.tensor([1]);
   dist.allReduce(synchronous).waitSync();
   out.sync = synchronous.toArray();
+  // differentiable: d/dx_r of Σ_q (q + 1)·sum(x) is Σ_q (q + 1) on every rank
+  const x = torch.tensor([rank + 1, 2]).requiresGrad_(true);
+  const summed = group.sumOverRanks(x);
+  summed
+    .mul(rank + 1)
+    .sum()
+    .backward();
+  out.sumOverRanks = summed.toArray();
+  out.sumOverRanksGrad = (x.grad as torch.Tensor).toArray();
   await dist.barrier();
   return out;
 }
@@ -127,7 +137,7 @@ async function runScenario(): Promise<void> {
         ? await interop(rank, size)
         : scenario === 'partial-fc'
           ? { full: partialFc(group, 1), sampled: partialFc(group, 0.5) }
-          : await collectives(rank, size);
+          : await collectives(group);
     dist.destroyProcessGroup();
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } catch (error) {
