@@ -170,3 +170,44 @@ test('SyncBatchNorm: 2 ranks × 16 with batchNorm sync equal 1 rank × 32 with B
   assert.ok(weights < 1e-4, `weights differ by ${weights}`);
   assert.ok(statistics < 1e-4, `running statistics differ by ${statistics}`);
 });
+
+/** Names and shapes of a run's last checkpoint, per tensor group. */
+function checkpointLayout(runDir: string): Record<string, string[]> {
+  return torch.tidy(() => {
+    const saved = readCheckpoint(runDir) as NonNullable<ReturnType<typeof readCheckpoint>>;
+    return Object.fromEntries(
+      Object.entries(saved.tensors).map(([group, tensors]) => [group, [...tensors].map(([name, t]) => `${name}[${t.shape}]`).sort()]),
+    );
+  });
+}
+
+test('Partial FC: 2 ranks × 16 with sliced heads equal 1 rank × 32 with whole heads; checkpoints hold whole heads', {
+  timeout: 300000,
+}, async (t) => {
+  if (!existsSync(join(root, 'one', 'metrics.jsonl'))) t.skip('needs the 1-rank run of the first test');
+  const config = writeConfig('pfc', 16, { partialFc: { sampleRate: 1 } });
+  const two = train(['--config', config, '--nproc-per-node', '2', '--master-port', String(await freePort())]);
+  assert.equal(two.status, 0, two.output);
+  const [a, b] = [losses(join(root, 'one')), losses(join(root, 'pfc'))];
+  assert.equal(b.length, STEPS.stage1 + STEPS.stage2);
+  const worstLoss = Math.max(...b.map((loss, i) => Math.abs(loss - a[i]) / Math.abs(a[i])));
+  const distance = weightDistance(join(root, 'pfc'), join(root, 'one'));
+  process.stdout.write(`# partial fc: losses ${worstLoss}, weights ${distance}\n`);
+  assert.ok(worstLoss <= 1e-5, `losses differ by ${worstLoss} (relative)`);
+  assert.ok(distance < 1e-4, `weights differ by ${distance}`);
+  // the same names and shapes as the whole-head run, optimiser momentum included (stage 2's fused head)
+  assert.deepEqual(checkpointLayout(join(root, 'pfc')), checkpointLayout(join(root, 'one')));
+  assert.ok(checkpointLayout(join(root, 'pfc')).model.includes('fusedHead.kernel[16,8]'));
+});
+
+test('Partial FC: stopped in stage 1 and in stage 2 and resumed, the run equals the uninterrupted one', { timeout: 300000 }, async (t) => {
+  if (!existsSync(join(root, 'pfc', 'metrics.jsonl'))) t.skip('needs the uninterrupted Partial FC run of the test above');
+  const config = writeConfig('pfc-resumed', 16, { partialFc: { sampleRate: 1 } });
+  const launch = (more: string[]) => train(['--config', config, '--nproc-per-node', '2', ...more]);
+  for (const more of [['--stop-after', '3'], ['--resume', '--stop-after', '7'], ['--resume']]) {
+    const run = launch([...more, '--master-port', String(await freePort())]);
+    assert.equal(run.status, 0, run.output);
+  }
+  assert.deepEqual(losses(join(root, 'pfc-resumed')), losses(join(root, 'pfc')));
+  assert.equal(weightDistance(join(root, 'pfc-resumed'), join(root, 'pfc')), 0);
+});

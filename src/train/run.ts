@@ -11,6 +11,8 @@ import { readRecordIO } from '../data/readers/recordio.js';
 import { Degrader } from '../degrade/degrader.js';
 import type { ProcessGroup } from '../distributed/index.js';
 import { assertSeparate } from '../io/separate-paths.js';
+import { MarginHead } from '../losses/margin-head.js';
+import type { ClassParallelCollectives } from '../losses/partial-fc.js';
 import { DlibMultiBranchNet } from '../models/dlib-multi-branch.js';
 import type { DlibResNet } from '../models/dlib-resnet.js';
 import type { Fusion } from '../models/fusion-base.js';
@@ -20,6 +22,7 @@ import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { buildModules, type TrainModules } from './build.js';
+import { ClassParallelHead, headShards, singleProcess } from './class-parallel.js';
 import { degraderConfig, type TrainConfig } from './config.js';
 import type { BatchSource, EmbeddingTeacher } from './contracts.js';
 import { DataParallel } from './data-parallel.js';
@@ -148,6 +151,21 @@ export function lossWeights(config: TrainConfig): Stage1Weights {
   };
 }
 
+/**
+ * Partial FC (loss.partialFc): replaces both margin heads of `modules` by this rank's slices of them (the whole
+ * heads, drawn the same on every rank, are freed) and returns the slices for the loop.
+ */
+function sliceHeads(modules: TrainModules, comm: ClassParallelCollectives, sampleRate: number) {
+  const heads = [modules.frHead, modules.fusedHead].map((full) => {
+    if (!(full instanceof MarginHead)) throw new Error('sliceHeads: the heads are sliced already');
+    const slice = new ClassParallelHead(full, comm, sampleRate);
+    full.dispose();
+    return slice;
+  });
+  [modules.frHead, modules.fusedHead] = heads;
+  return headShards(heads, comm);
+}
+
 /** SyncBatchNorm: every BatchNorm of `model` normalises by the global batch's statistics (summed across ranks). */
 function synchroniseBatchNorm(model: Module, group: ProcessGroup): void {
   const sum = (t: Tensor) => group.sumOverRanks(t);
@@ -205,9 +223,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   // rank 0 keeps the one-process stream; the others draw their own
   const degrader = new Degrader(rank === 0 ? degraderSettings : { ...degraderSettings, seed: mixSeed(degraderSettings.seed, rank) });
   const dataParallel = group ? new DataParallel(group, config.distributed.bucketMB * 2 ** 20) : null;
+  const shards = config.loss.partialFc ? sliceHeads(modules, dataParallel ?? singleProcess, config.loss.partialFc.sampleRate) : null;
   if (dataParallel) {
-    modules.frHead.sumAcrossBatch = dataParallel.sumInPlace;
-    modules.fusedHead.sumAcrossBatch = dataParallel.sumInPlace;
+    for (const head of [modules.frHead, modules.fusedHead]) if (head instanceof MarginHead) head.sumAcrossBatch = dataParallel.sumInPlace;
   }
   if (group && group.size > 1 && config.distributed.batchNorm === 'sync') synchroniseBatchNorm(modules.model, group);
   const validator =
@@ -225,7 +243,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         degrader,
         teacher: modules.teacher && !trunkCache ? dlibTeacher(modules.teacher) : null,
         dataParallel,
-        makeOptimizer: (stage, trained) => makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained),
+        shards,
+        makeOptimizer: (stage, trained) =>
+          makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained, shards?.clipGradNorm),
         validate: validator ? (stage: Stage) => validator.run(modules.model, stage) : undefined,
       },
       {
