@@ -181,7 +181,7 @@ function checkpointLayout(runDir: string): Record<string, string[]> {
   });
 }
 
-test('Partial FC: 2 ranks × 16 with sliced heads equal 1 rank × 32 with whole heads; checkpoints hold whole heads', {
+test('Partial FC: 2 ranks × 16 with sliced heads (and 1 rank × 32 with one slice) equal 1 rank × 32 with whole heads; checkpoints hold whole heads', {
   timeout: 300000,
 }, async (t) => {
   if (!existsSync(join(root, 'one', 'metrics.jsonl'))) t.skip('needs the 1-rank run of the first test');
@@ -198,6 +198,12 @@ test('Partial FC: 2 ranks × 16 with sliced heads equal 1 rank × 32 with whole 
   // the same names and shapes as the whole-head run, optimiser momentum included (stage 2's fused head)
   assert.deepEqual(checkpointLayout(join(root, 'pfc')), checkpointLayout(join(root, 'one')));
   assert.ok(checkpointLayout(join(root, 'pfc')).model.includes('fusedHead.kernel[16,8]'));
+  // on one process Partial FC is the whole head (measured: the same losses to the last bit)
+  const single = train(['--config', writeConfig('pfc-one', 32, { partialFc: { sampleRate: 1 } })]);
+  assert.equal(single.status, 0, single.output);
+  losses(join(root, 'pfc-one')).forEach((loss, i) => {
+    assert.ok(Math.abs(loss - a[i]) <= 1e-6 * Math.abs(a[i]), `one process, step ${i + 1}: ${loss} vs ${a[i]}`);
+  });
 });
 
 test('Partial FC: stopped in stage 1 and in stage 2 and resumed, the run equals the uninterrupted one', { timeout: 300000 }, async (t) => {

@@ -6,7 +6,8 @@
 // stops the run before the optimiser touches the weights; the last checkpoint on disk stays the last good one.
 // Data-parallel (parts.dataParallel): every rank runs this loop on its shard; losses and gradients are averaged
 // across ranks before the finite check and the step, so all ranks agree; rank 0 alone writes logs and
-// checkpoints, which hold every rank's random positions (resume needs the same world size).
+// checkpoints, which hold every rank's random positions (resume needs the same world size). Parameters sliced
+// across ranks (`Shards`: Partial FC's class centres) are not averaged nor broadcast, and go whole into checkpoints.
 import { unitToNormalized } from '../common/image-convention.js';
 import { BatchNorm1d, BatchNorm2d } from '../nn/batchnorm.js';
 import { ModuleDict } from '../nn/containers.js';
