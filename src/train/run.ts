@@ -206,6 +206,8 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   const { dataset, classes } = withMarginLabels(read, config.loss.marginMinImages);
   if (group && config.data.trunkCache)
     throw new ConfigError('data.trunkCache', 'is for one process: its batches are not sharded across ranks', config.outDir);
+  if (config.loss.partialFc && classes < (group?.size ?? 1))
+    throw new ConfigError('loss.partialFc', `slices ${classes} classes across ${group?.size} ranks: every rank needs one`, config.outDir);
   const modules = buildModules(config, classes);
   const trunkCache = config.data.trunkCache ? await prepareTrunkCache(config, dataset, modules, options.stream ?? process.stderr) : null;
   const sampling = { seed: config.seed, mode: config.data.sampling, imagesPerIdentity: config.data.imagesPerIdentity };
