@@ -5,6 +5,8 @@
 #include "dist-async.h"
 #include "dist-store.h"
 
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/functions/utils.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #ifdef CATFACE_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -204,6 +206,56 @@ Napi::Value Barrier(const Napi::CallbackInfo& info) {
   return Start(env, g, std::make_shared<WorkBox>(), "barrier", [&](c10d::ProcessGroup& pg, WorkBox&) { return pg.barrier(); });
 }
 
+// The sum over ranks of a copy of `t`, synchronously (blocks the calling thread until every rank has sent its part).
+at::Tensor SummedOverRanks(GroupBox& g, const at::Tensor& t, const std::string& collective) {
+  std::vector<at::Tensor> parts{t.detach().contiguous().clone()};
+  c10d::AllreduceOptions opts;
+  opts.reduceOp = c10d::ReduceOp(c10d::ReduceOp::SUM);
+  const std::string what = Name(g, collective);
+  try {
+    g.group->allreduce(parts, opts)->wait();
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(what + ": " + e.what_without_backtrace());
+  }
+  return parts[0];
+}
+
+// The backward of sumOverRanks: the output on every rank depends on every rank's input, so the gradient reaching
+// an input is the sum over ranks of the output's gradients (torch's SyncBatchNorm all-reduces its backward the same way).
+struct SumOverRanksBackward : public torch::autograd::Node {
+  GroupPtr group;
+  explicit SumOverRanksBackward(GroupPtr g) : group(std::move(g)) {}
+  torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
+    if (!group->group) throw std::runtime_error("sumOverRanks backward: the process group was destroyed");
+    // every rank runs the same backward, so every rank takes this all-reduce (an undefined gradient counts as zeros)
+    const at::Tensor grad = grads[0].defined() ? grads[0] : input_metadata(0).zeros_like();
+    return {SummedOverRanks(*group, grad, "sumOverRanks backward")};
+  }
+  std::string name() const override { return "SumOverRanksBackward"; }
+};
+
+// sumOverRanks(group, tensor) -> tensor: a new tensor, the sum over ranks of `tensor`, that autograd
+// differentiates (its backward all-reduces the incoming gradient). Synchronous, for a forward pass.
+Napi::Value SumOverRanks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GroupPtr g = GetGroup(env, info[0], "sumOverRanks");
+  const at::Tensor& input = GetTensor(env, info[1], "sumOverRanks");
+  at::Tensor out = Guarded(env, "sumOverRanks", [&] {
+    at::Tensor sum;
+    {
+      at::NoGradGuard no_grad;
+      sum = SummedOverRanks(*g, input, "sumOverRanks");
+    }
+    if (input.requires_grad() && at::GradMode::is_enabled()) {
+      auto node = std::shared_ptr<SumOverRanksBackward>(new SumOverRanksBackward(g), torch::autograd::deleteNode);
+      node->set_next_edges(torch::autograd::collect_next_edges(input));
+      torch::autograd::set_history(sum, node);
+    }
+    return sum;
+  });
+  return Napi::Value(env, NewHandle(env, State(env), std::move(out)));
+}
+
 // workWait(work) -> Promise<void>, settled from libuv's pool.
 Napi::Value WorkWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -239,6 +291,7 @@ void InitDistGroup(Napi::Env env, Napi::Object exports) {
   exports.Set("broadcast", Napi::Function::New(env, Broadcast, "broadcast"));
   exports.Set("allGather", Napi::Function::New(env, AllGather, "allGather"));
   exports.Set("barrier", Napi::Function::New(env, Barrier, "barrier"));
+  exports.Set("sumOverRanks", Napi::Function::New(env, SumOverRanks, "sumOverRanks"));
   exports.Set("workWait", Napi::Function::New(env, WorkWait, "workWait"));
   exports.Set("workWaitSync", Napi::Function::New(env, WorkWaitSync, "workWaitSync"));
   exports.Set("workDone", Napi::Function::New(env, WorkDone, "workDone"));

@@ -76,7 +76,9 @@ test('a catface rank 0 and a PyTorch rank 1 share one Gloo group through one TCP
   }
 });
 
-test('every collective on two catface ranks: avg, min, reduceScatter (sum, avg), a synchronous wait', { timeout: 120000 }, async () => {
+test('every collective on two catface ranks: avg, min, reduceScatter (sum, avg), a synchronous wait, differentiable sumOverRanks', {
+  timeout: 120000,
+}, async () => {
   const port = await freePort();
   const ranks = [0, 1].map((r) => start(process.execPath, [rankScript, 'collectives'], rankEnv(port, r)));
   const results = await Promise.all(ranks.map(async (p, r) => lastJson(await p.done, `rank ${r}`)));
@@ -87,6 +89,8 @@ test('every collective on two catface ranks: avg, min, reduceScatter (sum, avg),
     assert.deepEqual(out.reduceScatter, [20 * r + 1, 1]);
     assert.deepEqual(out.reduceScatterAvg, [10 * r + 0.5, 0.5]);
     assert.deepEqual(out.sync, [2]);
+    assert.deepEqual(out.sumOverRanks, [3, 4]);
+    assert.deepEqual(out.sumOverRanksGrad, [3, 3]);
   }
 });
 
@@ -146,19 +150,25 @@ test('process group errors are clear', async () => {
   assert.throws(() => group.barrier(), /barrier: the process group was destroyed/);
 });
 
-test('Partial FC on 2 ranks equals the full AdaFace head: loss, embedding and centre gradients, norm statistics', {
+test('Partial FC on 2 ranks equals the full AdaFace head: loss, embedding and centre gradients, norm statistics (also with unlabelled rows)', {
   timeout: 120000,
 }, async () => {
   const port = await freePort();
   const ranks = [0, 1].map((r) => start(process.execPath, [rankScript, 'partial-fc'], rankEnv(port, r)));
   const results = await Promise.all(ranks.map(async (p, r) => lastJson(await p.done, `rank ${r}`)));
   for (const [r, out] of results.entries()) {
-    const { full, sampled } = out as Record<string, Record<string, number>>;
-    assert.ok(Math.abs(full.loss - full.fullLoss) <= 1e-5 * full.fullLoss, `rank ${r}: loss ${full.loss} vs ${full.fullLoss}`);
-    assert.ok(full.embeddingGrad <= 1e-6 * full.gradScale + 1e-9, `rank ${r}: embedding gradients differ by ${full.embeddingGrad}`);
-    assert.ok(full.kernelGrad <= 1e-6, `rank ${r}: centre gradients differ by ${full.kernelGrad}`);
-    assert.ok(full.mu <= 1e-5, `rank ${r}: AdaFace mean differs by ${full.mu}`);
+    const { full, sampled, unlabelled } = out as Record<string, Record<string, number>>;
+    // unlabelled: rows labelled −1 skipped, as labelledMargin does on one process
+    for (const [name, run] of Object.entries({ full, unlabelled })) {
+      const where = `rank ${r} (${name})`;
+      assert.ok(Math.abs(run.loss - run.fullLoss) <= 1e-5 * run.fullLoss, `${where}: loss ${run.loss} vs ${run.fullLoss}`);
+      assert.ok(run.embeddingGrad <= 1e-6 * run.gradScale + 1e-9, `${where}: embedding gradients differ by ${run.embeddingGrad}`);
+      assert.ok(run.kernelGrad <= 1e-6 * Math.max(1, run.kernelGradScale), `${where}: centre gradients differ by ${run.kernelGrad}`);
+      assert.ok(run.mu <= 1e-5, `${where}: AdaFace mean differs by ${run.mu}`);
+    }
     assert.equal(full.count, r === 0 ? 6 : 5, '11 classes split 6 + 5');
+    assert.equal(full.gathered, 0, "the training loop's slices gather into the whole head");
+    assert.equal(full.cut, 0, 'and a whole head cuts into the slices');
     // with sampling, only the scored columns (the batch's classes + negatives up to half the slice) get gradients
     assert.ok(Number.isFinite(sampled.loss));
     assert.ok(sampled.columnsWithGrad <= Math.max(Math.ceil(0.5 * sampled.count), sampled.count) && sampled.columnsWithGrad >= 1);

@@ -285,3 +285,39 @@ test('ModuleList and Sequential name children like PyTorch', () => {
   assert.equal(list.length, 2);
   assert.equal([...seq].length, 3);
 });
+
+test('BatchNorm with sumAcrossBatch (SyncBatchNorm) on one part equals plain BatchNorm: output, gradients, running statistics', () => {
+  torch.tidy(() => {
+    for (const [make, shape] of [
+      [() => new nn.BatchNorm2d(3, { momentum: 0.3 }), [6, 3, 4, 5]],
+      [() => new nn.BatchNorm1d(4, { momentum: null }), [9, 4]],
+    ] as const) {
+      const [plain, sync] = [make(), make()];
+      let summed = 0;
+      sync.sumAcrossBatch = (t) => {
+        summed += 1;
+        return t.mul(1);
+      };
+      for (const bn of [plain, sync]) torch.noGrad(() => bn.weight?.uniform_(0.5, 1.5));
+      torch.manualSeed(5);
+      const input = torch
+        .randn([...shape])
+        .mul(3)
+        .add(1);
+      const runs = [plain, sync].map((bn) => {
+        const x = input.clone().requiresGrad_(true);
+        torch.noGrad(() => bn.weight?.copy_(plain.weight as torch.Tensor));
+        const out = bn.forward(x);
+        bn.forward(input); // a second step: the running statistics' update composes
+        out.mul(torch.arange(out.numel()).reshape(out.shape).sin()).sum().backward();
+        return { out, dx: x.grad as torch.Tensor, dw: bn.weight?.grad as torch.Tensor, db: bn.bias?.grad as torch.Tensor };
+      });
+      assert.equal(summed, 2);
+      const diff = (a: torch.Tensor, b: torch.Tensor) => a.sub(b).abs().max().item() as number;
+      for (const key of ['out', 'dx', 'dw', 'db'] as const) assert.ok(diff(runs[0][key], runs[1][key]) < 1e-5, key);
+      assert.ok(diff(plain.runningMean as torch.Tensor, sync.runningMean as torch.Tensor) < 1e-6);
+      assert.ok(diff(plain.runningVar as torch.Tensor, sync.runningVar as torch.Tensor) < 1e-5);
+      assert.equal(sync.numBatchesTracked?.item(), 2);
+    }
+  });
+});

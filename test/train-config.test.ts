@@ -29,6 +29,8 @@ test('a minimal config gets the SPEC defaults', () => {
   assert.deepEqual(c.data.attributes, [...DEFAULT_ATTRIBUTES]);
   assert.deepEqual(c.model.widths, [64, 128, 256, 512]);
   assert.equal(c.validation.pairs, null);
+  assert.equal(c.loss.partialFc, null);
+  assert.deepEqual(parseTrainConfig({ ...minimal, loss: { partialFc: {} } }).loss.partialFc, { sampleRate: 1 });
 });
 
 test('a bad config names the field and what is wrong', () => {
@@ -57,6 +59,9 @@ test('a bad config names the field and what is wrong', () => {
   bad({ stage1: { steps: 10, optim: { milestones: [5, 20] } } }, 'stage1.optim.milestones', /beyond the stage's 10 steps/);
   bad({ stage1: { optim: { milestones: [8, 4] } } }, 'stage1.optim.milestones', /strictly increasing/);
   bad({ loss: { attributeWeights: [1, 2] } }, 'loss.attributeWeights', /one weight per attribute \(5\)/);
+  bad({ loss: { partialFc: { sampleRate: 0 } } }, 'loss.partialFc.sampleRate', /must be > 0, got 0/);
+  bad({ loss: { partialFc: { sampleRate: 1.5 } } }, 'loss.partialFc.sampleRate', /must be ≤ 1, got 1.5/);
+  bad({ loss: { partialFc: { sampleRat: 0.5 } } }, 'loss.partialFc.sampleRat', /unknown field \(did you mean 'sampleRate'\?\)/);
   bad({ degrade: 3 }, 'degrade', /expected an object/);
   bad({ degrade: { turbulenceFracton: 0.3 } }, 'degrade.turbulenceFracton', /unknown field \(did you mean 'turbulenceFraction'\?\)/);
   bad({ degrade: { turbulence: { patches: 'four' } } }, 'degrade.turbulence.patches', /expected a finite number, got string "four"/);

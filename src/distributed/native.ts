@@ -25,6 +25,8 @@ interface DistAddon {
   broadcast(group: NativeRef, tensors: Tensor[], src: number): NativeRef;
   allGather(group: NativeRef, outputs: Tensor[], input: Tensor): NativeRef;
   barrier(group: NativeRef): NativeRef;
+  /** A tensor handle (wrap it with torch's wrapTensor). */
+  sumOverRanks(group: NativeRef, tensor: Tensor): number;
   workWait(work: NativeRef): Promise<void>;
   workWaitSync(work: NativeRef): void;
   workDone(work: NativeRef): boolean;

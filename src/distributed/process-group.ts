@@ -4,6 +4,7 @@
 // (an all-reduce of the stacked inputs, then this rank's slice: W× the traffic of a native reduce-scatter).
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
+import { wrapTensor } from '../torch/native.js';
 import { dist, type NativeRef, type ReduceOpName } from './native.js';
 import type { Store } from './store.js';
 import { Work } from './work.js';
@@ -77,6 +78,14 @@ export class ProcessGroup {
       });
       torch.unkeep(stacked).dispose();
     });
+  }
+
+  /**
+   * A new tensor: the sum over ranks of `tensor`, synchronously, that autograd differentiates (its backward sums
+   * the incoming gradients over ranks). For statistics of the global batch inside a forward pass (SyncBatchNorm).
+   */
+  sumOverRanks(tensor: Tensor): Tensor {
+    return wrapTensor(dist.sumOverRanks(this.native('sumOverRanks'), tensor)) as Tensor;
   }
 
   barrier(): Work {

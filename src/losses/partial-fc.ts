@@ -54,22 +54,33 @@ export class PartialFC extends Module {
   }
 
   /**
-   * The global batch's margin loss (a detached scalar) and a surrogate scalar for this rank's `embedding` [B, E]:
-   * its gradient is W × the loss's (what data-parallel averaging over W ranks expects). The gradient of this
-   * slice's centres is accumulated here already (it is the global one: do not average it across ranks).
+   * The global batch's margin loss (a detached scalar) and a surrogate scalar of this rank's `embedding` [B, E]
+   * and centres: its gradient is W × the loss's for the embedding (what data-parallel averaging over W ranks
+   * expects) and the loss's for the slice's centres (the global one: do not average it across ranks). Rows
+   * labelled −1 are skipped (no loss, no gradient); with fewer than two labelled rows in the global batch the loss is 0.
    */
   forward(embedding: Tensor, norm: Tensor, labels: Tensor): { loss: Tensor; surrogate: Tensor } {
     const { comm } = this;
     const b = embedding.shape[0];
-    const total = comm.gatherRows(embedding.detach().contiguous()).requiresGrad_(true);
-    const allNorm = comm.gatherRows(norm.detach().reshape([b]).contiguous());
-    const allLabels = comm.gatherRows(labels.contiguous());
-    const n = allLabels.shape[0];
+    const gathered = comm.gatherRows(embedding.detach().contiguous()).requiresGrad_(true);
+    const gatheredLabels = comm.gatherRows(labels.contiguous());
+    // rows labelled −1 (no identity) take no margin loss: every rank drops the same rows of the gathered batch
+    const keep = (torch.callOp('aten::nonzero', [gatheredLabels.ge(0)]) as Tensor).view([-1]);
+    const n = keep.shape[0];
+    if (n < 2) return { loss: torch.zeros([]), surrogate: embedding.sum().mul(0) };
+    const every = n === gatheredLabels.shape[0];
+    const rows = (t: Tensor) => (every ? t : t.indexSelect(0, keep));
+    const total = rows(gathered);
+    const allNorm = rows(comm.gatherRows(norm.detach().reshape([b]).contiguous()));
+    const allLabels = rows(gatheredLabels);
     const { columns, local } = this.sample(allLabels.sub(this.start));
     const inSlice = local.ge(0);
     const index = torch.where(inSlice, local, 0).unsqueeze(1);
     const eps = this.head.eps;
-    const kernel = columns ? this.head.kernel.indexSelect(1, columns) : this.head.kernel;
+    // the centres' gradient is taken on a detached alias and handed to the surrogate, so that what scales the
+    // loss after this head (a loss weight) scales it too
+    const centres = this.head.kernel.detach().requiresGrad_(true);
+    const kernel = columns ? centres.indexSelect(1, columns) : centres;
     const cosine = total.matmul(torch.F.normalize(kernel, 2, 0)).clamp(-1 + eps, 1 - eps);
     const cosTarget = cosine.gather(1, index);
     const target = torch.where(inSlice.unsqueeze(1), this.head.marginTarget(cosTarget, allNorm), cosTarget);
@@ -86,10 +97,11 @@ export class PartialFC extends Module {
     const loss = sum.log().add(max).sub(targetLogit).mean();
     const oneHot = torch.zerosLike(fixed).scatter(1, index, inSlice.unsqueeze(1).float());
     logits.backward(exp.div(sum.unsqueeze(1)).sub(oneHot).div(n));
-    const grad = (total.grad as Tensor).contiguous();
+    const grad = (gathered.grad as Tensor).contiguous();
     comm.sumInPlace(grad);
     const mine = grad.narrow(0, comm.rank * b, b).mul(comm.worldSize);
-    return { loss, surrogate: embedding.mul(mine).sum() };
+    const centresGrad = centres.grad as Tensor;
+    return { loss, surrogate: embedding.mul(mine).sum().add(this.head.kernel.mul(centresGrad).sum()) };
   }
 
   /**

@@ -1,7 +1,10 @@
 // Batch normalisation (torch.nn.BatchNorm1d/2d) with PyTorch's state: weight, bias, running_mean,
-// running_var and num_batches_tracked, so state dicts match PyTorch's key for key.
-import { ones, zeros } from '../torch/creation.js';
-import { batchNorm } from '../torch/functional.js';
+// running_var and num_batches_tracked, so state dicts match PyTorch's key for key. With `sumAcrossBatch` set
+// (data-parallel training injects a differentiable sum over ranks) it is torch's SyncBatchNorm: the statistics
+// are those of the global batch, from the summed per-rank count, sum and sum of squares.
+import { noGrad } from '../torch/autograd.js';
+import { ones, tensor, zeros } from '../torch/creation.js';
+import { batchNorm, cat } from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 import { Layer } from './layer.js';
 import type { OnnxGraph, OnnxValue } from './onnx-graph.js';
@@ -26,6 +29,11 @@ abstract class BatchNorm extends Layer {
   readonly eps: number;
   readonly momentum: number | null;
   protected abstract readonly inputRanks: readonly number[];
+  /**
+   * Returns the sum of a tensor over every part of the global batch, differentiably (its gradient flows back to
+   * each part); set by data-parallel training for synchronised statistics. null: this batch is the whole batch.
+   */
+  sumAcrossBatch: ((t: Tensor) => Tensor) | null = null;
 
   constructor(
     readonly numFeatures: number,
@@ -52,6 +60,7 @@ abstract class BatchNorm extends Layer {
       this.numBatchesTracked.add_(1);
       if (this.momentum === null) factor = 1 / this.numBatchesTracked.item();
     }
+    if (this.training && this.sumAcrossBatch) return this.synchronised(input, this.sumAcrossBatch, factor);
     const useBatchStats = this.training || this.runningMean === null;
     return batchNorm(input, this.runningMean, this.runningVar, {
       weight: this.weight,
@@ -60,6 +69,38 @@ abstract class BatchNorm extends Layer {
       momentum: factor,
       eps: this.eps,
     });
+  }
+
+  /**
+   * Normalises by the global batch's mean and biased variance, from per-channel sums (squares summed in float64,
+   * so E[x²] − E[x]² loses nothing to cancellation); the running variance takes the unbiased one, as torch's.
+   */
+  private synchronised(input: Tensor, sumAcrossBatch: (t: Tensor) => Tensor, factor: number): Tensor {
+    const c = this.numFeatures;
+    const dims = [0, ...Array.from({ length: input.ndim - 2 }, (_, i) => i + 2)];
+    const x = input.double();
+    const sums = sumAcrossBatch(cat([x.sum(dims), x.square().sum(dims), tensor([input.numel() / c], { dtype: 'float64' })]));
+    const count = sums.narrow(0, 2 * c, 1);
+    const mean = sums.narrow(0, 0, c).div(count);
+    const variance = sums.narrow(0, c, c).div(count).sub(mean.square()).clampMin(0);
+    const shape = [1, c, ...dims.slice(1).map(() => 1)];
+    let out = input.sub(mean.float().view(shape)).mul(variance.add(this.eps).rsqrt().float().view(shape));
+    if (this.weight) out = out.mul(this.weight.view(shape));
+    if (this.bias) out = out.add(this.bias.view(shape));
+    if (this.runningMean && this.runningVar) {
+      const [mean_, variance_] = [mean.detach(), variance.detach()];
+      const n = count.item();
+      noGrad(() => {
+        (this.runningMean as Tensor).mul_(1 - factor).add_(mean_.float().mul(factor));
+        (this.runningVar as Tensor).mul_(1 - factor).add_(
+          variance_
+            .mul(n / Math.max(n - 1, 1))
+            .float()
+            .mul(factor),
+        );
+      });
+    }
+    return out;
   }
 
   toOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {

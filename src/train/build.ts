@@ -11,6 +11,7 @@ import { iresnetToMultiBranch } from '../models/multi-branch.js';
 import { loadPretrainedIResNet } from '../models/pretrained.js';
 import { loadSafetensors } from '../nn/safetensors.js';
 import * as torch from '../torch/index.js';
+import type { ClassParallelHead } from './class-parallel.js';
 import type { TrainConfig } from './config.js';
 
 export interface TrainModules {
@@ -18,8 +19,9 @@ export interface TrainModules {
   model: CATFace;
   /** The frozen pretrained network (dlib backbone with loss.lambdaTeacher > 0); absent otherwise. */
   teacher?: DlibResNet;
-  frHead: MarginHead;
-  fusedHead: MarginHead;
+  /** Whole heads, or this rank's slices of them with loss.partialFc (run.ts). */
+  frHead: MarginHead | ClassParallelHead;
+  fusedHead: MarginHead | ClassParallelHead;
 }
 
 /** The model's configs from the training config (the fusion is built even when stage 2 has no steps, so a resume can add them). */

@@ -201,6 +201,18 @@ export const trainConfigSchema = {
       min: 1,
       max: 1e6,
     }),
+    partialFc: nullable(
+      object(
+        "Partial FC (insightface's model-parallel margin head, src/train/class-parallel.ts): in data-parallel training each rank holds a slice of both margin heads' class centres and the softmax is completed across ranks; checkpoints still hold the whole heads (null: every rank holds the whole heads)",
+        {
+          sampleRate: number(
+            "fraction of each slice's classes scored per step: 1 scores all (the full head's loss and gradients); below 1, the batch's classes plus random negatives",
+            { default: 1, above: 0, max: 1 },
+          ),
+        },
+      ),
+      { default: null },
+    ),
     attributeWeights: nullable(numbers('λ_k per attribute (null: all 1)', { min: 0 }), { default: null }),
     distillDistance: string<DistillationDistance>('distillation distance', {
       default: DISTILLATION_DEFAULTS.distance,
@@ -242,9 +254,9 @@ export const trainConfigSchema = {
       above: 0,
       max: 4096,
     }),
-    batchNorm: string<'local' | 'frozen'>(
-      "BatchNorm in training: local (statistics of each rank's own batch, as PyTorch DDP) or frozen (running statistics, eval mode; affine weights still train)",
-      { default: 'local', choices: ['local', 'frozen'] },
+    batchNorm: string<'local' | 'sync' | 'frozen'>(
+      "BatchNorm in training: local (statistics of each rank's own batch, as PyTorch DDP), sync (statistics of the global batch, summed across ranks in forward and backward: torch's SyncBatchNorm; as local on one process) or frozen (running statistics, eval mode; affine weights still train)",
+      { default: 'local', choices: ['local', 'sync', 'frozen'] },
     ),
     timeoutSeconds: int('a collective (or the rendezvous) waiting longer than this fails, naming it and the rank', {
       default: 1800,

@@ -26,6 +26,8 @@ export interface FusionNetwork extends Module {
 /** A margin head (AdaFace/ArcFace/CosFace): cross-entropy of margin logits; its running stats are buffers. */
 export interface MarginLoss extends Module {
   forward(embedding: Tensor, norm: Tensor, labels: Tensor): Tensor;
+  /** The head takes rows labelled −1 and skips them itself (a class-parallel head: every rank sends all its rows). */
+  readonly skipsUnlabelled?: boolean;
 }
 
 /** A frozen network whose unit embedding of normalised HQ images [B, 3, H, W] (in [−1, 1]) the student's LQ embedding learns. */

@@ -26,9 +26,10 @@ export class DataParallel implements ClassParallelCollectives {
     this.worldSize = group.size;
   }
 
-  /** Copies rank 0's parameters and buffers into every rank's modules (in place). */
-  async broadcastState(modules: Module): Promise<void> {
-    const works = [...modules.stateDict().values()].map((t) => this.group.broadcast(t, 0));
+  /** Copies rank 0's parameters and buffers into every rank's modules (in place), but not `own` (each rank's own slices). */
+  async broadcastState(modules: Module, own: ReadonlySet<Tensor> = new Set()): Promise<void> {
+    const shared = [...modules.stateDict().values()].filter((t) => !own.has(t));
+    const works = shared.map((t) => this.group.broadcast(t, 0));
     await Promise.all(works.map((w) => w.wait()));
   }
 

@@ -6,10 +6,16 @@ import { clipGradNorm } from '../nn/clip.js';
 import type { Module } from '../nn/module.js';
 import { decayGroups, flattenOptimizerState, SGD, type SGDOptions, unflattenOptimizerState } from '../nn/optim/index.js';
 import { ChainedScheduler, LinearLR, type LRScheduler, MultiStepLR, type SchedulerState } from '../nn/schedulers.js';
+import type { Tensor } from '../torch/index.js';
 import type { OptimConfig } from './config.js';
 import type { StageOptimizer } from './trainer.js';
 
-export function makeStageOptimizer(config: OptimConfig, modules: Module[]): StageOptimizer {
+/** `clip`: the gradient-norm clipping (default clipGradNorm; Partial FC's takes the norm across ranks' slices). */
+export function makeStageOptimizer(
+  config: OptimConfig,
+  modules: Module[],
+  clip: (params: Tensor[], maxNorm: number) => number = clipGradNorm,
+): StageOptimizer {
   const named = modules.flatMap((m) => m.namedParameters());
   const sgd = new SGD(decayGroups<SGDOptions>(named, config.weightDecay), { lr: config.lr, momentum: config.momentum });
   const params = named.map(([, p]) => p).filter((p) => p.requiresGrad);
@@ -20,11 +26,12 @@ export function makeStageOptimizer(config: OptimConfig, modules: Module[]): Stag
   return {
     lr: () => sgd.paramGroups[0].lr,
     step() {
-      if (config.clipGradNorm !== null) clipGradNorm(params, config.clipGradNorm);
+      if (config.clipGradNorm !== null) clip(params, config.clipGradNorm);
       sgd.step();
       schedule.step();
     },
     zeroGrad: () => sgd.zeroGrad(),
+    params: () => sgd.paramGroups.flatMap((g) => g.params),
     state() {
       const { tensors, json } = flattenOptimizerState(sgd.stateDict());
       return { tensors, json: { optimizer: json, schedule: schedule.stateDict() } };

@@ -11,13 +11,18 @@ import { readRecordIO } from '../data/readers/recordio.js';
 import { Degrader } from '../degrade/degrader.js';
 import type { ProcessGroup } from '../distributed/index.js';
 import { assertSeparate } from '../io/separate-paths.js';
+import { MarginHead } from '../losses/margin-head.js';
+import type { ClassParallelCollectives } from '../losses/partial-fc.js';
 import { DlibMultiBranchNet } from '../models/dlib-multi-branch.js';
 import type { DlibResNet } from '../models/dlib-resnet.js';
 import type { Fusion } from '../models/fusion-base.js';
 import { saveModelDir } from '../models/model-dir.js';
+import { BatchNorm1d, BatchNorm2d } from '../nn/batchnorm.js';
+import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { buildModules, type TrainModules } from './build.js';
+import { ClassParallelHead, headShards, singleProcess } from './class-parallel.js';
 import { degraderConfig, type TrainConfig } from './config.js';
 import type { BatchSource, EmbeddingTeacher } from './contracts.js';
 import { DataParallel } from './data-parallel.js';
@@ -146,6 +151,27 @@ export function lossWeights(config: TrainConfig): Stage1Weights {
   };
 }
 
+/**
+ * Partial FC (loss.partialFc): replaces both margin heads of `modules` by this rank's slices of them (the whole
+ * heads, drawn the same on every rank, are freed) and returns the slices for the loop.
+ */
+function sliceHeads(modules: TrainModules, comm: ClassParallelCollectives, sampleRate: number) {
+  const heads = [modules.frHead, modules.fusedHead].map((full) => {
+    if (!(full instanceof MarginHead)) throw new Error('sliceHeads: the heads are sliced already');
+    const slice = new ClassParallelHead(full, comm, sampleRate);
+    full.dispose();
+    return slice;
+  });
+  [modules.frHead, modules.fusedHead] = heads;
+  return headShards(heads, comm);
+}
+
+/** SyncBatchNorm: every BatchNorm of `model` normalises by the global batch's statistics (summed across ranks). */
+function synchroniseBatchNorm(model: Module, group: ProcessGroup): void {
+  const sum = (t: Tensor) => group.sumOverRanks(t);
+  for (const m of model.modules()) if (m instanceof BatchNorm1d || m instanceof BatchNorm2d) m.sumAcrossBatch = sum;
+}
+
 export async function runTraining(config: TrainConfig, options: RunOptions = {}): Promise<RunResult> {
   const inputs = [
     { role: 'data.train', path: config.data.train },
@@ -180,6 +206,8 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   const { dataset, classes } = withMarginLabels(read, config.loss.marginMinImages);
   if (group && config.data.trunkCache)
     throw new ConfigError('data.trunkCache', 'is for one process: its batches are not sharded across ranks', config.outDir);
+  if (config.loss.partialFc && classes < (group?.size ?? 1))
+    throw new ConfigError('loss.partialFc', `slices ${classes} classes across ${group?.size} ranks: every rank needs one`, config.outDir);
   const modules = buildModules(config, classes);
   const trunkCache = config.data.trunkCache ? await prepareTrunkCache(config, dataset, modules, options.stream ?? process.stderr) : null;
   const sampling = { seed: config.seed, mode: config.data.sampling, imagesPerIdentity: config.data.imagesPerIdentity };
@@ -197,10 +225,11 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   // rank 0 keeps the one-process stream; the others draw their own
   const degrader = new Degrader(rank === 0 ? degraderSettings : { ...degraderSettings, seed: mixSeed(degraderSettings.seed, rank) });
   const dataParallel = group ? new DataParallel(group, config.distributed.bucketMB * 2 ** 20) : null;
+  const shards = config.loss.partialFc ? sliceHeads(modules, dataParallel ?? singleProcess, config.loss.partialFc.sampleRate) : null;
   if (dataParallel) {
-    modules.frHead.sumAcrossBatch = dataParallel.sumInPlace;
-    modules.fusedHead.sumAcrossBatch = dataParallel.sumInPlace;
+    for (const head of [modules.frHead, modules.fusedHead]) if (head instanceof MarginHead) head.sumAcrossBatch = dataParallel.sumInPlace;
   }
+  if (group && group.size > 1 && config.distributed.batchNorm === 'sync') synchroniseBatchNorm(modules.model, group);
   const validator =
     lead && config.validation.pairs
       ? await makePairValidator(config.validation.pairs, config.data.imageSize, config.validation.folds)
@@ -216,7 +245,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         degrader,
         teacher: modules.teacher && !trunkCache ? dlibTeacher(modules.teacher) : null,
         dataParallel,
-        makeOptimizer: (stage, trained) => makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained),
+        shards,
+        makeOptimizer: (stage, trained) =>
+          makeStageOptimizer(stage === 1 ? config.stage1.optim : config.stage2.optim, trained, shards?.clipGradNorm),
         validate: validator ? (stage: Stage) => validator.run(modules.model, stage) : undefined,
       },
       {

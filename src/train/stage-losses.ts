@@ -50,6 +50,7 @@ function halves(taps: BranchTaps, b: number): [BranchTaps, BranchTaps] {
 
 /** The margin loss over the rows whose label is ≥ 0 (0 when fewer than two are). */
 export function labelledMargin(head: MarginLoss, embedding: Tensor, norm: Tensor, labels: Tensor): Tensor {
+  if (head.skipsUnlabelled) return head.forward(embedding, norm, labels);
   const keep = (torch.callOp('aten::nonzero', [labels.ge(0)]) as Tensor).view([-1]);
   if (keep.shape[0] === labels.shape[0]) return head.forward(embedding, norm, labels);
   if (keep.shape[0] < 2) return embedding.sum().mul(0);

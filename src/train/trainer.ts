@@ -6,7 +6,8 @@
 // stops the run before the optimiser touches the weights; the last checkpoint on disk stays the last good one.
 // Data-parallel (parts.dataParallel): every rank runs this loop on its shard; losses and gradients are averaged
 // across ranks before the finite check and the step, so all ranks agree; rank 0 alone writes logs and
-// checkpoints, which hold every rank's random positions (resume needs the same world size).
+// checkpoints, which hold every rank's random positions (resume needs the same world size). Parameters sliced
+// across ranks (`Shards`: Partial FC's class centres) are not averaged nor broadcast, and go whole into checkpoints.
 import { unitToNormalized } from '../common/image-convention.js';
 import { BatchNorm1d, BatchNorm2d } from '../nn/batchnorm.js';
 import { ModuleDict } from '../nn/containers.js';
@@ -29,9 +30,24 @@ export interface StageOptimizer {
   /** Applies the gradients (after any clipping the config asks for) and advances the schedule. */
   step(): void;
   zeroGrad(): void;
+  /** The parameters, in the order that the state's tensor names number them (`state.<i>.momentum_buffer`). */
+  params(): Tensor[];
   /** Buffers (momentum…) and scalar state, for checkpoints. */
   state(): { tensors: Map<string, Tensor>; json: unknown };
   restore(saved: { tensors: Map<string, Tensor>; json: unknown }): void;
+}
+
+/**
+ * Parameters of which each rank holds its own slice (Partial FC's class centres, class-parallel.ts): they are
+ * neither averaged across ranks nor broadcast from rank 0, and checkpoints hold them (and their optimiser
+ * state) whole, so a checkpoint has the keys and shapes of a run without slices.
+ */
+export interface Shards {
+  readonly owned: ReadonlySet<Tensor>;
+  /** The whole tensor of which `slice` (the parameter or a state tensor of it) is this rank's part; a collective. */
+  gather(slice: Tensor, param: Tensor): Tensor;
+  /** This rank's part of `whole`, a saved tensor of `param` (the parameter or a state tensor of it). */
+  slice(whole: Tensor, param: Tensor): Tensor;
 }
 
 export interface TrainerParts {
@@ -47,6 +63,8 @@ export interface TrainerParts {
   makeOptimizer(stage: Stage, modules: Module[]): StageOptimizer;
   /** This process's rank in data-parallel training (null: one process). */
   dataParallel?: DataParallel | null;
+  /** Parameters sliced across ranks (Partial FC); null: every rank holds every parameter whole. */
+  shards?: Shards | null;
   /** Pair-verification validation of the current weights (the loop sets eval mode around it). */
   validate?: (stage: Stage) => Promise<Record<string, number>>;
 }
@@ -132,6 +150,27 @@ function enterStage(parts: TrainerParts, stage: Stage, freezeStage1: boolean): v
   if (frozen) parts.network.requiresGrad_(false);
 }
 
+/** The parameter that an optimiser state tensor's name (`state.<i>.<field>`) belongs to. */
+function optimizerParam(params: Tensor[], name: string): Tensor | undefined {
+  const index = /^state\.(\d+)\./.exec(name);
+  return index ? params[Number(index[1])] : undefined;
+}
+
+/** `tensors` with `change` applied to the entries whose parameter (`paramOf` the name) is in `sliced`. */
+function mapSliced(
+  tensors: Map<string, Tensor>,
+  paramOf: (name: string) => Tensor | undefined,
+  sliced: ReadonlySet<Tensor>,
+  change: (t: Tensor, param: Tensor) => Tensor,
+): Map<string, Tensor> {
+  return new Map(
+    [...tensors].map(([name, t]) => {
+      const param = paramOf(name);
+      return [name, param && sliced.has(param) ? change(t, param) : t];
+    }),
+  );
+}
+
 function describeLosses(losses: Record<string, number>): string {
   return Object.entries(losses)
     .map(([k, v]) => `${k}=${v}`)
@@ -151,7 +190,10 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
   let stage: Stage | null = null;
   const freeze = options.stage2.freezeStage1;
   const modules = allModules(parts);
-  let trained: Tensor[] = [];
+  const shards = parts.shards ?? null;
+  const owned: ReadonlySet<Tensor> = shards?.owned ?? new Set();
+  /** What the stage trains whose gradients are averaged across ranks: all of it but the slices each rank owns. */
+  let averaged: Tensor[] = [];
   const freezeBatchNorm = () => {
     if (!options.frozenBatchNorm) return;
     for (const m of modules.modules()) if (m instanceof BatchNorm1d || m instanceof BatchNorm2d) m.eval();
@@ -163,14 +205,26 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
     freezeBatchNorm();
     const each = stageModules(parts, next, freeze);
     optimizer = parts.makeOptimizer(next, each);
-    trained = each.flatMap((m) => m.parameters()).filter((p) => p.requiresGrad);
+    const trained = each.flatMap((m) => m.parameters()).filter((p) => p.requiresGrad);
+    averaged = trained.filter((p) => !owned.has(p));
   };
+
+  /** `tensors` with each entry of a sliced parameter (`paramOf` its name) gathered whole; a collective. */
+  const whole = (tensors: Map<string, Tensor>, paramOf: (name: string) => Tensor | undefined) =>
+    shards ? mapSliced(tensors, paramOf, owned, (t, p) => shards.gather(t, p)) : tensors;
+  /** `saved` (whole tensors) with each entry of a sliced parameter cut to this rank's slice. */
+  const sliced = (saved: Map<string, Tensor>, paramOf: (name: string) => Tensor | undefined) =>
+    shards ? mapSliced(saved, paramOf, owned, (t, p) => shards.slice(t, p)) : saved;
 
   if (options.resume && listCheckpoints(options.runDir).length > 0) {
     torch.tidy(() => {
       const saved = readCheckpoint(options.runDir) as NonNullable<ReturnType<typeof readCheckpoint>>;
       const where = `checkpoint step ${saved.step} of ${options.runDir}`;
-      modules.loadStateDict(saved.tensors.model, { source: where });
+      const live = modules.stateDict();
+      modules.loadStateDict(
+        sliced(saved.tensors.model, (name) => live.get(name)),
+        { source: where },
+      );
       step = saved.step;
       const state = saved.state as {
         stage: Stage;
@@ -189,8 +243,11 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       if (step < total) {
         begin(step < s1 ? 1 : 2);
         // a checkpoint taken at the last stage-1 step has stage-1 optimiser state; stage 2 starts fresh
-        if (state.stage === stage)
-          (optimizer as StageOptimizer | null)?.restore({ tensors: saved.tensors.optimizer, json: state.optimizer });
+        const opt = optimizer as StageOptimizer | null;
+        if (state.stage === stage && opt) {
+          const params = opt.params();
+          opt.restore({ tensors: sliced(saved.tensors.optimizer, (name) => optimizerParam(params, name)), json: state.optimizer });
+        }
       }
       torch.setRngState(new Uint8Array(Buffer.from(mine.rng, 'base64')));
       parts.source.restore(state.source);
@@ -198,7 +255,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
     });
     log?.truncateAfter(step);
   }
-  if (dp) await dp.broadcastState(modules);
+  if (dp) await dp.broadcastState(modules, owned);
   const resumedFrom = step;
   const losses: number[] = [];
   let lastCheckpoint: number | null = listCheckpoints(options.runDir).at(-1) ?? null;
@@ -207,25 +264,32 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
     const mine: RankState = { rng: Buffer.from(torch.getRngState()).toString('base64'), degrader: parts.degrader.state() };
     const ranks = dp ? ((await dp.gatherJson(mine)) as RankState[]) : null;
     lastCheckpoint = step;
-    if (!lead) return;
-    const opt = optimizer as StageOptimizer | null;
-    const optState = opt ? opt.state() : { tensors: new Map<string, Tensor>(), json: null };
-    writeCheckpoint(
-      options.runDir,
-      {
-        step,
-        tensors: { model: modules.stateDict(), optimizer: optState.tensors },
-        state: {
-          stage,
-          rng: mine.rng,
-          source: parts.source.state(),
-          degrader: mine.degrader,
-          optimizer: optState.json,
-          ...(ranks ? { worldSize, ranks } : {}),
+    torch.tidy(() => {
+      const opt = optimizer as StageOptimizer | null;
+      const optState = opt ? opt.state() : { tensors: new Map<string, Tensor>(), json: null };
+      const live = modules.stateDict();
+      // every rank takes part in gathering the slices; rank 0 writes them
+      const model = whole(live, (name) => live.get(name));
+      const params = opt?.params() ?? [];
+      const optTensors = whole(optState.tensors, (name) => optimizerParam(params, name));
+      if (!lead) return;
+      writeCheckpoint(
+        options.runDir,
+        {
+          step,
+          tensors: { model, optimizer: optTensors },
+          state: {
+            stage,
+            rng: mine.rng,
+            source: parts.source.state(),
+            degrader: mine.degrader,
+            optimizer: optState.json,
+            ...(ranks ? { worldSize, ranks } : {}),
+          },
         },
-      },
-      options.checkpoint.keep,
-    );
+        options.checkpoint.keep,
+      );
+    });
   };
 
   const validate = async (bar: ProgressBar) => {
@@ -268,6 +332,8 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       let values: Record<string, number>;
       try {
         values = torch.tidy(() => {
+          // before the forward: a class-parallel head accumulates its centres' gradients inside it
+          opt.zeroGrad();
           // image twins are in [0, 1] (the loader's and the Degrader's range); the network takes [−1, 1]
           const twins = fromTrunk
             ? { hq, lq, fromTrunk: batch.fromBlock, ...(batch.teacher ? { teacher: batch.teacher } : {}) }
@@ -311,9 +377,8 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
           let numbers = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, t.item()]));
           if (dp) numbers = dp.averageNumbers(numbers); // the global batch's losses: every rank takes the same branch
           if (!Object.values(numbers).every(Number.isFinite)) return numbers; // checked below, before any update
-          opt.zeroGrad();
           terms.loss.backward();
-          dp?.averageGradients(trained);
+          dp?.averageGradients(averaged);
           opt.step();
           return numbers;
         });

@@ -6,7 +6,9 @@ import * as dist from '../../src/distributed/index.js';
 import { MarginHead } from '../../src/losses/margin-head.js';
 import { PartialFC } from '../../src/losses/partial-fc.js';
 import * as torch from '../../src/torch/index.js';
+import { ClassParallelHead, headShards } from '../../src/train/class-parallel.js';
 import { DataParallel } from '../../src/train/data-parallel.js';
+import { labelledMargin } from '../../src/train/stage-losses.js';
 
 const scenario = process.argv[2];
 const timeoutMs = Number(process.env.DIST_TIMEOUT_MS ?? 60000);
@@ -38,7 +40,8 @@ async function interop(rank: number, world: number): Promise<Record<string, unkn
   return out;
 }
 
-async function collectives(rank: number, world: number): Promise<Record<string, unknown>> {
+async function collectives(group: dist.ProcessGroup): Promise<Record<string, unknown>> {
+  const { rank, size: world } = group;
   const out: Record<string, unknown> = { rank, world };
   const avg = torch.tensor([rank, 2 * rank + 1]);
   const min = torch.tensor([rank, -rank]);
@@ -56,6 +59,15 @@ async function collectives(rank: number, world: number): Promise<Record<string, 
   const synchronous = torch.tensor([1]);
   dist.allReduce(synchronous).waitSync();
   out.sync = synchronous.toArray();
+  // differentiable: d/dx_r of Σ_q (q + 1)·sum(x) is Σ_q (q + 1) on every rank
+  const x = torch.tensor([rank + 1, 2]).requiresGrad_(true);
+  const summed = group.sumOverRanks(x);
+  summed
+    .mul(rank + 1)
+    .sum()
+    .backward();
+  out.sumOverRanks = summed.toArray();
+  out.sumOverRanksGrad = (x.grad as torch.Tensor).toArray();
   await dist.barrier();
   return out;
 }
@@ -67,7 +79,8 @@ function maxDiff(a: torch.Tensor, b: torch.Tensor): number {
 
 // Every rank builds the same full head and global batch (same seed); the full head's loss and gradients on the
 // whole batch are the reference for this rank's Partial FC slice on its own rows.
-function partialFc(group: dist.ProcessGroup, sampleRate: number): Record<string, number> {
+// `unlabelled`: every third row is labelled −1 (no identity), which both skip.
+function partialFc(group: dist.ProcessGroup, sampleRate: number, unlabelled = false): Record<string, number> {
   const classes = 11;
   const embeddingSize = 8;
   const rows = 6;
@@ -76,9 +89,10 @@ function partialFc(group: dist.ProcessGroup, sampleRate: number): Record<string,
   const full = new MarginHead({ classes, embeddingSize });
   const embeddings = torch.F.normalize(torch.randn([n, embeddingSize]), 2, 1);
   const norms = torch.rand([n, 1]).mul(30).add(5);
-  const labels = torch.randint(0, classes, [n]);
+  const drawn = torch.randint(0, classes, [n]);
+  const labels = unlabelled ? torch.where(torch.arange(n).remainder(3).eq(1), -1, drawn) : drawn;
   const everyone = embeddings.clone().requiresGrad_(true);
-  const fullLoss = full.forward(everyone, norms, labels);
+  const fullLoss = labelledMargin(full, everyone, norms, labels);
   fullLoss.backward();
 
   const pfc = new PartialFC({ classes, embeddingSize, sampleRate }, new DataParallel(group));
@@ -91,6 +105,12 @@ function partialFc(group: dist.ProcessGroup, sampleRate: number): Record<string,
   const { loss, surrogate } = pfc.forward(mine, own(norms), own(labels));
   surrogate.backward();
   const kernelGrad = pfc.head.kernel.grad as torch.Tensor;
+  // the training loop's slices of the same head: gathered whole (6 + 5 columns) and cut back
+  const comm = new DataParallel(group);
+  const sliced = new ClassParallelHead(full, comm, 1);
+  const shards = headShards([sliced], comm);
+  const gathered = maxDiff(shards.gather(sliced.kernel, sliced.kernel), full.kernel);
+  const cut = maxDiff(shards.slice(full.kernel, sliced.kernel), pfc.head.kernel);
   return {
     loss: loss.item() as number,
     fullLoss: fullLoss.item() as number,
@@ -98,9 +118,12 @@ function partialFc(group: dist.ProcessGroup, sampleRate: number): Record<string,
     embeddingGrad: maxDiff((mine.grad as torch.Tensor).div(group.size), own(everyone.grad as torch.Tensor)),
     kernelGrad: maxDiff(kernelGrad, (full.kernel.grad as torch.Tensor).narrow(1, pfc.start, pfc.count)),
     gradScale: (everyone.grad as torch.Tensor).abs().max().item() as number,
+    kernelGradScale: (full.kernel.grad as torch.Tensor).abs().max().item() as number,
     mu: Math.abs((pfc.head.mu?.item() as number) - (full.mu?.item() as number)),
     columnsWithGrad: kernelGrad.abs().sum(0).gt(0).sum().item() as number,
     count: pfc.count,
+    gathered,
+    cut,
   };
 }
 
@@ -126,8 +149,8 @@ async function runScenario(): Promise<void> {
       scenario === 'interop'
         ? await interop(rank, size)
         : scenario === 'partial-fc'
-          ? { full: partialFc(group, 1), sampled: partialFc(group, 0.5) }
-          : await collectives(rank, size);
+          ? { full: partialFc(group, 1), sampled: partialFc(group, 0.5), unlabelled: partialFc(group, 1, true) }
+          : await collectives(group);
     dist.destroyProcessGroup();
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } catch (error) {
