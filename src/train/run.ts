@@ -196,7 +196,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   const degraderSettings = degraderConfig(config);
   // rank 0 keeps the one-process stream; the others draw their own
   const degrader = new Degrader(rank === 0 ? degraderSettings : { ...degraderSettings, seed: mixSeed(degraderSettings.seed, rank) });
-  const dataParallel = group ? new DataParallel(group, config.distributed.bucketMB * 2 ** 20) : null;
+  const dataParallel = group
+    ? new DataParallel(group, { bucketBytes: config.distributed.bucketMB * 2 ** 20, overlap: config.distributed.overlap })
+    : null;
   if (dataParallel) {
     modules.frHead.sumAcrossBatch = dataParallel.sumInPlace;
     modules.fusedHead.sumAcrossBatch = dataParallel.sumInPlace;
@@ -255,5 +257,6 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     degrader.dispose();
     modules.teacher?.dispose();
     validator?.dispose();
+    dataParallel?.dispose();
   }
 }

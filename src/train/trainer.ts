@@ -312,8 +312,8 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
           if (dp) numbers = dp.averageNumbers(numbers); // the global batch's losses: every rank takes the same branch
           if (!Object.values(numbers).every(Number.isFinite)) return numbers; // checked below, before any update
           opt.zeroGrad();
-          terms.loss.backward();
-          dp?.averageGradients(trained);
+          if (dp) dp.backward(terms.loss, trained);
+          else terms.loss.backward();
           opt.step();
           return numbers;
         });
