@@ -7,8 +7,10 @@
     {
       "target_name": "catface",
       "sources": ["native/addon.cc", "native/tensor.cc", "native/dispatch.cc", "native/runtime.cc",
-                  "native/dist-store.cc", "native/dist-group.cc"],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+                  "native/dist-store.cc", "native/dist-group.cc", "native/dist-reducer.cc"],
+      # native/shim stands in for the dist-autograd header that c10d/reducer.hpp includes and Debian's
+      # libtorch-dev 1.13.1 does not ship (see the header)
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/shim"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", "USE_C10D_GLOO"],
       "cflags!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],

@@ -1,7 +1,7 @@
 // One rank of bench:dist (spawned by bench/dist.ts with torchrun's variables): the stage-1 step of bench:train's
 // 64 px setting (random HQ batch, LQ = HQ + 0.3·noise, SGD) with data-parallel gradient averaging when
-// WORLD_SIZE > 1, or all-reduces of one large gradient. Prints `RESULT {json}` with each timed step's wall and
-// CPU seconds.
+// WORLD_SIZE > 1 (during backward, or after it with --overlap off), or all-reduces of one large gradient. Prints
+// `RESULT {json}` with each timed step's wall and CPU seconds and the median backward (+ averaging) seconds.
 import { parseArgs } from 'node:util';
 import { destroyProcessGroup, initProcessGroup } from '../src/distributed/index.js';
 import { MarginHead } from '../src/losses/margin-head.js';
@@ -11,7 +11,7 @@ import { SGD } from '../src/nn/optim/index.js';
 import * as torch from '../src/torch/index.js';
 import { DataParallel } from '../src/train/data-parallel.js';
 import { stage1Losses } from '../src/train/stage-losses.js';
-import { timeSteps } from './common.js';
+import { median, timeSteps } from './common.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -23,6 +23,7 @@ const { values: a } = parseArgs({
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     mb: { type: 'string', default: '50' },
+    overlap: { type: 'string', default: 'on' },
   },
 });
 const ATTRIBUTES = 5;
@@ -49,25 +50,34 @@ async function stage1() {
   const attributes = torch.keep(torch.tidy(() => torch.randint(0, 2, [batch, ATTRIBUTES]).float()));
   const params = [network, frHead].flatMap((m) => m.parameters()).filter((p) => p.requiresGrad);
   const sgd = new SGD(params, { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-  const dp = group ? new DataParallel(group) : null;
+  const dp = group ? new DataParallel(group, { overlap: a.overlap !== 'off' }) : null;
   if (dp) {
     frHead.sumAcrossBatch = dp.sumInPlace;
     await dp.broadcastState(new ModuleDict({ network, frHead }));
   }
   const weights = { lambdaFR: 3, lambdaSB: 1, lambdaDist: 1, attributeWeights: null, distill: {} };
+  const backward: number[] = []; // seconds of each step's backward, gradient averaging included
   const times = await timeSteps(
     () =>
       torch.tidy(() => {
         sgd.zeroGrad();
-        stage1Losses(network, frHead, { hq, lq, labels, attributes }, weights).total.backward();
-        dp?.averageGradients(params);
+        const loss = stage1Losses(network, frHead, { hq, lq, labels, attributes }, weights).total;
+        const started = performance.now();
+        if (dp) dp.backward(loss, params);
+        else loss.backward();
+        backward.push((performance.now() - started) / 1000);
         sgd.step();
       }),
     warmup,
     steps,
   );
   const gradientMB = (params.reduce((n, p) => n + p.numel(), 0) * 4) / 2 ** 20;
-  return { ...times, communication_s_per_step: dp ? dp.communicationSeconds / (warmup + steps) : 0, gradient_mb: gradientMB };
+  return {
+    ...times,
+    backward_s_per_step: median(backward.slice(warmup)),
+    buckets: dp?.bucketSizes().length ?? 0,
+    gradient_mb: gradientMB,
+  };
 }
 
 async function allReduce() {

@@ -1,7 +1,8 @@
 // Entry point of the catface addon: one AddonState per JS environment, then the tensor table, the op
-// dispatcher, runtime controls and the c10d binding (stores, process groups).
+// dispatcher, runtime controls and the c10d binding (stores, process groups, the gradient reducer).
 #include "common.h"
 #include "dist-async.h"
+#include "dist-reducer.h"
 
 #include <ATen/Parallel.h>
 
@@ -52,6 +53,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRuntime(env, exports);
   InitDistStore(env, exports);
   InitDistGroup(env, exports);
+  InitDistReducer(env, exports);
   return exports;
 }
 

@@ -3,6 +3,7 @@
 // (`workWait`) or, inside synchronous code such as a loss's forward, on the JS thread (`workWaitSync`).
 // Failures name the collective, its number in this group and the rank: "allReduce #12 on rank 1 of 2 (gloo): …".
 #include "dist-async.h"
+#include "dist-reducer.h"
 #include "dist-store.h"
 
 #include <torch/csrc/autograd/function.h>
@@ -278,6 +279,10 @@ Napi::Value WorkDone(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+c10::intrusive_ptr<c10d::ProcessGroup> ProcessGroupOf(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  return GetGroup(env, v, what)->group;
+}
 
 void InitDistGroup(Napi::Env env, Napi::Object exports) {
   exports.Set("glooGroup", Napi::Function::New(env, GlooGroup, "glooGroup"));

@@ -17,5 +17,6 @@ export {
 export { type RankEnv, readMaster, readRankEnv, readWorld } from './env.js';
 export { LAUNCH_DEFAULTS, type LaunchOptions, launch } from './launcher.js';
 export { type Backend, ProcessGroup, type ReduceOp } from './process-group.js';
+export { GradientReducer, type GradientReducerOptions } from './reducer.js';
 export { Store, storeBarrier } from './store.js';
 export { Work } from './work.js';

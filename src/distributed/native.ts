@@ -1,9 +1,9 @@
-// The addon's c10d entry points (native/dist-store.cc, native/dist-group.cc), typed. Stores, process groups and
+// The addon's c10d entry points (native/dist-store.cc, native/dist-group.cc, native/dist-reducer.cc), typed. Stores, process groups and
 // work handles are opaque native references; the classes in this folder own them.
 import type { Tensor } from '../torch/index.js';
 import { addon } from '../torch/native.js';
 
-/** An opaque native reference (a c10d store, process group or work). */
+/** An opaque native reference (a c10d store, process group, work or gradient reducer). */
 export type NativeRef = { readonly __native: unique symbol };
 
 export type ReduceOpName = 'sum' | 'product' | 'min' | 'max' | 'band' | 'bor' | 'bxor';
@@ -30,6 +30,10 @@ interface DistAddon {
   workWait(work: NativeRef): Promise<void>;
   workWaitSync(work: NativeRef): void;
   workDone(work: NativeRef): boolean;
+  reducerNew(group: NativeRef, params: Tensor[], bucketBytes: number, findUnused: boolean): NativeRef;
+  reducerPrepare(reducer: NativeRef, loss: Tensor): boolean;
+  reducerBuckets(reducer: NativeRef): number[];
+  reducerDispose(reducer: NativeRef): void;
 }
 
 export const dist = addon as unknown as DistAddon;

@@ -98,7 +98,8 @@ export class ProcessGroup {
     this.ref = null;
   }
 
-  private native(what: string): NativeRef {
+  /** The native group, for this folder's other users of it (the gradient reducer). */
+  native(what: string): NativeRef {
     if (!this.ref) throw new Error(`${what}: the process group was destroyed (destroyProcessGroup)`);
     return this.ref;
   }

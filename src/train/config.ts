@@ -254,6 +254,10 @@ export const trainConfigSchema = {
       above: 0,
       max: 4096,
     }),
+    overlap: boolean(
+      "all-reduce each bucket during backward, as soon as its gradients are in (libtorch's DDP reducer); false: after backward",
+      { default: true },
+    ),
     batchNorm: string<'local' | 'sync' | 'frozen'>(
       "BatchNorm in training: local (statistics of each rank's own batch, as PyTorch DDP), sync (statistics of the global batch, summed across ranks in forward and backward: torch's SyncBatchNorm; as local on one process) or frozen (running statistics, eval mode; affine weights still train)",
       { default: 'local', choices: ['local', 'sync', 'frozen'] },

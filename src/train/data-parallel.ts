@@ -1,9 +1,11 @@
 // Data-parallel training over a c10d process group, as PyTorch's DistributedDataParallel does it: every rank
 // starts from rank 0's parameters and buffers, computes gradients on its shard of the batch, and the gradients
 // are averaged across ranks in buckets before each optimiser step, so every rank applies the same update.
-// The buckets are all-reduced after backward (all issued at once, so Gloo pipelines them), not during it:
-// libtorch's autograd runs synchronously under one JS call and gives JS no per-gradient hook.
-import type { ProcessGroup } from '../distributed/index.js';
+// `backward` (overlap, the default) hands the averaging to libtorch's own DDP reducer (GradientReducer), whose
+// autograd hooks all-reduce each bucket while backward computes the rest; `averageGradients` is the plain way,
+// after backward (all buckets issued at once, so Gloo pipelines them), used when overlap is off and for a step
+// that leaves some parameter without a gradient (the reducer is then remade to search for such parameters).
+import { GradientReducer, type ProcessGroup } from '../distributed/index.js';
 import type { ClassParallelCollectives } from '../losses/partial-fc.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
@@ -12,18 +14,66 @@ import * as torch from '../torch/index.js';
 /** PyTorch DDP's default bucket size. */
 export const DEFAULT_BUCKET_MB = 25;
 
+export interface DataParallelOptions {
+  /** Bucket size cap in bytes (default DEFAULT_BUCKET_MB MiB). */
+  bucketBytes?: number;
+  /** All-reduce buckets during backward (default true); false averages after backward. */
+  overlap?: boolean;
+}
+
 export class DataParallel implements ClassParallelCollectives {
   readonly rank: number;
   readonly worldSize: number;
-  /** Seconds spent averaging gradients so far (for the benchmark's account of communication). */
+  readonly overlap: boolean;
+  /** Seconds spent averaging gradients after backward so far (for the benchmark's account of communication). */
   communicationSeconds = 0;
+  /** Seconds spent in `backward` so far, gradient averaging included (overlapped or not). */
+  backwardSeconds = 0;
+  private readonly bucketBytes: number;
+  private reducer: GradientReducer | null = null;
 
   constructor(
     private readonly group: ProcessGroup,
-    private readonly bucketBytes = DEFAULT_BUCKET_MB * 2 ** 20,
+    options: DataParallelOptions = {},
   ) {
     this.rank = group.rank;
     this.worldSize = group.size;
+    this.bucketBytes = options.bucketBytes ?? DEFAULT_BUCKET_MB * 2 ** 20;
+    this.overlap = options.overlap ?? true;
+  }
+
+  /**
+   * `loss.backward()`, leaving each gradient of `params` (only these: e.g. not Partial FC's class-centre slices,
+   * which are this rank's own) averaged over ranks; every rank calls it with the same parameters.
+   */
+  backward(loss: Tensor, params: Tensor[]): void {
+    const started = performance.now();
+    const reducer = this.overlap ? this.reducerFor(params) : null;
+    if (reducer?.prepare(loss)) {
+      loss.backward();
+    } else {
+      loss.backward();
+      this.averageGradients(params);
+      // some parameter got no gradient (prepare declined): from now on the reducer searches for such parameters
+      if (reducer) this.remakeReducer(params, true);
+    }
+    this.backwardSeconds += (performance.now() - started) / 1000;
+  }
+
+  /** Whether the reducer searches each backward for parameters without a gradient (after such a step). */
+  get findsUnusedParameters(): boolean {
+    return this.reducer?.findUnused ?? false;
+  }
+
+  /** The overlapping reducer's buckets in bytes, in reduction order (empty before the first overlapped step). */
+  bucketSizes(): number[] {
+    return this.reducer?.bucketBytes() ?? [];
+  }
+
+  /** Frees the reducer (its hooks and buckets); a later `backward` makes a new one. */
+  dispose(): void {
+    this.reducer?.dispose();
+    this.reducer = null;
   }
 
   /** Copies rank 0's parameters and buffers into every rank's modules (in place), but not `own` (each rank's own slices). */
@@ -119,6 +169,18 @@ export class DataParallel implements ClassParallelCollectives {
 
   async barrier(): Promise<void> {
     await this.group.barrier();
+  }
+
+  /** The reducer over exactly `params` (made anew when the list changes, e.g. at the stage change). */
+  private reducerFor(params: Tensor[]): GradientReducer {
+    const same = this.reducer && this.reducer.params.length === params.length && this.reducer.params.every((p, i) => p === params[i]);
+    return same ? (this.reducer as GradientReducer) : this.remakeReducer(params, false);
+  }
+
+  private remakeReducer(params: Tensor[], findUnused: boolean): GradientReducer {
+    this.dispose();
+    this.reducer = new GradientReducer(this.group, params, { bucketBytes: this.bucketBytes, findUnused });
+    return this.reducer;
   }
 
   private buckets(grads: Tensor[]): Tensor[][] {

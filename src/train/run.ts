@@ -224,7 +224,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   const degraderSettings = degraderConfig(config);
   // rank 0 keeps the one-process stream; the others draw their own
   const degrader = new Degrader(rank === 0 ? degraderSettings : { ...degraderSettings, seed: mixSeed(degraderSettings.seed, rank) });
-  const dataParallel = group ? new DataParallel(group, config.distributed.bucketMB * 2 ** 20) : null;
+  const dataParallel = group
+    ? new DataParallel(group, { bucketBytes: config.distributed.bucketMB * 2 ** 20, overlap: config.distributed.overlap })
+    : null;
   const shards = config.loss.partialFc ? sliceHeads(modules, dataParallel ?? singleProcess, config.loss.partialFc.sampleRate) : null;
   if (dataParallel) {
     for (const head of [modules.frHead, modules.fusedHead]) if (head instanceof MarginHead) head.sumAcrossBatch = dataParallel.sumInPlace;
@@ -286,5 +288,6 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
     degrader.dispose();
     modules.teacher?.dispose();
     validator?.dispose();
+    dataParallel?.dispose();
   }
 }

@@ -377,8 +377,8 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
           let numbers = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, t.item()]));
           if (dp) numbers = dp.averageNumbers(numbers); // the global batch's losses: every rank takes the same branch
           if (!Object.values(numbers).every(Number.isFinite)) return numbers; // checked below, before any update
-          terms.loss.backward();
-          dp?.averageGradients(averaged);
+          if (dp) dp.backward(terms.loss, averaged);
+          else terms.loss.backward();
           opt.step();
           return numbers;
         });
