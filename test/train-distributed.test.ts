@@ -108,7 +108,14 @@ test('2 ranks × batch 16 equal 1 rank × batch 32: losses and weights over 8 st
 
 test('overlap off (averaging after backward) gives exactly the losses and weights of overlap on', { timeout: 300000 }, async (t) => {
   if (!existsSync(join(root, 'two', 'metrics.jsonl'))) t.skip('needs the 2-rank run of the first test');
-  const off = train(['--config', writeConfig('off', 16, { overlap: false }), '--nproc-per-node', '2', '--master-port', String(await freePort())]);
+  const off = train([
+    '--config',
+    writeConfig('off', 16, { overlap: false }),
+    '--nproc-per-node',
+    '2',
+    '--master-port',
+    String(await freePort()),
+  ]);
   assert.equal(off.status, 0, off.output);
   assert.deepEqual(losses(join(root, 'off')), losses(join(root, 'two')));
   assert.equal(weightDistance(join(root, 'off'), join(root, 'two')), 0);
