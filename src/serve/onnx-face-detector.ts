@@ -8,9 +8,7 @@ import { openOnnxSession } from './onnx-session.js';
 
 function onnxRunner(session: ort.InferenceSession): NetworkRunner {
   return async (input, outputs) => {
-    const data = input.contiguous();
-    const feed = new ort.Tensor('float32', data.dataSync() as Float32Array, data.shape);
-    data.dispose();
+    const feed = new ort.Tensor('float32', input.dataSync() as Float32Array, input.shape); // dataSync: row-major NCHW
     const out = await session.run({ [MESH_ONNX_INPUT]: feed }, [...outputs]);
     return outputs.map((o) => out[o].data as Float32Array);
   };
