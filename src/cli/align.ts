@@ -2,19 +2,23 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { alignFolder } from '../data/align/align-folder.js';
+import { detectorChoice } from '../serve/face-detectors.js';
 import { type Command, UsageError } from './command.js';
 import { intFlag, numberFlag, RANGES } from './flags.js';
+import { parseDetector } from './photos.js';
 
 export const align: Command = {
   name: 'align',
   summary: 'detect and align faces of a folder tree to the 5-point template (cached, resumable)',
   usage: [
-    'catface align <in> <out> [--size 112] [--template arcface|dlib] [--workers 2] [--min-score 0.3] [--force]',
+    'catface align <in> <out> [--size 112] [--template arcface|dlib] [--workers 2] [--min-score 0.3]',
+    '              [--detector onnx|libtorch|human] [--force]',
     '',
     'Ranges: --size 16–1024, --workers 0–64, --min-score 0–1.',
     '',
-    'Detects the most confident face in every image under <in> (Human blazeface + face mesh on tfjs wasm,',
-    'offline), aligns it by a similarity transform to the ArcFace template scaled to --size, and writes',
+    'Detects the most confident face in every image under <in> (BlazeFace + FaceMesh, offline; --detector as in the',
+    'photo commands: onnx (default: onnxruntime), libtorch, or human (the same networks in Human on tfjs-wasm)),',
+    'aligns it by a similarity transform to the ArcFace template scaled to --size, and writes',
     '<out>/<same relative path>.png, <out>/manifest.json (source, box, landmarks, score) and <out>/report.txt',
     '(images with no face and files that failed). A re-run skips what is done and retries failures.',
     "--template dlib aligns to dlib's face chip (mean face shape, padding 0.25): the input of the dlib ResNet-34",
@@ -33,6 +37,7 @@ export const align: Command = {
         template: { type: 'string', default: 'arcface' },
         workers: { type: 'string', default: '2' },
         'min-score': { type: 'string', default: '0.3' },
+        detector: { type: 'string', default: 'onnx' },
         force: { type: 'boolean', default: false },
       },
     });
@@ -40,6 +45,7 @@ export const align: Command = {
     const size = intFlag(values.size, 'size', RANGES.size);
     const workers = intFlag(values.workers, 'workers', RANGES.workers);
     const minScore = numberFlag(values['min-score'], 'min-score', { min: 0, max: 1 });
+    const detector = parseDetector(values.detector);
     const template = values.template;
     if (template !== 'arcface' && template !== 'dlib') throw new UsageError(`--template must be arcface or dlib, got '${template}'`);
     const [input, output] = positionals;
@@ -48,6 +54,7 @@ export const align: Command = {
       template,
       workers,
       minScore,
+      detector: detectorChoice(detector),
       force: values.force,
       onProgress: (done, total) => {
         if (process.stderr.isTTY) process.stderr.write(`\r${done}/${total}`);

@@ -2,7 +2,7 @@
 // graphs and run by onnxruntime, serve/onnx-face-detector.ts), 'libtorch' (the same graphs on catface's engine,
 // src/models/mesh-face-detector.ts) or 'human' (the same networks in @vladmandic/human on tfjs-wasm, as before).
 // All give the 5 template points from the 468-point mesh in the same way.
-import { type DetectorOptions, type FaceDetection, FaceDetector, fivePointsFromMesh } from '../data/align/detect.js';
+import { type DetectorChoice, type DetectorOptions, type FaceDetection, FaceDetector, fivePointsFromMesh } from '../data/align/detect.js';
 import { detectMeshFaces, MeshFaceDetector, type MeshNetworks } from '../models/mesh-face-detector.js';
 import { OnnxMeshNetworks } from './onnx-face-detector.js';
 
@@ -42,4 +42,9 @@ export async function createDetector(kind: DetectorKind, options: DetectorOption
   if (kind === 'onnx' || kind === 'libtorch') return MeshDetector.create(kind, options, threads);
   if (kind === 'human') return FaceDetector.create(options);
   throw new RangeError(`unknown face detector '${kind}' (expected ${DETECTOR_KINDS.join(', ')})`);
+}
+
+/** `kind` as data/align's folder aligner takes it: each of its worker threads builds it with `createDetector`. */
+export function detectorChoice(kind: DetectorKind): DetectorChoice {
+  return { factory: import.meta.url, kind };
 }

@@ -13,7 +13,7 @@ import { BadInputReport, DataError } from '../errors.js';
 import { listImageTree, requireFolder } from '../readers/image-folder.js';
 import type { AlignmentTemplate } from './align-face.js';
 import { type AlignReply, type AlignRequest, alignOne } from './align-worker.js';
-import { FaceDetector } from './detect.js';
+import { type DetectorChoice, loadDetector } from './detect.js';
 
 void sharp.versions; // sharp must be loaded by the main thread before workers load it
 
@@ -44,6 +44,8 @@ export interface AlignFolderOptions {
   workers?: number;
   minScore?: number;
   maxPixels?: number;
+  /** The face detector each thread builds (default: Human's on tfjs-wasm). */
+  detector?: DetectorChoice;
   /** Write into a non-empty folder catface did not make (its files are left alone). */
   force?: boolean;
   /** Keep only the sources (relative paths) this accepts. */
@@ -114,11 +116,21 @@ function outputNames(inRoot: string, sources: string[]): Map<string, string> {
 }
 
 /** Runs requests on `workers` threads (or on this thread), calling `onReply` as each finishes. */
-async function runPool(requests: AlignRequest[], workers: number, minScore: number, onReply: (reply: AlignReply) => void): Promise<void> {
+async function runPool(
+  requests: AlignRequest[],
+  workers: number,
+  minScore: number,
+  choice: DetectorChoice | undefined,
+  onReply: (reply: AlignReply) => void,
+): Promise<void> {
   if (requests.length === 0) return;
   if (workers <= 0) {
-    const detector = FaceDetector.create({ minScore });
-    for (const request of requests) onReply(await alignOne(request, () => detector));
+    const detector = loadDetector(choice, { minScore });
+    try {
+      for (const request of requests) onReply(await alignOne(request, () => detector));
+    } finally {
+      await (await detector.catch(() => null))?.dispose?.();
+    }
     return;
   }
   const pool = new WorkerPool<AlignRequest, AlignReply>(new URL('./align-worker.js', import.meta.url), Math.min(workers, requests.length));
@@ -171,10 +183,11 @@ export async function alignFolder(inRoot: string, outRoot: string, options: Alig
     template,
     minScore: options.minScore ?? 0.3,
     maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
+    detector: options.detector,
   }));
   let finished = 0;
   let aligned = 0;
-  await runPool(requests, options.workers ?? 2, options.minScore ?? 0.3, (reply) => {
+  await runPool(requests, options.workers ?? 2, options.minScore ?? 0.3, options.detector, (reply) => {
     const source = todo[reply.id];
     if (reply.kind === 'aligned') {
       manifest.entries.push({

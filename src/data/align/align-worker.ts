@@ -1,4 +1,5 @@
-// Worker thread of `alignFolder`: one Human detector per thread (tfjs wasm is single-threaded in Node).
+// Worker thread of `alignFolder`: one detector per thread, the one the request names (Human's when none), one
+// intra-op thread each: the threads are the parallelism.
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import { writeFileDurably } from '../../io/durable.js';
@@ -6,7 +7,7 @@ import { DataError } from '../errors.js';
 import { readInputFile } from '../files.js';
 import type { AlignmentTemplate } from './align-face.js';
 import { detectAndAlign } from './align-image.js';
-import { FaceDetector } from './detect.js';
+import { type Detector, type DetectorChoice, loadDetector } from './detect.js';
 
 export interface AlignRequest {
   id: number;
@@ -16,6 +17,8 @@ export interface AlignRequest {
   template: AlignmentTemplate;
   minScore: number;
   maxPixels: number;
+  /** The detector (default: Human's). */
+  detector?: DetectorChoice;
 }
 
 export type AlignReply =
@@ -24,10 +27,10 @@ export type AlignReply =
   | { id: number; kind: 'failed'; reason: string };
 
 sharp.concurrency(1);
-let detector: Promise<FaceDetector> | undefined;
+let detector: Promise<Detector> | undefined;
 
 /** Detects, aligns and writes one image; shared by the worker and the in-thread path. */
-export async function alignOne(request: AlignRequest, getDetector: () => Promise<FaceDetector>): Promise<AlignReply> {
+export async function alignOne(request: AlignRequest, getDetector: () => Promise<Detector>): Promise<AlignReply> {
   try {
     const bytes = readInputFile(request.source);
     const outcome = await detectAndAlign(
@@ -49,6 +52,6 @@ export async function alignOne(request: AlignRequest, getDetector: () => Promise
 }
 
 parentPort?.on('message', async (request: AlignRequest) => {
-  detector ??= FaceDetector.create({ minScore: request.minScore });
-  parentPort?.postMessage(await alignOne(request, () => detector as Promise<FaceDetector>));
+  detector ??= loadDetector(request.detector, { minScore: request.minScore }, 1);
+  parentPort?.postMessage(await alignOne(request, () => detector as Promise<Detector>));
 });

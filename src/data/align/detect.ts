@@ -98,6 +98,34 @@ export function fivePointsFromMesh(mesh: [number, number, number][]): Point[] {
 /** What detection callers need: FaceDetector here, or FaceDetectorThread on a worker thread. */
 export type Detector = Pick<FaceDetector, 'detect' | 'maxSide'>;
 
+/**
+ * A detector chosen by name and built by a module above src/data (the CLI passes serve/face-detectors.ts's
+ * `detectorChoice`): plain data, so each worker thread of `alignFolder` builds its own from it.
+ */
+export interface DetectorChoice {
+  /** URL of a module exporting `createDetector(kind, options, threads?)`. */
+  factory: string;
+  kind: string;
+}
+
+type DetectorFactory = (
+  kind: string,
+  options: DetectorOptions,
+  threads?: number,
+) => Promise<Detector & { dispose?(): void | Promise<void> }>;
+
+/** The chosen detector (Human's when none is chosen), built in this thread (`threads`: its intra-op threads). */
+export async function loadDetector(
+  choice: DetectorChoice | undefined,
+  options: DetectorOptions,
+  threads?: number,
+): Promise<Detector & { dispose?(): void | Promise<void> }> {
+  if (!choice) return FaceDetector.create(options);
+  const { createDetector } = (await import(choice.factory)) as { createDetector?: DetectorFactory };
+  if (typeof createDetector !== 'function') throw new TypeError(`${choice.factory} exports no createDetector`);
+  return createDetector(choice.kind, options, threads);
+}
+
 export class FaceDetector {
   private constructor(
     private readonly human: HumanInstance,
