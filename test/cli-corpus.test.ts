@@ -842,6 +842,31 @@ function cases(): Case[] {
   });
   list.push({ name: 'serve --backend torch', argv: ['serve', '--backend', 'torch'], code: 2, says: ['--backend', "'torch'"] });
   list.push({ name: 'serve --detector tfjs', argv: ['serve', '--detector', 'tfjs'], code: 2, says: ['--detector', "'tfjs'"] });
+  // align and eval photos take the photo commands' --detector; face-api.js's detector moved to --faceapi-detector
+  list.push({
+    name: 'align --detector tfjs',
+    argv: ['align', good, 'SCRATCH/a', '--detector', 'tfjs'],
+    code: 2,
+    says: ['--detector', "'tfjs'", 'onnx, libtorch or human'],
+  });
+  list.push({
+    name: 'eval photos --detector tfjs',
+    argv: ['eval', 'photos', '--faces', at('nope.json'), '--detector', 'tfjs'],
+    code: 2,
+    says: ['--detector', "'tfjs'", 'onnx, libtorch or human'],
+  });
+  list.push({
+    name: "eval photos --detector tiny (face-api.js's, now --faceapi-detector)",
+    argv: ['eval', 'photos', '--faces', at('nope.json'), '--detector', 'tiny'],
+    code: 2,
+    says: ['--faceapi-detector tiny'],
+  });
+  list.push({
+    name: 'eval photos --faceapi-detector mtcnn',
+    argv: ['eval', 'photos', '--faces', at('nope.json'), '--faceapi-detector', 'mtcnn'],
+    code: 2,
+    says: ['--faceapi-detector', "'mtcnn'", 'ssd or tiny'],
+  });
   // the photo commands' engine flags: an unknown name is refused before anything loads, naming the choices
   const photo = at('ds', 'good', 'id0', '0.png');
   for (const command of ['verify', 'embed', 'attributes', 'detect'])

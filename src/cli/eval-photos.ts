@@ -1,6 +1,6 @@
 // `catface eval photos`: validation on real low-quality faces (issue 11 item 6). Each condition of
 // src/degrade/photo-conditions.ts is applied to the whole decoded LFW photo of a validation person, then each
-// system runs its own pipeline on the same pixels: catface detects (Human) and aligns to the dlib chip, then
+// system runs its own pipeline on the same pixels: catface detects (`detector`, as the photo commands) and aligns to the dlib chip, then
 // embeds with the model's fused embedding, its FR branch alone, and the pretrained dlib network alone;
 // face-api.js runs its own detector + 68 landmarks + descriptor. Where detection fails on a degraded photo (no
 // face, or a face not overlapping the clean one) the clean photo's face is reused, and counted.
@@ -12,7 +12,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
 import { pixelsToNormalized } from '../common/image-convention.js';
 import { alignFace } from '../data/align/align-face.js';
-import { FaceDetector, type Point } from '../data/align/detect.js';
+import type { Detector, Point } from '../data/align/detect.js';
 import { splitLfw } from '../data/lfw-split.js';
 import { applyPhotoCondition, PHOTO_CONDITIONS, type PhotoCondition, photoTurbulence, type RgbPhoto } from '../degrade/photo-conditions.js';
 import { bootstrap, weightedMean } from '../eval/bootstrap.js';
@@ -22,6 +22,7 @@ import { auc, SortedScores, tarAtFar } from '../eval/roc.js';
 import { tenFold } from '../eval/tenfold.js';
 import { writeFileDurably } from '../io/durable.js';
 import { loadFaceApiDlibResNet } from '../models/dlib-resnet.js';
+import { createDetector, type DetectorKind } from '../serve/face-detectors.js';
 import { FaceModel } from '../serve/face-model.js';
 import * as torch from '../torch/index.js';
 import { UsageError } from './command.js';
@@ -52,7 +53,10 @@ export interface PhotoEvalOptions {
   /** Photos of the first `pairs` genuine standard pairs of folds 9–10 carry the degraded conditions. */
   pairs: number;
   conditions: PhotoCondition[];
-  detector: 'ssd' | 'tiny';
+  /** catface's face detector on the degraded photos (as the photo commands' --detector). */
+  detector: DetectorKind;
+  /** face-api.js's own detector. */
+  faceapiDetector: 'ssd' | 'tiny';
   bootstrap: number;
   /** Embed every photo of the 1,200 standard pairs in the clean condition for the 10-fold accuracy (default true). */
   tenfold: boolean;
@@ -87,7 +91,7 @@ async function embedCondition(
     clean: Map<string, CleanFace>;
     model: FaceModel;
     pretrained: ReturnType<typeof loadFaceApiDlibResNet>;
-    detector: () => Promise<FaceDetector>;
+    detector: () => Promise<Detector>;
     faceapi: Awaited<ReturnType<typeof faceApiPipeline>> | null;
     faceapiPhotos: Set<string>;
     cleanFaceApi: Map<string, number[]>;
@@ -233,23 +237,28 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
   };
   const undetected = everyPhoto.filter((p) => !clean.has(p));
   for (const p of undetected) clean.set(p, meanFace); // LFW is deep-funneled: the mean face is where the face is
-  let detector: Promise<FaceDetector> | null = null;
+  const built: { detector?: ReturnType<typeof createDetector> } = {}; // loaded on the first degraded photo
   const ctx = {
     clean,
     model: FaceModel.load(o.model),
     pretrained: loadFaceApiDlibResNet(),
-    detector: (): Promise<FaceDetector> => {
-      detector ??= FaceDetector.create({ maxFaces: 1 });
-      return detector;
+    detector: (): Promise<Detector> => {
+      built.detector ??= createDetector(o.detector, { maxFaces: 1 });
+      return built.detector;
     },
-    faceapi: faceapiSubset.length > 0 ? await faceApiPipeline(o.detector) : null,
+    faceapi: faceapiSubset.length > 0 ? await faceApiPipeline(o.faceapiDetector) : null,
     faceapiPhotos: new Set(faceapiSubset),
     cleanFaceApi: new Map<string, number[]>(),
   };
   const caches = new Map<PhotoCondition, Cache>();
-  for (const condition of o.conditions) {
-    const photos = condition === 'clean' && o.tenfold ? everyPhoto : subset;
-    caches.set(condition, await embedCondition(condition, photos, o, ctx));
+  try {
+    for (const condition of o.conditions) {
+      const photos = condition === 'clean' && o.tenfold ? everyPhoto : subset;
+      caches.set(condition, await embedCondition(condition, photos, o, ctx));
+    }
+  } finally {
+    const detector = await built.detector?.catch(() => null);
+    if (detector && 'dispose' in detector) await detector.dispose();
   }
   const results: Record<string, unknown>[] = [];
   const sections: ReportSection[] = [];
@@ -317,7 +326,7 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
     title: 'Validation people, all pairs among the photos (TAR@FAR %, AUC %, 95% bootstrap CI over genuine pairs)',
     columns: ['condition', 'system', 'TAR@1e-3', 'TAR@1e-2', 'TAR@1e-1', 'AUC', '10-fold acc (1,200 std pairs)', 'clean-face reuse'],
     rows: o.conditions.flatMap(table),
-    note: `${subset.length} photos (the first ${o.pairs} genuine standard pairs of ${people}); 10-fold accuracy on all ${standard.length} standard pairs (${everyPhoto.length} photos, ${undetected.length} with no clean catface detection took the mean LFW face) is computed for clean only, not for face-api.js. face-api.js: ${o.detector} detector + 68 landmarks + descriptor, on the ${faceapiSubset.length} photos of the first ${Math.min(o.pairs, o.faceapiPairs)} genuine pairs.`,
+    note: `${subset.length} photos (the first ${o.pairs} genuine standard pairs of ${people}); 10-fold accuracy on all ${standard.length} standard pairs (${everyPhoto.length} photos, ${undetected.length} with no clean catface detection took the mean LFW face) is computed for clean only, not for face-api.js. catface detects with ${o.detector}. face-api.js: ${o.faceapiDetector} detector + 68 landmarks + descriptor, on the ${faceapiSubset.length} photos of the first ${Math.min(o.pairs, o.faceapiPairs)} genuine pairs.`,
   });
   const sheet = await exampleSheet(
     subset.slice(0, 3).map((p) => ({ path: join(o.lfw, p), faceWidth: (clean.get(p) as CleanFace).box[2], seed: subset.indexOf(p) + 1 })),
@@ -348,7 +357,8 @@ export async function evalPhotos(o: PhotoEvalOptions): Promise<number> {
     photos: subset.length,
     faceapiPhotos: faceapiSubset.length,
     conditions: o.conditions,
-    faceapiDetector: o.detector,
+    detector: o.detector,
+    faceapiDetector: o.faceapiDetector,
     threshold,
     results,
   };

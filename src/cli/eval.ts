@@ -38,7 +38,8 @@ import { FaceModel } from '../serve/face-model.js';
 import * as torch from '../torch/index.js';
 import { type Command, UsageError } from './command.js';
 import { evalPhotos, parsePhotoConditions } from './eval-photos.js';
-import { intFlag } from './flags.js';
+import { choiceFlag, intFlag } from './flags.js';
+import { parseDetector } from './photos.js';
 
 const COMMON = [
   'Models (one of):',
@@ -61,7 +62,8 @@ const USAGE = [
   'catface eval ijb      --meta DIR (--features FILE | --images DIR <model>) [options]',
   'catface eval attributes --folder DIR --model DIR [--bootstrap N] [--json]',
   'catface eval photos   --faces MANIFEST [--model DIR] [--pairs N] [--people validation|holdout] [--faceapi-pairs N]',
-  '                      [--conditions clean,down24,…] [--detector tiny|ssd] [--no-tenfold] [--out DIR]',
+  '                      [--conditions clean,down24,…] [--detector onnx|libtorch|human] [--faceapi-detector tiny|ssd]',
+  '                      [--no-tenfold] [--out DIR]',
   '',
   'verify    pair verification: 10-fold accuracy (contiguous folds; threshold chosen on 9 folds), AUC, EER,',
   '          TAR@FAR 1e-6…1e-1 where the impostor count supports it. --bin reads insightface .bin files',
@@ -388,7 +390,8 @@ async function photos(argv: string[]): Promise<number> {
       out: { type: 'string', default: 'runs/eval-photos' },
       pairs: { type: 'string', default: '100' },
       conditions: { type: 'string', default: PHOTO_CONDITIONS.join(',') },
-      detector: { type: 'string', default: 'tiny' },
+      detector: { type: 'string', default: 'onnx' },
+      'faceapi-detector': { type: 'string', default: 'tiny' },
       bootstrap: { type: 'string', default: '1000' },
       'no-tenfold': { type: 'boolean', default: false },
       people: { type: 'string', default: 'validation' },
@@ -403,8 +406,13 @@ async function photos(argv: string[]): Promise<number> {
   const faceapiPairs = values['faceapi-pairs'] === undefined ? pairs : Number(values['faceapi-pairs']);
   if (!(Number.isInteger(faceapiPairs) && faceapiPairs >= 0))
     throw new UsageError(`--faceapi-pairs must be a non-negative integer, got '${values['faceapi-pairs']}'`);
-  if (values.detector !== 'ssd' && values.detector !== 'tiny')
-    throw new UsageError(`--detector must be ssd or tiny, got '${values.detector}'`);
+  const faceapiDetector = choiceFlag(values['faceapi-detector'], 'faceapi-detector', ['ssd', 'tiny'] as const);
+  // --detector named face-api.js's detector before catface's own detector took the photo commands' flag
+  if (values.detector === 'ssd' || values.detector === 'tiny')
+    throw new UsageError(
+      `--detector is catface's detector (onnx, libtorch or human); face-api.js's is --faceapi-detector ${values.detector}`,
+    );
+  const detector = parseDetector(values.detector);
   return evalPhotos({
     lfw: values.lfw,
     faces: values.faces,
@@ -412,7 +420,8 @@ async function photos(argv: string[]): Promise<number> {
     out: values.out,
     pairs,
     conditions: parsePhotoConditions(values.conditions),
-    detector: values.detector,
+    detector,
+    faceapiDetector,
     bootstrap: Number(values.bootstrap),
     tenfold: !values['no-tenfold'],
     people: values.people,
