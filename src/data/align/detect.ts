@@ -108,18 +108,13 @@ export interface DetectorChoice {
   kind: string;
 }
 
-type DetectorFactory = (
-  kind: string,
-  options: DetectorOptions,
-  threads?: number,
-) => Promise<Detector & { dispose?(): void | Promise<void> }>;
+/** A detector its builder owns: `dispose` (where it has one) frees its sessions or weights. */
+export type OwnedDetector = Detector & { dispose?(): void | Promise<void> };
+
+type DetectorFactory = (kind: string, options: DetectorOptions, threads?: number) => Promise<OwnedDetector>;
 
 /** The chosen detector (Human's when none is chosen), built in this thread (`threads`: its intra-op threads). */
-export async function loadDetector(
-  choice: DetectorChoice | undefined,
-  options: DetectorOptions,
-  threads?: number,
-): Promise<Detector & { dispose?(): void | Promise<void> }> {
+export async function loadDetector(choice: DetectorChoice | undefined, options: DetectorOptions, threads?: number): Promise<OwnedDetector> {
   if (!choice) return FaceDetector.create(options);
   const { createDetector } = (await import(choice.factory)) as { createDetector?: DetectorFactory };
   if (typeof createDetector !== 'function') throw new TypeError(`${choice.factory} exports no createDetector`);
