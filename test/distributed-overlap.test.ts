@@ -3,11 +3,11 @@
 // a gradient falls back to averaging after backward (still exactly equal) and makes the reducer search for unused
 // parameters, after which a parameter unused on one rank only is still averaged alike on both.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './helpers/free-port.js';
+import { lastJson, rankEnv, start } from './helpers/rank-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rankScript = join(here, 'helpers', 'overlap-rank.js');
@@ -25,35 +25,8 @@ type RankResult = {
 
 async function twoRanks(scenario: string): Promise<RankResult[]> {
   const port = await freePort();
-  const ranks = [0, 1].map(
-    (rank) =>
-      new Promise<RankResult>((resolve, reject) => {
-        const child = spawn(process.execPath, [rankScript, scenario], {
-          env: {
-            ...process.env,
-            OMP_NUM_THREADS: '1',
-            CATFACE_THREADS: '1',
-            MASTER_ADDR: '127.0.0.1',
-            MASTER_PORT: String(port),
-            RANK: String(rank),
-            WORLD_SIZE: '2',
-            LOCAL_RANK: String(rank),
-          },
-        });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d) => {
-          out += d;
-        });
-        child.stderr.on('data', (d) => {
-          err += d;
-        });
-        child.on('exit', (code) =>
-          code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) as string)) : reject(new Error(`rank ${rank}: ${code}: ${err}`)),
-        );
-      }),
-  );
-  return Promise.all(ranks);
+  const ranks = [0, 1].map((rank) => start(process.execPath, [rankScript, scenario], rankEnv(port, rank)).done);
+  return (await Promise.all(ranks)).map((ran, rank) => lastJson(ran, `rank ${rank}`) as unknown as RankResult);
 }
 
 test('overlap on and off give exactly the same weights over 6 steps, the same on both ranks', { timeout: 120000 }, async () => {

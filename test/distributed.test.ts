@@ -2,13 +2,14 @@
 // agree (wire compatibility); every collective on catface ranks; a rank killed with SIGKILL makes the other fail
 // within the timeout, naming the collective and its rank; bad arguments give clear errors.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as dist from '../src/distributed/index.js';
 import * as torch from '../src/torch/index.js';
 import { freePort } from './helpers/free-port.js';
+import { lastJson, rankEnv, start } from './helpers/rank-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rankScript = join(here, 'helpers', 'dist-rank.js');
@@ -18,36 +19,6 @@ const pythonMissing =
   spawnSync(python, ['-c', 'import torch.distributed as d; assert d.is_gloo_available()']).status === 0
     ? false
     : `${python} has no torch.distributed with Gloo (run ./setup.sh): the PyTorch interop test is skipped`;
-
-interface Ran {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(command: string, args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<Ran> } {
-  const child = spawn(command, args, { env: { ...process.env, OMP_NUM_THREADS: '1', CATFACE_THREADS: '1', ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr?.on('data', (d) => {
-    stderr += d;
-  });
-  const done = new Promise<Ran>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
-}
-
-function rankEnv(port: number, rank: number, world = 2): Record<string, string> {
-  return { MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(rank) };
-}
-
-function lastJson(ran: Ran, who: string): Record<string, unknown> {
-  assert.equal(ran.code, 0, `${who} exited with ${ran.code ?? ran.signal}: ${ran.stderr.slice(-2000)}`);
-  return JSON.parse(ran.stdout.trim().split('\n').at(-1) as string);
-}
 
 test('a catface rank 0 and a PyTorch rank 1 share one Gloo group through one TCPStore and agree', {
   timeout: 120000,
