@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
+import { forEachBounded } from '../../io/bounded.js';
 import { writeFileDurably } from '../../io/durable.js';
 import { claimFolder, OWNER_FILE, recordFolder } from '../../io/owned-folder.js';
 import { assertSeparate } from '../../io/separate-paths.js';
@@ -133,14 +134,15 @@ async function runPool(
     }
     return;
   }
-  const pool = new WorkerPool<AlignRequest, AlignReply>(new URL('./align-worker.js', import.meta.url), Math.min(workers, requests.length));
+  const threads = Math.min(workers, requests.length);
+  const pool = new WorkerPool<AlignRequest, AlignReply>(new URL('./align-worker.js', import.meta.url), threads);
   try {
-    await Promise.all(
-      requests.map((request) =>
-        pool.run(request).then(
-          (reply) => onReply({ ...reply, id: request.id }),
-          (error: Error) => onReply({ id: request.id, kind: 'failed', reason: `not aligned: the align ${error.message}` }),
-        ),
+    // two requests per thread in flight (one running, one waiting): a worker handles its messages concurrently, so
+    // sending all of a 13,000-photo folder at once held every photo's decode and detector input (24 GB, killed)
+    await forEachBounded(requests, 2 * threads, (request) =>
+      pool.run(request).then(
+        (reply) => onReply({ ...reply, id: request.id }),
+        (error: Error) => onReply({ id: request.id, kind: 'failed', reason: `not aligned: the align ${error.message}` }),
       ),
     );
   } finally {
