@@ -32,10 +32,17 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, options:
       if (errorIfNonfinite && !Number.isFinite(value)) {
         throw new Error(`clipGradNorm: the total norm of order ${normType} of the gradients is ${value}`);
       }
-      // As PyTorch: the factor is a float32 tensor clamped to 1, so the arithmetic rounds the same way.
-      const factor = total.add(1e-6).reciprocal().mul(maxNorm).clampMax(1);
-      callOpInPlace('aten::_foreach_mul_.List', [grads, grads.map(() => factor)]);
+      scaleToNorm(grads, total, maxNorm);
       return value;
     }),
   );
+}
+
+/** Scales `grads` in place by min(1, maxNorm / (total + 1e-6)), `total` being their norm (a scalar tensor). */
+export function scaleToNorm(grads: Tensor[], total: Tensor, maxNorm: number): void {
+  tidy(() => {
+    // As PyTorch: the factor is a float32 tensor clamped to 1, so the arithmetic rounds the same way.
+    const factor = total.add(1e-6).reciprocal().mul(maxNorm).clampMax(1);
+    callOpInPlace('aten::_foreach_mul_.List', [grads, grads.map(() => factor)]);
+  });
 }

@@ -6,6 +6,7 @@
 // clipping takes the global norm, the slices' squares summed over ranks.
 import type { MarginHead } from '../losses/margin-head.js';
 import { type ClassParallelCollectives, classSlice, PartialFC } from '../losses/partial-fc.js';
+import { scaleToNorm } from '../nn/clip.js';
 import { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
@@ -120,9 +121,11 @@ export function headShards(heads: ClassParallelHead[], comm: ClassParallelCollec
           const total = squares(grads.filter((p) => !owned.has(p)))
             .add(sliced)
             .sqrt();
-          // as clipGradNorm (src/nn/clip.ts): a float32 factor clamped to 1
-          const factor = total.add(1e-6).reciprocal().mul(maxNorm).clampMax(1);
-          for (const p of grads) (p.grad as Tensor).mul_(factor);
+          scaleToNorm(
+            grads.map((p) => p.grad as Tensor),
+            total,
+            maxNorm,
+          );
           return total.item() as number;
         }),
       );
