@@ -332,8 +332,6 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
       let values: Record<string, number>;
       try {
         values = torch.tidy(() => {
-          // before the forward: a class-parallel head accumulates its centres' gradients inside it
-          opt.zeroGrad();
           // image twins are in [0, 1] (the loader's and the Degrader's range); the network takes [−1, 1]
           const twins = fromTrunk
             ? { hq, lq, fromTrunk: batch.fromBlock, ...(batch.teacher ? { teacher: batch.teacher } : {}) }
@@ -377,6 +375,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
           let numbers = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, t.item()]));
           if (dp) numbers = dp.averageNumbers(numbers); // the global batch's losses: every rank takes the same branch
           if (!Object.values(numbers).every(Number.isFinite)) return numbers; // checked below, before any update
+          opt.zeroGrad();
           if (dp) dp.backward(terms.loss, averaged);
           else terms.loss.backward();
           opt.step();
