@@ -25,10 +25,6 @@ export class DataParallel implements ClassParallelCollectives {
   readonly rank: number;
   readonly worldSize: number;
   readonly overlap: boolean;
-  /** Seconds spent averaging gradients after backward so far (for the benchmark's account of communication). */
-  communicationSeconds = 0;
-  /** Seconds spent in `backward` so far, gradient averaging included (overlapped or not). */
-  backwardSeconds = 0;
   private readonly bucketBytes: number;
   private reducer: GradientReducer | null = null;
 
@@ -47,7 +43,6 @@ export class DataParallel implements ClassParallelCollectives {
    * which are this rank's own) averaged over ranks; every rank calls it with the same parameters.
    */
   backward(loss: Tensor, params: Tensor[]): void {
-    const started = performance.now();
     const reducer = this.overlap ? this.reducerFor(params) : null;
     if (reducer?.prepare(loss)) {
       loss.backward();
@@ -57,7 +52,6 @@ export class DataParallel implements ClassParallelCollectives {
       // some parameter got no gradient (prepare declined): from now on the reducer searches for such parameters
       if (reducer) this.remakeReducer(params, true);
     }
-    this.backwardSeconds += (performance.now() - started) / 1000;
   }
 
   /** Whether the reducer searches each backward for parameters without a gradient (after such a step). */
@@ -85,7 +79,6 @@ export class DataParallel implements ClassParallelCollectives {
 
   /** Replaces each gradient of `params` by its mean over ranks (blocks until done; call between backward and step). */
   averageGradients(params: Tensor[]): void {
-    const started = performance.now();
     torch.tidy(() => {
       const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
       const pending = this.buckets(grads).map((bucket) => {
@@ -102,7 +95,6 @@ export class DataParallel implements ClassParallelCollectives {
         }
       }
     });
-    this.communicationSeconds += (performance.now() - started) / 1000;
   }
 
   /** The mean over ranks of each number (e.g. the step's losses, so every rank logs and checks the global batch's). */
