@@ -34,7 +34,9 @@ function align(detector: string, workers: string): AlignManifest {
   );
   assert.equal(r.status, 0, `align --detector ${detector}: ${r.stderr}`);
   assert.match(r.stdout, new RegExp(`processed ${PHOTOS.length} image\\(s\\), ${PHOTOS.length} aligned`));
-  return JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as AlignManifest;
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as AlignManifest;
+  assert.equal(manifest.detector, detector, 'the manifest records the detector');
+  return manifest;
 }
 
 async function pixels(path: string): Promise<Buffer> {
@@ -75,4 +77,9 @@ test('catface align: onnx, libtorch and human give the same landmarks (≤ 1 px)
       `${detector} vs human on ${PHOTOS.length} LFW photos: landmarks ≤ ${worstPoint.toFixed(3)} px, chips mean |Δ| ≤ ${worstChip.toFixed(3)}`,
     );
   }
+  const mixed = spawnSync(process.execPath, [CLI, 'align', join(work, 'in'), join(work, 'human'), '--template', 'dlib', '--size', '150'], {
+    encoding: 'utf8',
+  });
+  assert.equal(mixed.status, 1, 'resuming a cache with another detector is refused');
+  assert.match(mixed.stderr, /manifest\.json: cache's faces were found by the human detector, not onnx; use another output folder/);
 });

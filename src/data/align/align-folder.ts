@@ -31,6 +31,8 @@ export interface AlignManifest {
   size: number;
   /** The template the crops are aligned to (absent in caches written before templates had names: 'arcface'). */
   template?: AlignmentTemplate;
+  /** The detector that found the faces (`--detector`; absent in caches written before it was recorded). */
+  detector?: string;
   entries: AlignEntry[];
   noFace: string[];
   failed: { source: string; reason: string }[];
@@ -69,8 +71,8 @@ export interface AlignSummary {
 const MANIFEST = 'manifest.json';
 const REPORT = 'report.txt';
 
-function readManifest(path: string, size: number, template: AlignmentTemplate): AlignManifest {
-  if (!existsSync(path)) return { size, template, entries: [], noFace: [], failed: [] };
+function readManifest(path: string, size: number, template: AlignmentTemplate, detector: string): AlignManifest {
+  if (!existsSync(path)) return { size, template, detector, entries: [], noFace: [], failed: [] };
   let manifest: AlignManifest;
   try {
     manifest = JSON.parse(readFileSync(path, 'utf8')) as AlignManifest;
@@ -83,6 +85,9 @@ function readManifest(path: string, size: number, template: AlignmentTemplate): 
       path,
       `cache was aligned to the ${manifest.template ?? 'arcface'} template, not ${template}; use another output folder`,
     );
+  // one manifest, one detector: the engines agree within a pixel, but the record must say what found every face
+  if (manifest.detector !== undefined && manifest.detector !== detector)
+    throw new DataError(path, `cache's faces were found by the ${manifest.detector} detector, not ${detector}; use another output folder`);
   return manifest;
 }
 
@@ -161,7 +166,7 @@ export async function alignFolder(inRoot: string, outRoot: string, options: Alig
   const start = performance.now();
   const report = new BadInputReport();
   const template = options.template ?? 'arcface';
-  const manifest = readManifest(join(outRoot, MANIFEST), size, template);
+  const manifest = readManifest(join(outRoot, MANIFEST), size, template, options.detector?.kind ?? 'human');
   const sources = listImageTree(inRoot, report)
     .map((path) => relative(inRoot, path))
     .filter((source) => !options.filter || options.filter(source));
