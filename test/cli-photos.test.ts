@@ -70,7 +70,7 @@ test('verify: similarity and verdict at the model threshold, as a table or JSON'
   }
   const text = catface('verify', a, b, '--model', model, '--threshold=-1');
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, new RegExp(`similarity ${result.similarity.toFixed(3)}: SAME person \\(threshold -1\\.000\\)`));
+  assert.match(text.stdout, new RegExp(`similarity ${result.similarity.toFixed(4)}: SAME person \\(threshold -1\\.0000\\)`));
   assert.match(text.stdout, /photo +face box +score +quality +male +big_nose/);
 });
 

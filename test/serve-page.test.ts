@@ -75,7 +75,7 @@ test('verify tab: two photos → verdict, score and threshold as the API compute
   }));
   const api = await (await fetch(`${service.url}/v1/verify`, { method: 'POST', body: form({ a: readPhoto(a), b: readPhoto(b) }) })).json();
   assert.equal(shown.verdict, api.same ? 'Same person' : 'Different people');
-  assert.equal(shown.similarity.toFixed(3), api.similarity.toFixed(3));
+  assert.equal(shown.similarity.toFixed(4), api.similarity.toFixed(4));
   assert.equal(shown.threshold, api.threshold);
   assert.equal(shown.facesA, '1');
   assert.equal(shown.facesB, '1');

@@ -14,7 +14,7 @@ async function checkHealth() {
   try {
     const health = await api('/v1/health');
     const t = health.model.threshold;
-    $('status').textContent = `Ready · threshold ${t === null ? 'none' : t.toFixed(3)} · gallery ${health.gallery.identities} identities`;
+    $('status').textContent = `Ready · threshold ${t === null ? 'none' : t.toFixed(4)} · gallery ${health.gallery.identities} identities`;
   } catch {
     $('status').textContent = 'The model is loading…';
     setTimeout(checkHealth, 2000);
@@ -112,8 +112,8 @@ $('verify-form').addEventListener('submit', async (e) => {
     $('faces-b').innerHTML = describe(r.faces[1]);
     const verdict = r.same === null ? 'No threshold: similarity only' : r.same ? 'Same person' : 'Different people';
     out.innerHTML = `<p><span class="${r.same ? 'same' : 'different'}" id="verdict-text">${verdict}</span>
-      · similarity <span id="similarity">${r.similarity.toFixed(3)}</span>
-      · threshold <span id="threshold">${r.threshold === null ? 'none' : r.threshold.toFixed(3)}</span></p>`;
+      · similarity <span id="similarity">${r.similarity.toFixed(4)}</span>
+      · threshold <span id="threshold">${r.threshold === null ? 'none' : r.threshold.toFixed(4)}</span></p>`;
     out.dataset.same = String(r.same);
   } catch (err) {
     out.innerHTML = `<p class="error" role="alert">${escapeHtml(err.message)}</p>`;
@@ -153,9 +153,9 @@ $('search-form').addEventListener('submit', async (e) => {
   try {
     const r = await api('/v1/identify', { method: 'POST', body: form });
     await draw($('canvas-search'), photos.search, [r.face]);
-    const rows = r.matches.map((m) => `<tr><td>${escapeHtml(m.id)}</td><td>${m.score.toFixed(3)}</td></tr>`).join('');
+    const rows = r.matches.map((m) => `<tr><td>${escapeHtml(m.id)}</td><td>${m.score.toFixed(4)}</td></tr>`).join('');
     out.innerHTML = `<p>Best match: <strong id="identified">${r.identity === null ? 'unknown' : escapeHtml(r.identity)}</strong>
-      (threshold ${r.threshold === null ? 'none' : r.threshold.toFixed(3)})</p>
+      (threshold ${r.threshold === null ? 'none' : r.threshold.toFixed(4)})</p>
       <table><thead><tr><th scope="col">identity</th><th scope="col">score</th></tr></thead><tbody>${rows}</tbody></table>`;
   } catch (err) {
     out.innerHTML = `<p class="error" role="alert">${escapeHtml(err.message)}</p>`;
