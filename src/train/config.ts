@@ -89,7 +89,7 @@ export const trainConfigSchema = {
     imagesPerIdentity: int('images per identity in balanced sampling', { default: SAMPLER_DEFAULTS.imagesPerIdentity, min: 1, max: 1000 }),
     trunkCache: nullable(
       object(
-        "train on cached features of the frozen shared trunk (needs model.frozen to cover it; src/train/trunk-cache.ts): each photo's HQ chip and `variants` LQ twins (a randomised whole-photo capture of the original photo, warped with the clean landmarks) go through the trunk once; the degrade section is then unused (null: run the trunk every step on Degrader twins)",
+        "train on cached features of the trunk's frozen start, the stem and the first `blocks` trunk blocks (needs model.frozen to cover them; src/train/trunk-cache.ts): each photo's HQ chip and `variants` LQ twins (a randomised whole-photo capture of the original photo, warped with the clean landmarks) go through them once; the degrade section is then unused (null: run the trunk every step on Degrader twins)",
         {
           dir: string('cache folder (built on the first run, reused after; settings.json must match)'),
           photos: string('root of the original photos the chips were aligned from (e.g. ../shared/data/lfw)'),

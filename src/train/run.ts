@@ -103,8 +103,8 @@ export function withMarginLabels(dataset: FaceDataset, minImages: number): { dat
 }
 
 /**
- * Builds the missing part of data.trunkCache (the frozen trunk and teacher of `modules`) and reads it. The
- * whole shared trunk must be frozen: it has no BatchNorm on the dlib backbone, so its features are fixed.
+ * Builds the missing part of data.trunkCache (the frozen trunk start and teacher of `modules`) and reads it. The
+ * cached stem and trunk blocks must be frozen: they have no BatchNorm on the dlib backbone, so their features are fixed.
  */
 async function prepareTrunkCache(config: TrainConfig, dataset: FaceDataset, modules: TrainModules, stream: NodeJS.WriteStream) {
   const settings = config.data.trunkCache as NonNullable<TrainConfig['data']['trunkCache']>;

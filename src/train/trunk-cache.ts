@@ -1,7 +1,7 @@
-// The frozen shared trunk's features, computed once (config data.trunkCache). With the whole shared trunk
-// frozen (model.frozen covers it), stage 1 and stage 2 only train what sits above it, so each training photo's
-// HQ chip and K LQ twins go through the trunk once, here, and training reads their features (fp16) instead of
-// running the trunk every step. The LQ twins are made as a camera and the photo validation make them: a
+// The features of the trunk's frozen start (the stem and the first `blocks` trunk blocks), computed once (config
+// data.trunkCache). With that part frozen (model.frozen covers it), stage 1 and stage 2 only train what sits
+// above it, so each training photo's HQ chip and K LQ twins go through it once, here, and training reads their
+// features (fp16) instead of running it every step. The LQ twins are made as a camera and the photo validation make them: a
 // randomised whole-photo capture (src/degrade/photo-capture.ts) of the original photo, then the dlib chip warp
 // with the clean photo's landmarks (what validation does when detection fails on a degraded photo). The frozen
 // teacher's unit HQ embedding is cached too. The cache lives in one folder of chunk files (each written
