@@ -12,7 +12,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
 import { pixelsToNormalized } from '../common/image-convention.js';
 import { alignFace } from '../data/align/align-face.js';
-import type { Detector, Point } from '../data/align/detect.js';
+import { boxIoU, type Detector, landmarksOnDegraded, type Point } from '../data/align/detect.js';
 import { splitLfw } from '../data/lfw-split.js';
 import { applyPhotoCondition, PHOTO_CONDITIONS, type PhotoCondition, photoTurbulence, type RgbPhoto } from '../degrade/photo-conditions.js';
 import { bootstrap, weightedMean } from '../eval/bootstrap.js';
@@ -66,12 +66,6 @@ export interface PhotoEvalOptions {
   faceapiPairs: number;
 }
 
-const iou = (a: number[], b: number[]) => {
-  const x = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
-  const y = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
-  return (x * y) / (a[2] * a[3] + b[2] * b[3] - x * y);
-};
-
 const unit = (v: ArrayLike<number>): number[] => {
   const n = Math.hypot(...Array.from(v)) || 1;
   return Array.from(v, (x) => x / n);
@@ -115,8 +109,7 @@ async function embedCondition(
       let fallback = false;
       if (condition !== 'clean') {
         const [found] = await (await ctx.detector()).detect(image.data, image.width, image.height);
-        if (found && iou(found.box, face.box) >= 0.3) landmarks = found.landmarks;
-        else fallback = true;
+        ({ landmarks, fallback } = landmarksOnDegraded(found, face));
       }
       chips.push(alignFace(image.data, image.width, image.height, landmarks, { template: 'dlib', size: 150 }).pixels);
       if (!ctx.faceapi || !ctx.faceapiPhotos.has(photo)) {
@@ -127,7 +120,7 @@ async function embedCondition(
       const cleanBox = ctx.cleanFaceApi.get(photo);
       let faceapiFallback = false;
       let descriptor: ArrayLike<number>;
-      if (peer && (!cleanBox || iou(peer.alignedBox, cleanBox) >= 0.3)) {
+      if (peer && (!cleanBox || boxIoU(peer.alignedBox, cleanBox) >= 0.3)) {
         descriptor = peer.descriptor;
         if (condition === 'clean') ctx.cleanFaceApi.set(photo, peer.alignedBox);
       } else {

@@ -89,7 +89,7 @@ export const trainConfigSchema = {
     imagesPerIdentity: int('images per identity in balanced sampling', { default: SAMPLER_DEFAULTS.imagesPerIdentity, min: 1, max: 1000 }),
     trunkCache: nullable(
       object(
-        "train on cached features of the trunk's frozen start, the stem and the first `blocks` trunk blocks (needs model.frozen to cover them; src/train/trunk-cache.ts): each photo's HQ chip and `variants` LQ twins (a randomised whole-photo capture of the original photo, warped with the clean landmarks) go through them once; the degrade section is then unused (null: run the trunk every step on Degrader twins)",
+        "train on cached features of the trunk's frozen start, the stem and the first `blocks` trunk blocks (needs model.frozen to cover them; src/train/trunk-cache.ts): each photo's HQ chip and `variants` LQ twins (a randomised whole-photo capture of the original photo, warped to its chip as `landmarks` says) go through them once; the degrade section is then unused (null: run the trunk every step on Degrader twins)",
         {
           dir: string('cache folder (built on the first run, reused after; settings.json must match)'),
           photos: string('root of the original photos the chips were aligned from (e.g. ../shared/data/lfw)'),
@@ -102,6 +102,10 @@ export const trainConfigSchema = {
           capture: sectionOf(
             'randomised capture of the LQ twins (PhotoCaptureConfig, src/degrade/photo-capture.ts)',
             PHOTO_CAPTURE_DEFAULTS,
+          ),
+          landmarks: string<'clean' | 'detected'>(
+            "which landmarks warp each LQ capture to its chip: the clean photo's, or those the photo pipeline's detector finds on the capture (as validation and a camera do; the clean ones where it finds none overlapping the clean face)",
+            { default: 'clean', choices: ['clean', 'detected'] },
           ),
         },
       ),

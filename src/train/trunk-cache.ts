@@ -3,7 +3,8 @@
 // above it, so each training photo's HQ chip and K LQ twins go through it once, here, and training reads their
 // features (fp16) instead of running it every step. The LQ twins are made as a camera and the photo validation make them: a
 // randomised whole-photo capture (src/degrade/photo-capture.ts) of the original photo, then the dlib chip warp
-// with the clean photo's landmarks (what validation does when detection fails on a degraded photo). The frozen
+// with the clean photo's landmarks (`landmarks: 'clean'`: what validation does when detection fails on a degraded
+// photo) or, as validation and a camera do, with those the detector finds on the capture (`'detected'`). The frozen
 // teacher's unit HQ embedding is cached too. The cache lives in one folder of chunk files (each written
 // durably, so an interrupted build resumes at the first missing chunk) and a settings.json that must match.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -12,13 +13,14 @@ import sharp from 'sharp';
 import { pixelsToNormalized } from '../common/image-convention.js';
 import { mixSeed, Prng } from '../common/prng.js';
 import { alignFace } from '../data/align/align-face.js';
-import type { Point } from '../data/align/detect.js';
+import { fivePointsFromMesh, landmarksOnDegraded, type Point } from '../data/align/detect.js';
 import { type FaceDataset, readImageBytes } from '../data/dataset.js';
 import { IndexStream } from '../data/loader/sampler.js';
 import { type CaptureDraw, capturePhoto, drawCapture, type PhotoCaptureConfig } from '../degrade/photo-capture.js';
 import { photoTurbulence, type RgbPhoto } from '../degrade/photo-conditions.js';
 import { forEachBounded } from '../io/bounded.js';
 import { writeFileDurably } from '../io/durable.js';
+import { MeshFaceDetector } from '../models/mesh-face-detector.js';
 import { loadSafetensors, serializeSafetensors } from '../nn/safetensors.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
@@ -36,6 +38,8 @@ export interface TrunkCacheSettings {
   /** LQ twins per photo. */
   variants: number;
   capture: PhotoCaptureConfig;
+  /** Which landmarks warp an LQ capture to its chip: the clean photo's, or those detected on the capture. */
+  landmarks: 'clean' | 'detected';
 }
 
 /** Photos per chunk file. */
@@ -72,14 +76,42 @@ async function decodeChip(bytes: Uint8Array, size: number, source: string): Prom
   return new Uint8Array(data);
 }
 
+// `landmarks` is written only when it is not the original 'clean', so caches built before it existed stay valid.
 const settingsJson = (s: TrunkCacheSettings, seed: number, imageSize: number) =>
   JSON.stringify(
-    { photos: s.photos, faces: s.faces, blocks: s.blocks, variants: s.variants, capture: s.capture, seed, imageSize },
+    {
+      photos: s.photos,
+      faces: s.faces,
+      blocks: s.blocks,
+      variants: s.variants,
+      capture: s.capture,
+      ...(s.landmarks === 'clean' ? {} : { landmarks: s.landmarks }),
+      seed,
+      imageSize,
+    },
     null,
     1,
   );
 
-/** The HQ chip and the LQ twins of one training sample, as chips. */
+/** Finds the face on a capture (the photo pipeline's detector networks, on libtorch). */
+export type CaptureDetector = (photo: RgbPhoto) => Promise<Parameters<typeof landmarksOnDegraded>[0]>;
+
+/** The most confident face on a capture, as the photo pipeline's default detector finds it (score ≥ 0.3). */
+export function captureDetector(): { detect: CaptureDetector; dispose(): void } {
+  const networks = MeshFaceDetector.load();
+  return {
+    detect: async (photo) => {
+      const [face] = await networks.detect(photo.data, photo.width, photo.height, { minScore: 0.3, maxFaces: 1 });
+      return face && { box: face.box, score: face.score, landmarks: fivePointsFromMesh(face.mesh) };
+    },
+    dispose: () => networks.dispose(),
+  };
+}
+
+/**
+ * The HQ chip and the LQ twins of one training sample, as chips. With `detect`, each capture is warped with the
+ * landmarks found on it (the clean ones where none overlaps the clean face: `fallbacks` counts them).
+ */
 export async function captureTwins(
   sample: { path: string; bytes: Uint8Array },
   face: FaceEntry,
@@ -87,15 +119,21 @@ export async function captureTwins(
   draws: CaptureDraw[],
   imageSize: number,
   turbulence: ReturnType<typeof photoTurbulence>,
-): Promise<{ hq: Uint8Array; lq: Uint8Array[] }> {
+  detect?: CaptureDetector,
+): Promise<{ hq: Uint8Array; lq: Uint8Array[]; fallbacks: number }> {
   const hq = await decodeChip(sample.bytes, imageSize, sample.path);
   const photo = await decodePhoto(join(photosRoot, face.source));
   const lq: Uint8Array[] = [];
+  let fallbacks = 0;
   for (const draw of draws) {
     const captured = await capturePhoto(photo, draw, face.box[2], turbulence);
-    lq.push(alignFace(captured.data, captured.width, captured.height, face.landmarks, { template: 'dlib', size: imageSize }).pixels);
+    const { landmarks, fallback } = detect
+      ? landmarksOnDegraded(await detect(captured), face)
+      : { landmarks: face.landmarks, fallback: false };
+    if (fallback) fallbacks++;
+    lq.push(alignFace(captured.data, captured.width, captured.height, landmarks, { template: 'dlib', size: imageSize }).pixels);
   }
-  return { hq, lq };
+  return { hq, lq, fallbacks };
 }
 
 /** Trunk features (fp16) of chips, FORWARD_BATCH at a time. */
@@ -135,6 +173,7 @@ export async function buildTrunkCache(
       `${settings.faces}: no aligned face for ${missing.length} training sample(s) (first: ${missing[0].image.kind === 'file' ? missing[0].image.path : 'a RecordIO record'}); data.trunkCache needs image-folder chips made by catface align`,
     );
   const turbulence = photoTurbulence();
+  const detector = settings.landmarks === 'detected' ? captureDetector() : null;
   const started = performance.now();
   try {
     const chunks = Math.ceil(dataset.samples.length / CHUNK);
@@ -142,7 +181,7 @@ export async function buildTrunkCache(
       const file = join(settings.dir, `chunk-${String(c).padStart(4, '0')}.safetensors`);
       if (existsSync(file)) continue;
       const samples = dataset.samples.slice(c * CHUNK, (c + 1) * CHUNK);
-      const twins: { hq: Uint8Array; lq: Uint8Array[] }[] = [];
+      const twins: Awaited<ReturnType<typeof captureTwins>>[] = [];
       const draws: CaptureDraw[][] = [];
       // sharp's calls spend most of their time waiting for its thread pool: keep several photos in flight
       await forEachBounded(samples, CAPTURES_IN_FLIGHT, async (sample, j) => {
@@ -156,6 +195,7 @@ export async function buildTrunkCache(
           draws[j],
           ctx.imageSize,
           turbulence,
+          detector?.detect,
         );
       });
       const captured = performance.now();
@@ -175,12 +215,14 @@ export async function buildTrunkCache(
       writeFileDurably(file, bytes);
       const seconds = (performance.now() - started) / 1000;
       const forward = (performance.now() - captured) / 1000;
+      const fallbacks = detector ? `, ${twins.reduce((n, t) => n + t.fallbacks, 0)}/${lq.length} captures on the clean landmarks` : '';
       ctx.log?.(
-        `trunk cache: chunk ${c + 1}/${chunks} (${Math.min((c + 1) * CHUNK, dataset.samples.length)} photos) after ${seconds.toFixed(0)} s (this chunk's trunk and teacher: ${forward.toFixed(1)} s)`,
+        `trunk cache: chunk ${c + 1}/${chunks} (${Math.min((c + 1) * CHUNK, dataset.samples.length)} photos) after ${seconds.toFixed(0)} s (this chunk's trunk and teacher: ${forward.toFixed(1)} s${fallbacks})`,
       );
     }
   } finally {
     turbulence.dispose();
+    detector?.dispose();
   }
 }
 

@@ -96,6 +96,26 @@ export function fivePointsFromMesh(mesh: [number, number, number][]): Point[] {
 }
 
 /** What detection callers need: FaceDetector here, or FaceDetectorThread on a worker thread. */
+/** Intersection over union of two [x, y, width, height] boxes. */
+export function boxIoU(a: readonly number[], b: readonly number[]): number {
+  const x = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
+  const y = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
+  return (x * y) / (a[2] * a[3] + b[2] * b[3] - x * y);
+}
+
+/**
+ * The landmarks to align a degraded copy of a photo with: the face detected on the copy when there is one and it
+ * overlaps the clean photo's face (IoU ≥ 0.3), else the clean face's (`fallback`). One rule for validation's
+ * degraded photos and for the training captures that imitate them.
+ */
+export function landmarksOnDegraded(
+  found: FaceDetection | undefined,
+  clean: { box: readonly number[]; landmarks: Point[] },
+): { landmarks: Point[]; fallback: boolean } {
+  if (found && boxIoU(found.box, clean.box) >= 0.3) return { landmarks: found.landmarks, fallback: false };
+  return { landmarks: clean.landmarks, fallback: true };
+}
+
 export type Detector = Pick<FaceDetector, 'detect' | 'maxSide'>;
 
 /**
