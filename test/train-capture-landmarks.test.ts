@@ -9,6 +9,7 @@ import { alignFace } from '../src/data/align/align-face.js';
 import { boxIoU, landmarksOnDegraded } from '../src/data/align/detect.js';
 import { capturePhoto } from '../src/degrade/photo-capture.js';
 import { photoTurbulence, type RgbPhoto } from '../src/degrade/photo-conditions.js';
+import { detectorChoice } from '../src/serve/face-detectors.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { captureDetector, captureTwins } from '../src/train/trunk-cache.js';
 import { hasLfw, LFW, lfw } from './helpers/photo-fixtures.js';
@@ -41,7 +42,7 @@ test('captureTwins: a JPEG capture of a real photo is warped with the landmarks 
   const path = lfw('Colin_Powell', 1);
   const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   const photo: RgbPhoto = { data: new Uint8Array(data), width: info.width, height: info.height };
-  const detector = captureDetector();
+  const detector = await captureDetector(detectorChoice('onnx'));
   const turbulence = photoTurbulence();
   try {
     const found = await detector.detect(photo);
@@ -75,7 +76,7 @@ test('captureTwins: a JPEG capture of a real photo is warped with the landmarks 
     assert.equal(nothing.fallbacks, 2);
     assert.deepEqual(nothing.lq[0], clean.lq[0]);
   } finally {
-    detector.dispose();
+    await detector.dispose();
     turbulence.dispose();
   }
 });

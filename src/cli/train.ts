@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { destroyProcessGroup, initProcessGroup, LAUNCH_DEFAULTS, launch, readWorld } from '../distributed/index.js';
+import { detectorChoice } from '../serve/face-detectors.js';
 import { loadTrainConfig, trainConfigReference } from '../train/config.js';
 import { runTraining } from '../train/run.js';
 import type { Command } from './command.js';
@@ -77,7 +78,13 @@ export const trainCommand: Command = {
         : null;
     let result: Awaited<ReturnType<typeof runTraining>>;
     try {
-      result = await runTraining(config, { resume: values.resume, force: values.force, stopAfter, group });
+      result = await runTraining(config, {
+        resume: values.resume,
+        force: values.force,
+        stopAfter,
+        group,
+        detector: detectorChoice('onnx'),
+      });
     } finally {
       destroyProcessGroup();
     }

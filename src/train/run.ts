@@ -4,6 +4,7 @@
 // ranks wait; each rank reads its shard of the data and degrades it with its own stream.
 import { join } from 'node:path';
 import { mixSeed } from '../common/prng.js';
+import type { DetectorChoice } from '../data/align/detect.js';
 import type { FaceDataset } from '../data/dataset.js';
 import { Loader } from '../data/loader/loader.js';
 import { readImageFolder } from '../data/readers/image-folder.js';
@@ -43,6 +44,8 @@ export interface RunOptions {
   stream?: NodeJS.WriteStream;
   /** Data-parallel training: this rank's group (every rank runs runTraining with the same config). */
   group?: ProcessGroup | null;
+  /** The face detector of data.trunkCache.landmarks 'detected' (the CLI's: the photo pipeline's default; none: Human's). */
+  detector?: DetectorChoice;
 }
 
 export interface RunResult extends TrainResult {
@@ -106,7 +109,13 @@ export function withMarginLabels(dataset: FaceDataset, minImages: number): { dat
  * Builds the missing part of data.trunkCache (the frozen trunk start and teacher of `modules`) and reads it. The
  * cached stem and trunk blocks must be frozen: they have no BatchNorm on the dlib backbone, so their features are fixed.
  */
-async function prepareTrunkCache(config: TrainConfig, dataset: FaceDataset, modules: TrainModules, stream: NodeJS.WriteStream) {
+async function prepareTrunkCache(
+  config: TrainConfig,
+  dataset: FaceDataset,
+  modules: TrainModules,
+  stream: NodeJS.WriteStream,
+  detector: DetectorChoice | undefined,
+) {
   const settings = config.data.trunkCache as NonNullable<TrainConfig['data']['trunkCache']>;
   const network = modules.model.network;
   if (!(network instanceof DlibMultiBranchNet)) throw new ConfigError('data.trunkCache', "needs model.backbone 'dlib'", config.outDir);
@@ -128,6 +137,7 @@ async function prepareTrunkCache(config: TrainConfig, dataset: FaceDataset, modu
     teacher: dlibTeacher(modules.teacher),
     seed: config.seed,
     imageSize: config.data.imageSize,
+    detector,
     log: (line) => stream.write(`${line}\n`),
   });
   const cache = loadTrunkCache(settings.dir, dataset);
@@ -209,7 +219,9 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   if (config.loss.partialFc && classes < (group?.size ?? 1))
     throw new ConfigError('loss.partialFc', `slices ${classes} classes across ${group?.size} ranks: every rank needs one`, config.outDir);
   const modules = buildModules(config, classes);
-  const trunkCache = config.data.trunkCache ? await prepareTrunkCache(config, dataset, modules, options.stream ?? process.stderr) : null;
+  const trunkCache = config.data.trunkCache
+    ? await prepareTrunkCache(config, dataset, modules, options.stream ?? process.stderr, options.detector)
+    : null;
   const sampling = { seed: config.seed, mode: config.data.sampling, imagesPerIdentity: config.data.imagesPerIdentity };
   const blocks = config.data.trunkCache?.blocks ?? 0;
   const loader = trunkCache

@@ -4,7 +4,7 @@
 // features (fp16) instead of running it every step. The LQ twins are made as a camera and the photo validation make them: a
 // randomised whole-photo capture (src/degrade/photo-capture.ts) of the original photo, then the dlib chip warp
 // with the clean photo's landmarks (`landmarks: 'clean'`: what validation does when detection fails on a degraded
-// photo) or, as validation and a camera do, with those the detector finds on the capture (`'detected'`). The frozen
+// photo) or, as validation and a camera do, with those the chosen detector finds on the capture (`'detected'`). The frozen
 // teacher's unit HQ embedding is cached too. The cache lives in one folder of chunk files (each written
 // durably, so an interrupted build resumes at the first missing chunk) and a settings.json that must match.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -13,14 +13,13 @@ import sharp from 'sharp';
 import { pixelsToNormalized } from '../common/image-convention.js';
 import { mixSeed, Prng } from '../common/prng.js';
 import { alignFace } from '../data/align/align-face.js';
-import { fivePointsFromMesh, landmarksOnDegraded, type Point } from '../data/align/detect.js';
+import { type DetectorChoice, landmarksOnDegraded, loadDetector, type Point } from '../data/align/detect.js';
 import { type FaceDataset, readImageBytes } from '../data/dataset.js';
 import { IndexStream } from '../data/loader/sampler.js';
 import { type CaptureDraw, capturePhoto, drawCapture, type PhotoCaptureConfig } from '../degrade/photo-capture.js';
 import { photoTurbulence, type RgbPhoto } from '../degrade/photo-conditions.js';
 import { forEachBounded } from '../io/bounded.js';
 import { writeFileDurably } from '../io/durable.js';
-import { MeshFaceDetector } from '../models/mesh-face-detector.js';
 import { loadSafetensors, serializeSafetensors } from '../nn/safetensors.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
@@ -76,8 +75,9 @@ async function decodeChip(bytes: Uint8Array, size: number, source: string): Prom
   return new Uint8Array(data);
 }
 
-// `landmarks` is written only when it is not the original 'clean', so caches built before it existed stay valid.
-const settingsJson = (s: TrunkCacheSettings, seed: number, imageSize: number) =>
+// `landmarks` (and the detector) are written only when not the original 'clean', so caches built before they
+// existed stay valid.
+const settingsJson = (s: TrunkCacheSettings, seed: number, imageSize: number, detector: string) =>
   JSON.stringify(
     {
       photos: s.photos,
@@ -85,7 +85,7 @@ const settingsJson = (s: TrunkCacheSettings, seed: number, imageSize: number) =>
       blocks: s.blocks,
       variants: s.variants,
       capture: s.capture,
-      ...(s.landmarks === 'clean' ? {} : { landmarks: s.landmarks }),
+      ...(s.landmarks === 'clean' ? {} : { landmarks: s.landmarks, detector }),
       seed,
       imageSize,
     },
@@ -93,18 +93,17 @@ const settingsJson = (s: TrunkCacheSettings, seed: number, imageSize: number) =>
     1,
   );
 
-/** Finds the face on a capture (the photo pipeline's detector networks, on libtorch). */
+/** Finds the face on a capture. */
 export type CaptureDetector = (photo: RgbPhoto) => Promise<Parameters<typeof landmarksOnDegraded>[0]>;
 
-/** The most confident face on a capture, as the photo pipeline's default detector finds it (score ≥ 0.3). */
-export function captureDetector(): { detect: CaptureDetector; dispose(): void } {
-  const networks = MeshFaceDetector.load();
+/** The most confident face on a capture (score ≥ 0.3), found by the chosen detector (Human's when none). */
+export async function captureDetector(choice?: DetectorChoice): Promise<{ detect: CaptureDetector; dispose(): Promise<void> }> {
+  const detector = await loadDetector(choice, { maxFaces: 1 });
   return {
-    detect: async (photo) => {
-      const [face] = await networks.detect(photo.data, photo.width, photo.height, { minScore: 0.3, maxFaces: 1 });
-      return face && { box: face.box, score: face.score, landmarks: fivePointsFromMesh(face.mesh) };
+    detect: async (photo) => (await detector.detect(photo.data, photo.width, photo.height))[0],
+    dispose: async () => {
+      await detector.dispose?.();
     },
-    dispose: () => networks.dispose(),
   };
 }
 
@@ -156,11 +155,19 @@ function trunkFeatures(trunk: (images: Tensor) => Tensor, chips: Uint8Array[], s
 export async function buildTrunkCache(
   dataset: FaceDataset,
   settings: TrunkCacheSettings,
-  ctx: { trunk: (images: Tensor) => Tensor; teacher: EmbeddingTeacher; seed: number; imageSize: number; log?: (line: string) => void },
+  ctx: {
+    trunk: (images: Tensor) => Tensor;
+    teacher: EmbeddingTeacher;
+    seed: number;
+    imageSize: number;
+    /** Finds the faces of `landmarks: 'detected'` (Human's detector when none is chosen). */
+    detector?: DetectorChoice;
+    log?: (line: string) => void;
+  },
 ): Promise<void> {
   mkdirSync(settings.dir, { recursive: true });
   const settingsPath = join(settings.dir, 'settings.json');
-  const wanted = settingsJson(settings, ctx.seed, ctx.imageSize);
+  const wanted = settingsJson(settings, ctx.seed, ctx.imageSize, ctx.detector?.kind ?? 'human');
   if (existsSync(settingsPath) && readFileSync(settingsPath, 'utf8') !== wanted)
     throw new Error(
       `${settingsPath}: the cache was built with other settings than data.trunkCache, seed and data.imageSize ask for; point data.trunkCache.dir at a new folder`,
@@ -173,7 +180,7 @@ export async function buildTrunkCache(
       `${settings.faces}: no aligned face for ${missing.length} training sample(s) (first: ${missing[0].image.kind === 'file' ? missing[0].image.path : 'a RecordIO record'}); data.trunkCache needs image-folder chips made by catface align`,
     );
   const turbulence = photoTurbulence();
-  const detector = settings.landmarks === 'detected' ? captureDetector() : null;
+  const detector = settings.landmarks === 'detected' ? await captureDetector(ctx.detector) : null;
   const started = performance.now();
   try {
     const chunks = Math.ceil(dataset.samples.length / CHUNK);
@@ -222,7 +229,7 @@ export async function buildTrunkCache(
     }
   } finally {
     turbulence.dispose();
-    detector?.dispose();
+    await detector?.dispose();
   }
 }
 
