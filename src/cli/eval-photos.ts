@@ -12,7 +12,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
 import { pixelsToNormalized } from '../common/image-convention.js';
 import { alignFace } from '../data/align/align-face.js';
-import { boxIoU, type Detector, landmarksOnDegraded, type Point } from '../data/align/detect.js';
+import { boxIoU, type Detector, landmarksOnDegraded, type Point, SAME_FACE_MIN_IOU } from '../data/align/detect.js';
 import { splitLfw } from '../data/lfw-split.js';
 import { applyPhotoCondition, PHOTO_CONDITIONS, type PhotoCondition, photoTurbulence, type RgbPhoto } from '../degrade/photo-conditions.js';
 import { bootstrap, weightedMean } from '../eval/bootstrap.js';
@@ -120,7 +120,7 @@ async function embedCondition(
       const cleanBox = ctx.cleanFaceApi.get(photo);
       let faceapiFallback = false;
       let descriptor: ArrayLike<number>;
-      if (peer && (!cleanBox || boxIoU(peer.alignedBox, cleanBox) >= 0.3)) {
+      if (peer && (!cleanBox || boxIoU(peer.alignedBox, cleanBox) >= SAME_FACE_MIN_IOU)) {
         descriptor = peer.descriptor;
         if (condition === 'clean') ctx.cleanFaceApi.set(photo, peer.alignedBox);
       } else {

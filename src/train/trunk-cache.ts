@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { pixelsToNormalized } from '../common/image-convention.js';
 import { mixSeed, Prng } from '../common/prng.js';
 import { alignFace } from '../data/align/align-face.js';
-import { type DetectorChoice, landmarksOnDegraded, loadDetector, type Point } from '../data/align/detect.js';
+import { type DetectorChoice, type FaceDetection, landmarksOnDegraded, loadDetector, type Point } from '../data/align/detect.js';
 import { type FaceDataset, readImageBytes } from '../data/dataset.js';
 import { IndexStream } from '../data/loader/sampler.js';
 import { type CaptureDraw, capturePhoto, drawCapture, type PhotoCaptureConfig } from '../degrade/photo-capture.js';
@@ -94,7 +94,7 @@ const settingsJson = (s: TrunkCacheSettings, seed: number, imageSize: number, de
   );
 
 /** Finds the face on a capture. */
-export type CaptureDetector = (photo: RgbPhoto) => Promise<Parameters<typeof landmarksOnDegraded>[0]>;
+export type CaptureDetector = (photo: RgbPhoto) => Promise<FaceDetection | undefined>;
 
 /** The most confident face on a capture (score ≥ 0.3), found by the chosen detector (Human's when none). */
 export async function captureDetector(choice?: DetectorChoice): Promise<{ detect: CaptureDetector; dispose(): Promise<void> }> {

@@ -95,7 +95,6 @@ export function fivePointsFromMesh(mesh: [number, number, number][]): Point[] {
   return [mean(mesh, EYE_IMAGE_LEFT), mean(mesh, EYE_IMAGE_RIGHT), at(NOSE_TIP), at(MOUTH_IMAGE_LEFT), at(MOUTH_IMAGE_RIGHT)];
 }
 
-/** What detection callers need: FaceDetector here, or FaceDetectorThread on a worker thread. */
 /** Intersection over union of two [x, y, width, height] boxes. */
 export function boxIoU(a: readonly number[], b: readonly number[]): number {
   const x = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
@@ -103,19 +102,23 @@ export function boxIoU(a: readonly number[], b: readonly number[]): number {
   return (x * y) / (a[2] * a[3] + b[2] * b[3] - x * y);
 }
 
+/** A face found on a degraded copy of a photo is the clean photo's face when their boxes overlap at least this much. */
+export const SAME_FACE_MIN_IOU = 0.3;
+
 /**
  * The landmarks to align a degraded copy of a photo with: the face detected on the copy when there is one and it
- * overlaps the clean photo's face (IoU ≥ 0.3), else the clean face's (`fallback`). One rule for validation's
+ * overlaps the clean photo's face (SAME_FACE_MIN_IOU), else the clean face's (`fallback`). One rule for validation's
  * degraded photos and for the training captures that imitate them.
  */
 export function landmarksOnDegraded(
   found: FaceDetection | undefined,
   clean: { box: readonly number[]; landmarks: Point[] },
 ): { landmarks: Point[]; fallback: boolean } {
-  if (found && boxIoU(found.box, clean.box) >= 0.3) return { landmarks: found.landmarks, fallback: false };
+  if (found && boxIoU(found.box, clean.box) >= SAME_FACE_MIN_IOU) return { landmarks: found.landmarks, fallback: false };
   return { landmarks: clean.landmarks, fallback: true };
 }
 
+/** What detection callers need: FaceDetector here, or FaceDetectorThread on a worker thread. */
 export type Detector = Pick<FaceDetector, 'detect' | 'maxSide'>;
 
 /**
