@@ -200,6 +200,15 @@ export const trainConfigSchema = {
       "weight of the same distillation to the student's HQ embedding (keeps clean photos where the teacher has them); needs model.pretrained 'faceapi'",
       { default: 0, min: 0, max: 1e4 },
     ),
+    lambdaTeacherBank: number(
+      "weight of the contrastive distillation of the LQ embedding against the frozen teacher's embeddings of every training photo (src/losses/teacher-bank.ts; not in the paper); needs data.trunkCache, which holds them",
+      { default: 0, min: 0, max: 1e4 },
+    ),
+    teacherBankTemperature: number('temperature of that contrastive term (cosines are divided by it)', {
+      default: 0.05,
+      above: 0,
+      max: 10,
+    }),
     marginMinImages: int('identities with fewer training images take no margin loss (their images still feed every other term)', {
       default: 1,
       min: 1,
@@ -325,6 +334,8 @@ export function parseTrainConfig(value: unknown, source = 'config'): TrainConfig
       throw new ConfigError(`loss.${key}`, "needs model.pretrained 'faceapi' (the frozen teacher is the pretrained network)", source);
   if (config.data.trunkCache && !(config.loss.lambdaTeacher > 0 || config.loss.lambdaTeacherHQ > 0))
     throw new ConfigError('data.trunkCache', 'caches the frozen teacher too: set loss.lambdaTeacher or loss.lambdaTeacherHQ', source);
+  if (config.loss.lambdaTeacherBank > 0 && !config.data.trunkCache)
+    throw new ConfigError('loss.lambdaTeacherBank', "needs data.trunkCache (the teacher's bank is its cached embeddings)", source);
   if (config.model.init !== null && config.model.pretrained !== null)
     throw new ConfigError('model.init', 'starts the network from a model directory; set model.pretrained to null (one start only)', source);
   if (config.model.pretrained === 'faceapi' && config.model.backbone !== 'dlib')

@@ -51,6 +51,8 @@ export interface TrainBatch {
   lq?: Tensor;
   fromBlock?: number;
   teacher?: Tensor;
+  /** Each sample's row in the training set [B] (int64), from a trunk-cache source: its place in the teacher's bank. */
+  rows?: Tensor;
 }
 
 /** An endless, seeded batch stream whose position can be saved and restored exactly (resume). */

@@ -222,6 +222,19 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   const trunkCache = config.data.trunkCache
     ? await prepareTrunkCache(config, dataset, modules, options.stream ?? process.stderr, options.detector)
     : null;
+  // the bank's identities are the margin labels: −1 marks a person with no other training photo
+  const teacherBank =
+    trunkCache && config.loss.lambdaTeacherBank > 0
+      ? {
+          embeddings: trunkCache.teacher,
+          identities: torch.tensor(
+            dataset.samples.map((s) => s.label),
+            { dtype: 'int64' },
+          ),
+          weight: config.loss.lambdaTeacherBank,
+          temperature: config.loss.teacherBankTemperature,
+        }
+      : undefined;
   const sampling = { seed: config.seed, mode: config.data.sampling, imagesPerIdentity: config.data.imagesPerIdentity };
   const blocks = config.data.trunkCache?.blocks ?? 0;
   const loader = trunkCache
@@ -268,7 +281,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
         runDir: config.outDir,
         stage1: config.stage1,
         stage2: config.stage2,
-        weights: lossWeights(config),
+        weights: { ...lossWeights(config), ...(teacherBank ? { teacherBank } : {}) },
         checkpoint: config.checkpoint,
         validation: config.validation,
         log: config.log,
@@ -297,6 +310,7 @@ export async function runTraining(config: TrainConfig, options: RunOptions = {})
   } finally {
     await loader?.close();
     trunkCache?.dispose();
+    teacherBank?.identities.dispose();
     degrader.dispose();
     modules.teacher?.dispose();
     validator?.dispose();

@@ -6,10 +6,13 @@
 // term. With a frozen teacher (the pretrained network), 1 − cos(teacher(HQ), student embedding of the LQ twin)
 // is added in both stages: it needs no identity label, so every training image contributes; the same term on
 // the HQ embedding keeps clean photos where the teacher has them. Twins may be images or the frozen shared
-// trunk's cached features (`fromTrunk`): the same terms, the trunk skipped.
+// trunk's cached features (`fromTrunk`): the same terms, the trunk skipped. With a bank of the teacher's
+// embeddings of every training photo (a trunk cache holds it), a contrastive term on the LQ embedding
+// (src/losses/teacher-bank.ts) can join them.
 
 import { attributeLoss } from '../losses/attribute-loss.js';
 import { type DistillationOptions, distillationLoss } from '../losses/distillation.js';
+import { type TeacherBank, teacherBankLoss } from '../losses/teacher-bank.js';
 import type { BranchTaps, MultiBranchOutput } from '../models/multi-branch.js';
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
@@ -28,6 +31,8 @@ export interface Stage1Weights {
   /** λ_k per attribute [K], or null for all 1. */
   attributeWeights: Tensor | null;
   distill: DistillationOptions;
+  /** The contrastive distillation against the teacher's bank (stage 1, LQ embedding; batches carry `rows`). */
+  teacherBank?: TeacherBank & { weight: number; temperature: number };
 }
 
 export interface Stage1Losses {
@@ -37,6 +42,8 @@ export interface Stage1Losses {
   dist: Tensor;
   teacher: Tensor;
   teacherHq: Tensor;
+  /** The teacher-bank term (0 without a bank). */
+  bank: Tensor;
 }
 
 function halves(taps: BranchTaps, b: number): [BranchTaps, BranchTaps] {
@@ -66,6 +73,8 @@ export interface TwinBatch {
   fromTrunk?: number;
   /** The frozen teacher's unit HQ embedding [B, E], when cached (else the teacher runs on `hq`). */
   teacher?: Tensor;
+  /** Each sample's row in the training set [B] (int64): its target in the teacher's bank. */
+  rows?: Tensor;
 }
 
 function forwardTwins(network: MultiBranchNetwork, batch: TwinBatch): MultiBranchOutput {
@@ -91,7 +100,7 @@ function teacherLoss(target: Tensor | null, student: Tensor): Tensor {
 
 /**
  * L = λ_FR·L_margin + λ_SB·L_SB + λ_dist·(L_dist^FR + L_dist^SB) + λ_T·(1 − cos(T(HQ), LQ)) + λ_THQ·(1 − cos(T(HQ), HQ))
- * on the HQ batch `hq` and its LQ twin `lq`.
+ * (+ λ_bank·L_bank(LQ)) on the HQ batch `hq` and its LQ twin `lq`.
  */
 export function stage1Losses(
   network: MultiBranchNetwork,
@@ -112,13 +121,17 @@ export function stage1Losses(
   const target = lambdaT > 0 || lambdaTHQ > 0 ? teacherTarget(teacher, batch) : null;
   const distilled = teacherLoss(target, out.embedding.narrow(0, b, b));
   const distilledHq = teacherLoss(target, out.embedding.narrow(0, 0, b));
+  const bank = weights.teacherBank;
+  if (bank && !batch.rows) throw new Error('the teacher-bank term needs batches that carry their rows (a trunk cache source)');
+  const contrast = bank && batch.rows ? teacherBankLoss(out.embedding.narrow(0, b, b), bank, batch.rows, bank.temperature) : fr.mul(0);
   const total = fr
     .mul(weights.lambdaFR)
     .add(sb.mul(weights.lambdaSB))
     .add(dist.mul(weights.lambdaDist))
     .add(distilled.mul(lambdaT))
-    .add(distilledHq.mul(lambdaTHQ));
-  return { total, fr, sb, dist, teacher: distilled, teacherHq: distilledHq };
+    .add(distilledHq.mul(lambdaTHQ))
+    .add(contrast.mul(bank?.weight ?? 0));
+  return { total, fr, sb, dist, teacher: distilled, teacherHq: distilledHq, bank: contrast };
 }
 
 /**

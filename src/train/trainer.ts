@@ -103,6 +103,7 @@ export type StepRecord = {
   dist?: number;
   teacher?: number;
   teacherHq?: number;
+  bank?: number;
   imagesPerSecond: number;
 };
 
@@ -334,7 +335,13 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
         values = torch.tidy(() => {
           // image twins are in [0, 1] (the loader's and the Degrader's range); the network takes [−1, 1]
           const twins = fromTrunk
-            ? { hq, lq, fromTrunk: batch.fromBlock, ...(batch.teacher ? { teacher: batch.teacher } : {}) }
+            ? {
+                hq,
+                lq,
+                fromTrunk: batch.fromBlock,
+                ...(batch.teacher ? { teacher: batch.teacher } : {}),
+                ...(batch.rows ? { rows: batch.rows } : {}),
+              }
             : { hq: unitToNormalized(hq), lq: unitToNormalized(lq) };
           let terms: Record<string, Tensor>;
           if (thisStage === 1) {
@@ -352,6 +359,7 @@ export async function train(parts: TrainerParts, options: TrainerOptions): Promi
               sb: l.sb,
               dist: l.dist,
               ...(withTeacher ? { teacher: l.teacher, teacherHq: l.teacherHq } : {}),
+              ...(options.weights.teacherBank ? { bank: l.bank } : {}),
             };
           } else {
             terms = {

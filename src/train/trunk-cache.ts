@@ -307,6 +307,7 @@ export class CachedTrunkSource implements BatchSource {
         images: this.cache.hq.indexSelect(0, index).float(),
         lq: lq.float(),
         teacher: this.cache.teacher.indexSelect(0, index),
+        rows: index,
         fromBlock: this.options.blocks,
         labels: torch.tensor(
           rows.map((r) => this.labels[r]),
