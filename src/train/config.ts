@@ -107,6 +107,10 @@ export const trainConfigSchema = {
             "which landmarks warp each LQ capture to its chip: the clean photo's, or those the photo pipeline's detector finds on the capture (as validation and a camera do; the clean ones where it finds none overlapping the clean face)",
             { default: 'clean', choices: ['clean', 'detected'] },
           ),
+          mirrored: boolean(
+            'cache every chip flipped left-right too (twice the size), and train on each sample in a random orientation: the horizontal-flip augmentation',
+            { default: false },
+          ),
         },
       ),
       { default: null },

@@ -5,7 +5,9 @@
 // randomised whole-photo capture (src/degrade/photo-capture.ts) of the original photo, then the dlib chip warp
 // with the clean photo's landmarks (`landmarks: 'clean'`: what validation does when detection fails on a degraded
 // photo) or, as validation and a camera do, with those the chosen detector finds on the capture (`'detected'`). The frozen
-// teacher's unit HQ embedding is cached too. The cache lives in one folder of chunk files (each written
+// teacher's unit HQ embedding is cached too. With `mirrored`, the same chips flipped left-right are cached as
+// well (features and teacher embedding), and training takes each sample in one orientation or the other: the
+// horizontal-flip augmentation every face-recognition recipe uses. The cache lives in one folder of chunk files (each written
 // durably, so an interrupted build resumes at the first missing chunk) and a settings.json that must match.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -39,6 +41,8 @@ export interface TrunkCacheSettings {
   capture: PhotoCaptureConfig;
   /** Which landmarks warp an LQ capture to its chip: the clean photo's, or those detected on the capture. */
   landmarks: 'clean' | 'detected';
+  /** Cache the chips flipped left-right too, for the flip augmentation. */
+  mirrored: boolean;
 }
 
 /** Photos per chunk file. */
@@ -75,8 +79,8 @@ async function decodeChip(bytes: Uint8Array, size: number, source: string): Prom
   return new Uint8Array(data);
 }
 
-// `landmarks` (and the detector) are written only when not the original 'clean', so caches built before they
-// existed stay valid.
+// `landmarks` (and the detector) are written only when not the original 'clean', and `mirrored` only when set,
+// so caches built before they existed stay valid.
 const settingsJson = (s: TrunkCacheSettings, seed: number, imageSize: number, detector: string) =>
   JSON.stringify(
     {
@@ -86,6 +90,7 @@ const settingsJson = (s: TrunkCacheSettings, seed: number, imageSize: number, de
       variants: s.variants,
       capture: s.capture,
       ...(s.landmarks === 'clean' ? {} : { landmarks: s.landmarks, detector }),
+      ...(s.mirrored ? { mirrored: true } : {}),
       seed,
       imageSize,
     },
@@ -135,13 +140,19 @@ export async function captureTwins(
   return { hq, lq, fallbacks };
 }
 
+/** The chips as normalised images, flipped left-right when `mirror`. */
+function chipImages(chips: Uint8Array[], size: number, mirror: boolean): Tensor {
+  const images = pixelsToNormalized(chips, size);
+  return mirror ? images.flip([3]) : images;
+}
+
 /** Trunk features (fp16) of chips, FORWARD_BATCH at a time. */
-function trunkFeatures(trunk: (images: Tensor) => Tensor, chips: Uint8Array[], size: number): Tensor {
+function trunkFeatures(trunk: (images: Tensor) => Tensor, chips: Uint8Array[], size: number, mirror: boolean): Tensor {
   return torch.tidy(() =>
     torch.noGrad(() => {
       const parts: Tensor[] = [];
       for (let i = 0; i < chips.length; i += FORWARD_BATCH)
-        parts.push(trunk(pixelsToNormalized(chips.slice(i, i + FORWARD_BATCH), size)).to('float16'));
+        parts.push(trunk(chipImages(chips.slice(i, i + FORWARD_BATCH), size, mirror)).to('float16'));
       return torch.cat(parts);
     }),
   );
@@ -209,13 +220,13 @@ export async function buildTrunkCache(
       const hq = twins.map((t) => t.hq);
       const lq = twins.flatMap((t) => t.lq);
       const bytes = torch.tidy(() => {
-        const teacher = torch.noGrad(() => ctx.teacher.embed(pixelsToNormalized(hq, ctx.imageSize)));
+        const orientation = (mirror: boolean, prefix: string) => ({
+          [`${prefix}hq`]: trunkFeatures(ctx.trunk, hq, ctx.imageSize, mirror),
+          [`${prefix}lq`]: trunkFeatures(ctx.trunk, lq, ctx.imageSize, mirror),
+          [`${prefix}teacher`]: torch.noGrad(() => ctx.teacher.embed(chipImages(hq, ctx.imageSize, mirror))).contiguous(),
+        });
         return serializeSafetensors(
-          {
-            hq: trunkFeatures(ctx.trunk, hq, ctx.imageSize),
-            lq: trunkFeatures(ctx.trunk, lq, ctx.imageSize),
-            teacher: teacher.contiguous(),
-          },
+          { ...orientation(false, ''), ...(settings.mirrored ? orientation(true, 'mirrored.') : {}) },
           { keys: JSON.stringify(samples.map((s) => keyOf((s.image as { path: string }).path))), draws: JSON.stringify(draws) },
         );
       });
@@ -233,42 +244,65 @@ export async function buildTrunkCache(
   }
 }
 
-/** The cached features of a dataset, rows in its sample order: hq [N, C, h, w], lq [N, K, C, h, w] (fp16), teacher [N, E]. */
-export interface TrunkCache {
+/** Cached features, rows in the dataset's sample order: hq [N, C, h, w], lq [N, K, C, h, w] (fp16), teacher [N, E]. */
+export interface CachedChips {
   hq: Tensor;
   lq: Tensor;
   teacher: Tensor;
+}
+
+/** The cached features of a dataset, and those of its chips flipped left-right when the cache holds them. */
+export interface TrunkCache extends CachedChips {
+  mirrored?: CachedChips;
   dispose(): void;
 }
 
 /** Reads every chunk of the cache at `dir`; its keys must be the dataset's samples, in order. */
 export function loadTrunkCache(dir: string, dataset: FaceDataset): TrunkCache {
   const chunks = Math.ceil(dataset.samples.length / CHUNK);
-  const parts = { hq: [] as Tensor[], lq: [] as Tensor[], teacher: [] as Tensor[] };
+  const parts = { '': { hq: [] as Tensor[], lq: [] as Tensor[], teacher: [] as Tensor[] } } as Record<
+    string,
+    Record<keyof CachedChips, Tensor[]>
+  >;
   const keys: string[] = [];
-  const cache = torch.tidy(() => {
+  const joined = torch.tidy(() => {
     for (let c = 0; c < chunks; c++) {
       const file = join(dir, `chunk-${String(c).padStart(4, '0')}.safetensors`);
       if (!existsSync(file)) throw new Error(`${file}: missing; the trunk cache is incomplete (catface train builds it)`);
       const { tensors, metadata } = loadSafetensors(file);
       keys.push(...(JSON.parse(metadata.keys ?? '[]') as string[]));
-      const lq = tensors.get('lq') as Tensor;
-      const n = (tensors.get('hq') as Tensor).shape[0];
-      parts.hq.push(tensors.get('hq') as Tensor);
-      parts.lq.push(lq.view([n, -1, ...lq.shape.slice(1)]));
-      parts.teacher.push(tensors.get('teacher') as Tensor);
+      if (c === 0 && tensors.has('mirrored.hq')) parts['mirrored.'] = { hq: [], lq: [], teacher: [] };
+      for (const [prefix, into] of Object.entries(parts)) {
+        const chip = (name: keyof CachedChips) => {
+          const t = tensors.get(`${prefix}${name}`);
+          if (!t)
+            throw new Error(`${file}: no '${prefix}${name}' tensor; the cache's chunks differ (point data.trunkCache.dir at a new folder)`);
+          return t;
+        };
+        const n = chip('hq').shape[0];
+        into.hq.push(chip('hq'));
+        into.lq.push(chip('lq').view([n, -1, ...chip('lq').shape.slice(1)]));
+        into.teacher.push(chip('teacher'));
+      }
     }
-    return { hq: torch.cat(parts.hq), lq: torch.cat(parts.lq), teacher: torch.cat(parts.teacher) };
+    const cat = (into: Record<keyof CachedChips, Tensor[]>): CachedChips => ({
+      hq: torch.cat(into.hq),
+      lq: torch.cat(into.lq),
+      teacher: torch.cat(into.teacher),
+    });
+    return { plain: cat(parts['']), mirrored: parts['mirrored.'] ? cat(parts['mirrored.']) : undefined };
   });
+  const cache = joined.plain;
+  const everything = [cache, joined.mirrored].flatMap((c) => (c ? [c.hq, c.lq, c.teacher] : []));
   const expected = dataset.samples.map((s) => (s.image.kind === 'file' ? keyOf(s.image.path) : ''));
   const bad = expected.findIndex((k, i) => keys[i] !== k);
   if (bad >= 0 || keys.length !== expected.length) {
-    torch.dispose([cache.hq, cache.lq, cache.teacher]);
+    torch.dispose(everything);
     throw new Error(
       `${dir}: the cache's samples differ from the training set's (row ${bad}: ${keys[bad]} vs ${expected[bad]}); point data.trunkCache.dir at a new folder`,
     );
   }
-  return { ...cache, dispose: () => torch.dispose([cache.hq, cache.lq, cache.teacher]) };
+  return { ...cache, ...(joined.mirrored ? { mirrored: joined.mirrored } : {}), dispose: () => torch.dispose(everything) };
 }
 
 /**
@@ -294,19 +328,34 @@ export class CachedTrunkSource implements BatchSource {
   async next(batchSize: number): Promise<TrainBatch> {
     const rows: number[] = [];
     const twins: number[] = [];
+    const mirror: number[] = [];
     const variants = this.cache.lq.shape[1];
     for (let i = 0; i < batchSize; i++, this.position++) {
       const row = this.stream.at(this.position);
+      const prng = new Prng(mixSeed(this.options.seed, this.position));
       rows.push(row);
-      twins.push(row * variants + new Prng(mixSeed(this.options.seed, this.position)).index(variants));
+      twins.push(row * variants + prng.index(variants));
+      mirror.push(this.cache.mirrored ? prng.index(2) : 0);
     }
     return torch.tidy(() => {
       const index = torch.tensor(rows, { dtype: 'int64' });
-      const lq = this.cache.lq.flatten(0, 1).indexSelect(0, torch.tensor(twins, { dtype: 'int64' }));
+      const twin = torch.tensor(twins, { dtype: 'int64' });
+      const pick = (chips: CachedChips) => ({
+        hq: chips.hq.indexSelect(0, index),
+        lq: chips.lq.flatten(0, 1).indexSelect(0, twin),
+        teacher: chips.teacher.indexSelect(0, index),
+      });
+      let chosen = pick(this.cache);
+      if (this.cache.mirrored) {
+        const flipped = pick(this.cache.mirrored);
+        const mirrored = torch.tensor(mirror, { dtype: 'int64' }).eq(1);
+        const where = (a: Tensor, b: Tensor) => torch.where(mirrored.view([-1, ...a.shape.slice(1).map(() => 1)]), b, a);
+        chosen = { hq: where(chosen.hq, flipped.hq), lq: where(chosen.lq, flipped.lq), teacher: where(chosen.teacher, flipped.teacher) };
+      }
       return {
-        images: this.cache.hq.indexSelect(0, index).float(),
-        lq: lq.float(),
-        teacher: this.cache.teacher.indexSelect(0, index),
+        images: chosen.hq.float(),
+        lq: chosen.lq.float(),
+        teacher: chosen.teacher,
         rows: index,
         fromBlock: this.options.blocks,
         labels: torch.tensor(
