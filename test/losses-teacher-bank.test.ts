@@ -1,9 +1,10 @@
-// The teacher-bank contrastive term: its value equals a hand-computed softmax cross-entropy in which other photos
+// The teacher-bank contrastive term (loss.lambdaTeacherBank): its value equals a hand-computed softmax cross-entropy in which other photos
 // of the same person are left out, a person marked −1 shares with nobody, and bad arguments are refused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { teacherBankLoss } from '../src/losses/teacher-bank.js';
 import * as torch from '../src/torch/index.js';
+import { parseTrainConfig } from '../src/train/config.js';
 
 const unit = (v: number[]) => {
   const n = Math.hypot(...v);
@@ -69,4 +70,21 @@ test('refuses a non-positive temperature and a student of another width', () => 
     assert.throws(() => teacherBankLoss(torch.tensor([[1, 0, 0]]), bank(), rows, 0), /temperature must be > 0/);
     assert.throws(() => teacherBankLoss(torch.tensor([[1, 0]]), bank(), rows, 0.1), /do not match the bank's \[4, 3\]/);
   });
+});
+
+test('loss.lambdaTeacherBank defaults to 0 and is refused without the trunk cache that holds the bank', () => {
+  const base = {
+    outDir: 'x',
+    data: { train: 'y', imageSize: 150, trunkCache: { dir: 'c', photos: 'p', faces: 'f', blocks: 0 } },
+    model: { backbone: 'dlib', pretrained: 'faceapi', frozen: ['stem'] },
+    loss: { lambdaTeacher: 1 },
+  };
+  const parsed = parseTrainConfig(base);
+  assert.equal(parsed.loss.lambdaTeacherBank, 0);
+  assert.equal(parsed.loss.teacherBankTemperature, 0.05);
+  assert.equal(parsed.data.trunkCache?.mirrored, false);
+  assert.equal(parseTrainConfig({ ...base, loss: { lambdaTeacher: 1, lambdaTeacherBank: 0.2 } }).loss.lambdaTeacherBank, 0.2);
+  const noCache = { ...base, data: { train: 'y', imageSize: 150 }, loss: { lambdaTeacher: 1, lambdaTeacherBank: 0.2 } };
+  assert.throws(() => parseTrainConfig(noCache), /loss\.lambdaTeacherBank.*needs data\.trunkCache/);
+  assert.throws(() => parseTrainConfig({ ...base, loss: { lambdaTeacher: 1, teacherBankTemperature: 0 } }), /loss\.teacherBankTemperature/);
 });
