@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { teacherBankLoss } from '../src/losses/teacher-bank.js';
 import * as torch from '../src/torch/index.js';
 import { parseTrainConfig } from '../src/train/config.js';
+import { TRUNK_CACHE_CONFIG } from './helpers/trunk-cache-config.js';
 
 const unit = (v: number[]) => {
   const n = Math.hypot(...v);
@@ -73,12 +74,7 @@ test('refuses a non-positive temperature and a student of another width', () => 
 });
 
 test('loss.lambdaTeacherBank defaults to 0 and is refused without the trunk cache that holds the bank', () => {
-  const base = {
-    outDir: 'x',
-    data: { train: 'y', imageSize: 150, trunkCache: { dir: 'c', photos: 'p', faces: 'f', blocks: 0 } },
-    model: { backbone: 'dlib', pretrained: 'faceapi', frozen: ['stem'] },
-    loss: { lambdaTeacher: 1 },
-  };
+  const base = TRUNK_CACHE_CONFIG;
   const parsed = parseTrainConfig(base);
   assert.equal(parsed.loss.lambdaTeacherBank, 0);
   assert.equal(parsed.loss.teacherBankTemperature, 0.05);

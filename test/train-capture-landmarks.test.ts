@@ -13,6 +13,7 @@ import { detectorChoice } from '../src/serve/face-detectors.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { captureDetector, captureTwins } from '../src/train/trunk-cache.js';
 import { hasLfw, LFW, lfw } from './helpers/photo-fixtures.js';
+import { TRUNK_CACHE_CONFIG } from './helpers/trunk-cache-config.js';
 
 test('landmarksOnDegraded: the detected face when it overlaps the clean one (IoU >= 0.3), else the clean landmarks', () => {
   const clean = { box: [100, 100, 100, 100], landmarks: [[130, 130] as [number, number]] };
@@ -26,12 +27,7 @@ test('landmarksOnDegraded: the detected face when it overlaps the clean one (IoU
 });
 
 test("data.trunkCache.landmarks defaults to 'clean' and takes only 'clean' or 'detected'", () => {
-  const base = {
-    outDir: 'x',
-    data: { train: 'y', imageSize: 150, trunkCache: { dir: 'c', photos: 'p', faces: 'f', blocks: 0 } },
-    model: { backbone: 'dlib', pretrained: 'faceapi', frozen: ['stem'] },
-    loss: { lambdaTeacher: 1 },
-  };
+  const base = TRUNK_CACHE_CONFIG;
   assert.equal(parseTrainConfig(base).data.trunkCache?.landmarks, 'clean');
   const bad = { ...base, data: { ...base.data, trunkCache: { ...base.data.trunkCache, landmarks: 'mesh' } } };
   assert.throws(() => parseTrainConfig(bad), /data\.trunkCache\.landmarks/);
