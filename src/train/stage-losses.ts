@@ -119,11 +119,12 @@ export function stage1Losses(
   const dist = distillationLoss(frTeacher, frStudent, weights.distill).add(distillationLoss(sbTeacher, sbStudent, weights.distill));
   const [lambdaT, lambdaTHQ] = [weights.lambdaTeacher ?? 0, weights.lambdaTeacherHQ ?? 0];
   const target = lambdaT > 0 || lambdaTHQ > 0 ? teacherTarget(teacher, batch) : null;
-  const distilled = teacherLoss(target, out.embedding.narrow(0, b, b));
+  const lqEmbedding = out.embedding.narrow(0, b, b);
+  const distilled = teacherLoss(target, lqEmbedding);
   const distilledHq = teacherLoss(target, out.embedding.narrow(0, 0, b));
   const bank = weights.teacherBank;
   if (bank && !batch.rows) throw new Error('the teacher-bank term needs batches that carry their rows (a trunk cache source)');
-  const contrast = bank && batch.rows ? teacherBankLoss(out.embedding.narrow(0, b, b), bank, batch.rows, bank.temperature) : fr.mul(0);
+  const contrast = bank ? teacherBankLoss(lqEmbedding, bank, batch.rows as Tensor, bank.temperature) : fr.mul(0);
   const total = fr
     .mul(weights.lambdaFR)
     .add(sb.mul(weights.lambdaSB))
