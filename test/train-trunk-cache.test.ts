@@ -1,7 +1,8 @@
 // Training on the frozen trunk's cached features (data.trunkCache) is the same training as running the trunk
 // every step: on a tiny dlib-backbone case with a fixed LQ twin per image, both stages' losses match within the
 // fp16 rounding of the cached features, and the cached run never calls the degrader or the teacher. Both for a
-// cache of the 32 and 64 stages (blocks 7) and of the stem alone (blocks 0: the shipped recipe trains every block).
+// cache of the 32 and 64 stages (blocks 7), of the stem alone (blocks 0: the shipped recipe trains every block) and
+// of the chips themselves (blocks -1: the stem trains too).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,7 +39,7 @@ const configFor = (blocks: number) =>
       dropout: 0,
       heads: 8,
       groups: 8,
-      frozen: ['stem', ...Array.from({ length: blocks }, (_, i) => `trunk.${i}.`)],
+      frozen: blocks < 0 ? [] : ['stem', ...Array.from({ length: blocks }, (_, i) => `trunk.${i}.`)],
     },
     loss: { head: 'adaface', lambdaFR: 0.5, lambdaSB: 0.5, lambdaDist: 1, lambdaTeacher: 5, lambdaTeacherHQ: 1 },
     stage1: { steps: 2, batchSize: 4, optim: { lr: 0.001, clipGradNorm: 1 } },
@@ -50,7 +51,7 @@ const configFor = (blocks: number) =>
 const labels = [0, 0, 1, 1];
 const attributes = [[1], [0], [1], [0]];
 
-/** Both stages' losses of a 2 + 2 step run from identically initialised modules, and how far trunk.0 moved. */
+/** Both stages' losses of a 2 + 2 step run from identically initialised modules, and how far the stem and trunk.0 moved. */
 async function run(
   name: string,
   config: ReturnType<typeof configFor>,
@@ -63,8 +64,8 @@ async function run(
   const modules = buildModules(config, 2);
   const teacher = dlibTeacher(modules.teacher as NonNullable<typeof modules.teacher>);
   const { source, degrader, teacher: used } = make(modules.model.network as DlibMultiBranchNet, teacher);
-  const firstBlock = () => modules.model.network.namedParameters().find(([n]) => n.startsWith('trunk.0.'))?.[1] as Tensor;
-  const before = torch.keep(firstBlock().detach().clone());
+  const first = (prefix: string) => modules.model.network.namedParameters().find(([n]) => n.startsWith(prefix))?.[1] as Tensor;
+  const watched = ['stem.', 'trunk.0.'].map((prefix) => ({ param: first(prefix), before: torch.keep(first(prefix).detach().clone()) }));
   torch.manualSeed(12);
   const result = await train(
     {
@@ -89,12 +90,15 @@ async function run(
     },
   );
   modules.teacher?.dispose();
-  const trunkMoved = torch.tidy(() => firstBlock().detach().sub(before).abs().max().item());
-  before.dispose();
-  return { losses: result.losses, trunkMoved };
+  const [stemMoved, trunkMoved] = watched.map(({ param, before }) => {
+    const moved = torch.tidy(() => param.detach().sub(before).abs().max().item());
+    before.dispose();
+    return moved;
+  });
+  return { losses: result.losses, stemMoved, trunkMoved };
 }
 
-for (const blocks of [7, 0]) {
+for (const blocks of [7, 0, -1]) {
   test(`cached trunk features (${blocks} blocks) train like the trunk run every step (same losses, both stages)`, async () => {
     const config = configFor(blocks);
     torch.manualSeed(5);
@@ -163,10 +167,13 @@ for (const blocks of [7, 0]) {
     // the losses move (the step really trained), so equal losses mean equal updates
     assert.notEqual(imageLosses[0], imageLosses[1]);
     assert.equal(teacherCalls, 0, 'the cached run reads the teacher embedding from the cache');
-    // trunk.0 is frozen with it in the cache, trained (in both runs alike) when only the stem is cached
-    for (const run of [images, cached])
+    // what the cache holds is frozen; what sits above it trains (in both runs alike)
+    for (const run of [images, cached]) {
       if (blocks > 0) assert.equal(run.trunkMoved, 0);
       else assert.ok(run.trunkMoved > 0, 'trunk.0 trained above a stem-only cache');
+      if (blocks >= 0) assert.equal(run.stemMoved, 0);
+      else assert.ok(run.stemMoved > 0, 'the stem trained on a cache of chips');
+    }
   });
 }
 

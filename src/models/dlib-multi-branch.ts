@@ -23,6 +23,8 @@ const BRANCH_BLOCKS = 3;
 const CHANNELS = 256;
 /** Side of the branch maps on a 150 chip (dlib pads the stride-2 conv path to the pooled shortcut: 8 → 4). */
 const MAP_SIDE = 4;
+/** The `blocks` of a trunk cache that holds the chips themselves: nothing of the trunk runs before it. */
+const CHIPS = -1;
 
 function blocks(from: number, count: number): Sequential {
   const all = dlibBlocks().slice(from, from + count);
@@ -80,9 +82,11 @@ export class DlibMultiBranchNet extends Module {
 
   /**
    * Stem and the first `blocks` trunk blocks on images [B, 3, 150, 150] in [−1, 1]; all of them (the 32/64/128
-   * stages) → [B, 128, 8, 8]. Fewer: the features a trunk cache holds, finished by `trunkFrom`.
+   * stages) → [B, 128, 8, 8]. Fewer: the features a trunk cache holds, finished by `trunkFrom`; −1: the images
+   * themselves (a cache of chips, where the stem trains too).
    */
   trunk(images: Tensor, blocks: number = TRUNK_BLOCKS): Tensor {
+    if (blocks === CHIPS) return images.mul(1);
     const s = this.config.inputSize;
     if (images.ndim !== 4 || images.shape[1] !== 3 || images.shape[2] !== s || images.shape[3] !== s) {
       throw new RangeError(`MultiBranchNet: expected images [B, 3, ${s}, ${s}], got [${images.shape}]`);
@@ -95,6 +99,7 @@ export class DlibMultiBranchNet extends Module {
 
   /** The trunk blocks from `fromBlock` on, on the output of the blocks before it (`trunk(images, fromBlock)`). */
   trunkFrom(features: Tensor, fromBlock: number): Tensor {
+    if (fromBlock === CHIPS) return this.trunk(features);
     return this.runBlocks(features.mul(1), fromBlock, TRUNK_BLOCKS);
   }
 

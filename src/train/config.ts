@@ -95,8 +95,8 @@ export const trainConfigSchema = {
           photos: string('root of the original photos the chips were aligned from (e.g. ../shared/data/lfw)'),
           faces: string("the chips' alignment manifest (catface align's manifest.json)"),
           blocks: int(
-            'trunk blocks after the stem whose output is cached (dlib: 0-10; 7 = the 32 and 64 stages); the stem and these must be in model.frozen',
-            { default: 10, min: 0, max: 10 },
+            'trunk blocks after the stem whose output is cached (dlib: 0-10; 7 = the 32 and 64 stages); the stem and these must be in model.frozen. -1: the chips themselves (normalised, fp16: ~2x the size of a stem cache), so the stem trains too',
+            { default: 10, min: -1, max: 10 },
           ),
           variants: int('LQ twins per photo', { default: 4, min: 1, max: 64 }),
           capture: sectionOf(

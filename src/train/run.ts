@@ -121,7 +121,7 @@ async function prepareTrunkCache(
   if (!(network instanceof DlibMultiBranchNet)) throw new ConfigError('data.trunkCache', "needs model.backbone 'dlib'", config.outDir);
   const cached = (name: string) => {
     const block = /^trunk\.(\d+)\./.exec(name);
-    return name.startsWith('stem.') || (block !== null && Number(block[1]) < settings.blocks);
+    return (settings.blocks >= 0 && name.startsWith('stem.')) || (block !== null && Number(block[1]) < settings.blocks);
   };
   const moving = network.namedParameters().filter(([name, p]) => cached(name) && p.requiresGrad);
   if (moving.length > 0)
