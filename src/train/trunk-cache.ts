@@ -1,7 +1,8 @@
 // The features of the trunk's frozen start (the stem and the first `blocks` trunk blocks), computed once (config
 // data.trunkCache). With that part frozen (model.frozen covers it), stage 1 and stage 2 only train what sits
 // above it, so each training photo's HQ chip and K LQ twins go through it once, here, and training reads their
-// features (fp16) instead of running it every step. The LQ twins are made as a camera and the photo validation make them: a
+// features (fp16) instead of running it every step (`blocks` −1 caches the chips themselves, so the stem trains
+// too and only the captures are saved). The LQ twins are made as a camera and the photo validation make them: a
 // randomised whole-photo capture (src/degrade/photo-capture.ts) of the original photo, then the dlib chip warp
 // with the clean photo's landmarks (`landmarks: 'clean'`: what validation does when detection fails on a degraded
 // photo) or, as validation and a camera do, with those the chosen detector finds on the capture (`'detected'`). The frozen
@@ -34,7 +35,7 @@ export interface TrunkCacheSettings {
   photos: string;
   /** The alignment manifest of the chips (catface align's manifest.json: source, output, box, landmarks per photo). */
   faces: string;
-  /** Trunk blocks (after the stem) whose output is cached: these and the stem must be frozen. */
+  /** Trunk blocks (after the stem) whose output is cached: these and the stem must be frozen. −1: the chips. */
   blocks: number;
   /** LQ twins per photo. */
   variants: number;
